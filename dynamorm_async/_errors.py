@@ -1,0 +1,237 @@
+"""The library's error tree, and the one place botocore errors are mapped onto it.
+
+    DynamormError
+    ├── ModelError              a model class is defined wrongly (raised at class creation)
+    ├── ValidationError         bad input caught before any request
+    ├── InvalidCursor           a pagination cursor that is tampered, truncated or foreign
+    ├── ItemNotFound            get() of a key that has no item
+    ├── ConditionFailed         a condition expression evaluated false
+    │   └── ItemExists          create() of a key that already has an item
+    ├── TransactionCanceled     TransactWriteItems/TransactGetItems cancelled (one reason per action)
+    ├── BatchWriteError         unprocessed items left after the retry budget
+    ├── TableError              a table is missing, exists already, or is in the wrong state
+    ├── ThrottledError          throughput exceeded after botocore's retries
+    └── DynamoDBError           any other error DynamoDB or the transport reported
+
+Every error raised from a botocore failure keeps that failure as ``__cause__``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+__all__ = [
+    "BatchWriteError",
+    "CancellationReason",
+    "ConditionFailed",
+    "DynamoDBError",
+    "DynamormError",
+    "InvalidCursor",
+    "ItemExists",
+    "ItemNotFound",
+    "ModelError",
+    "TableError",
+    "ThrottledError",
+    "TransactionCanceled",
+    "ValidationError",
+    "map_client_error",
+]
+
+
+class DynamormError(Exception):
+    """Base class of every error this library raises."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        operation: str | None = None,
+        table: str | None = None,
+        key: Mapping[str, Any] | None = None,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.operation = operation
+        self.table = table
+        self.key = dict(key) if key is not None else None
+        self.code = code
+
+    def __str__(self) -> str:
+        context = [
+            f"{label}={value}"
+            for label, value in (
+                ("operation", self.operation),
+                ("table", self.table),
+                ("key", self.key),
+                ("code", self.code),
+            )
+            if value is not None
+        ]
+        return f"{self.message} ({', '.join(context)})" if context else self.message
+
+
+class ModelError(DynamormError):
+    """A model class is defined in a way DynamoDB or this library cannot support."""
+
+
+class ValidationError(DynamormError):
+    """Input rejected before any request was sent."""
+
+
+class InvalidCursor(DynamormError):
+    """A pagination cursor failed verification: tampered, truncated, expired or foreign."""
+
+
+class ItemNotFound(DynamormError):
+    """No item exists under the requested primary key."""
+
+
+class ConditionFailed(DynamormError):
+    """A condition expression evaluated to false (ConditionalCheckFailedException)."""
+
+    def __init__(self, message: str, *, item: Mapping[str, Any] | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.item = item
+
+
+class ItemExists(ConditionFailed):
+    """create() found an item already stored under the same primary key."""
+
+
+class CancellationReason:
+    """Why one action of a cancelled transaction failed."""
+
+    __slots__ = ("code", "index", "key", "message", "operation", "table")
+
+    def __init__(
+        self,
+        *,
+        index: int,
+        code: str,
+        message: str | None,
+        operation: str | None = None,
+        table: str | None = None,
+        key: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.index = index
+        self.code = code
+        self.message = message
+        self.operation = operation
+        self.table = table
+        self.key = dict(key) if key is not None else None
+
+    @property
+    def failed(self) -> bool:
+        """True when this action caused the cancellation (code other than ``None``)."""
+        return self.code != "None"
+
+    def __repr__(self) -> str:
+        return (
+            f"CancellationReason(index={self.index}, code={self.code!r}, "
+            f"operation={self.operation!r}, table={self.table!r}, key={self.key!r}, "
+            f"message={self.message!r})"
+        )
+
+
+class TransactionCanceled(DynamormError):
+    """A transaction was cancelled; ``reasons`` holds one entry per action, in order."""
+
+    def __init__(
+        self, message: str, *, reasons: Sequence[CancellationReason] = (), **kw: Any
+    ) -> None:
+        super().__init__(message, **kw)
+        self.reasons = list(reasons)
+
+    @property
+    def failed_reasons(self) -> list[CancellationReason]:
+        """The reasons of the actions that caused the cancellation."""
+        return [r for r in self.reasons if r.failed]
+
+
+class BatchWriteError(DynamormError):
+    """Items were still unprocessed when the retry budget ran out.
+
+    ``unprocessed`` holds exactly those items (model instances or key dicts); everything else
+    in the batch was written. ``processed`` counts the requests DynamoDB confirmed.
+    """
+
+    def __init__(
+        self, message: str, *, unprocessed: Sequence[Any], processed: int = 0, **kw: Any
+    ) -> None:
+        super().__init__(message, **kw)
+        self.unprocessed = list(unprocessed)
+        self.processed = processed
+
+
+class TableError(DynamormError):
+    """A table is missing, already exists, or is not in a usable state."""
+
+
+class ThrottledError(DynamormError):
+    """DynamoDB kept throttling the request after the configured retries."""
+
+
+class DynamoDBError(DynamormError):
+    """Any other error DynamoDB or the HTTP transport reported."""
+
+
+_THROTTLE_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "LimitExceededException",
+    }
+)
+_VALIDATION_CODES = frozenset({"ValidationException", "SerializationException"})
+_TABLE_CODES = frozenset({"ResourceNotFoundException", "ResourceInUseException", "TableNotFoundException"})
+
+
+def map_client_error(
+    exc: BaseException,
+    *,
+    operation: str,
+    table: str | None = None,
+    key: Mapping[str, Any] | None = None,
+) -> DynamormError:
+    """Translate a botocore/aiohttp failure into the library's error for the same cause.
+
+    The caller raises the result ``from exc`` so the original stays as ``__cause__``.
+    """
+    response = getattr(exc, "response", None)
+    if not isinstance(response, Mapping):
+        return DynamoDBError(
+            f"{type(exc).__name__}: {exc}", operation=operation, table=table, key=key
+        )
+    error = response.get("Error") or {}
+    code = str(error.get("Code", "Unknown"))
+    message = str(error.get("Message", "") or code)
+    ctx: dict[str, Any] = {"operation": operation, "table": table, "key": key, "code": code}
+    if code == "ConditionalCheckFailedException":
+        return ConditionFailed(
+            f"condition not met: {message}", item=response.get("Item"), **ctx
+        )
+    if code == "TransactionCanceledException":
+        raw = response.get("CancellationReasons") or []
+        reasons = [
+            CancellationReason(index=i, code=str(r.get("Code", "None")), message=r.get("Message"))
+            for i, r in enumerate(raw)
+        ]
+        return TransactionCanceled(f"transaction cancelled: {message}", reasons=reasons, **ctx)
+    if code in _THROTTLE_CODES:
+        return ThrottledError(
+            f"throttled after retries: {message}; raise max_attempts or the table's capacity",
+            **ctx,
+        )
+    if code in _VALIDATION_CODES:
+        return ValidationError(f"DynamoDB rejected the request: {message}", **ctx)
+    if code in _TABLE_CODES:
+        hint = (
+            "create it with Session.create_table()/ensure_table()"
+            if code != "ResourceInUseException"
+            else "the table exists already or is being changed"
+        )
+        return TableError(f"{message}; {hint}", **ctx)
+    return DynamoDBError(message, **ctx)

@@ -1,0 +1,480 @@
+"""Attribute paths and condition expressions as frozen nodes (pure, no I/O).
+
+A model class attribute (``Order.total``) is an :class:`AttributePath`; comparing it or calling
+its methods builds :class:`Condition` nodes, combined with ``&``, ``|`` and ``~``. Nodes render
+themselves with :meth:`Condition.encode` into one :class:`Placeholders` allocator, so every name
+and value travels as ``#nX``/``:vX`` and reserved words, dots and dashes just work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, get_args, get_origin
+
+import msgspec
+
+from ._errors import ValidationError
+from ._marshal import AttributeValue, strip_annotated, to_wire_value, unwrap_optional
+
+__all__ = [
+    "And",
+    "AttributePath",
+    "Between",
+    "Compare",
+    "Condition",
+    "Function",
+    "In",
+    "Not",
+    "Operand",
+    "Or",
+    "Placeholders",
+    "Size",
+    "as_condition",
+    "as_path",
+    "projection_expression",
+]
+
+_json = msgspec.json.Encoder(order="deterministic")
+
+_COMPARATORS = ("=", "<>", "<", "<=", ">", ">=")
+_TYPE_NAMES = ("S", "SS", "N", "NS", "B", "BS", "BOOL", "NULL", "L", "M")
+
+
+class Placeholders:
+    """Allocates ``#n``/``:v`` placeholders, de-duplicated, for one request."""
+
+    __slots__ = ("_value_ids", "names", "values")
+
+    def __init__(self) -> None:
+        self.names: dict[str, str] = {}
+        self.values: dict[str, AttributeValue] = {}
+        self._value_ids: dict[bytes, str] = {}
+
+    def name(self, attribute: str) -> str:
+        """Placeholder for one attribute name (one path element)."""
+        for placeholder, existing in self.names.items():
+            if existing == attribute:
+                return placeholder
+        placeholder = f"#n{len(self.names)}"
+        self.names[placeholder] = attribute
+        return placeholder
+
+    def value(self, av: AttributeValue) -> str:
+        """Placeholder for one AttributeValue; equal values share a placeholder."""
+        fingerprint = _json.encode(av)
+        placeholder = self._value_ids.get(fingerprint)
+        if placeholder is None:
+            placeholder = f":v{len(self.values)}"
+            self._value_ids[fingerprint] = placeholder
+            self.values[placeholder] = av
+        return placeholder
+
+    def path(self, path: AttributePath) -> str:
+        """Render an attribute path with every name element behind a placeholder."""
+        out: list[str] = []
+        for element in path.elements:
+            if isinstance(element, int):
+                out.append(f"[{element}]")
+            else:
+                out.append(("." if out else "") + self.name(element))
+        return "".join(out)
+
+    def apply(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Add ExpressionAttributeNames/Values to a request payload when any were allocated."""
+        if self.names:
+            request["ExpressionAttributeNames"] = dict(self.names)
+        if self.values:
+            request["ExpressionAttributeValues"] = dict(self.values)
+        return request
+
+
+class Condition:
+    """Base of condition nodes; combine with ``&``, ``|`` and ``~``."""
+
+    __slots__ = ()
+
+    def encode(self, ph: Placeholders) -> str:  # pragma: no cover - overridden by every node
+        raise TypeError(f"{type(self).__name__} cannot be encoded")
+
+    def paths(self) -> Iterable[AttributePath]:
+        """Every attribute path this condition reads."""
+        return ()
+
+    def __and__(self, other: Condition | bool) -> Condition:
+        return And((self, as_condition(other)))
+
+    def __or__(self, other: Condition | bool) -> Condition:
+        return Or((self, as_condition(other)))
+
+    def __invert__(self) -> Condition:
+        return Not(self)
+
+    def __bool__(self) -> bool:
+        raise ValidationError(
+            "a condition has no truth value: combine conditions with & | ~, not and/or/not"
+        )
+
+
+def as_condition(value: object) -> Condition:
+    """Check that ``value`` is a condition built from model class attributes."""
+    if isinstance(value, Condition):
+        return value
+    raise ValidationError(
+        f"expected a condition such as Order.status == 'paid', got {type(value).__name__} "
+        f"{value!r}; compare class attributes (Order.x), not instance values"
+    )
+
+
+def as_path(value: object) -> AttributePath:
+    """Check that ``value`` is an attribute path (a model class attribute)."""
+    if isinstance(value, AttributePath):
+        return value
+    raise ValidationError(
+        f"expected an attribute path such as Order.total, got {type(value).__name__} {value!r}"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Operand:
+    """A value on one side of a comparison, marshalled with the other side's field type."""
+
+    value: Any
+    annotation: Any
+
+    def encode(self, ph: Placeholders) -> str:
+        return ph.value(to_wire_value(self.annotation, self.value))
+
+
+def _operand(other: Any, annotation: Any) -> AttributePath | Size | Operand:
+    if isinstance(other, AttributePath | Size):
+        return other
+    if isinstance(other, Condition):
+        raise ValidationError("a condition cannot be compared as a value")
+    return Operand(other, annotation)
+
+
+def _render(node: AttributePath | Size | Operand, ph: Placeholders) -> str:
+    return ph.path(node) if isinstance(node, AttributePath) else node.encode(ph)
+
+
+def _node_paths(*nodes: object) -> list[AttributePath]:
+    out: list[AttributePath] = []
+    for node in nodes:
+        if isinstance(node, AttributePath):
+            out.append(node)
+        elif isinstance(node, Size):
+            out.append(node.path)
+    return out
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Compare(Condition):
+    """``lhs <op> rhs`` for one of = <> < <= > >=."""
+
+    lhs: AttributePath | Size
+    op: str
+    rhs: AttributePath | Size | Operand
+
+    def encode(self, ph: Placeholders) -> str:
+        return f"{_render(self.lhs, ph)} {self.op} {_render(self.rhs, ph)}"
+
+    def paths(self) -> Iterable[AttributePath]:
+        return _node_paths(self.lhs, self.rhs)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Between(Condition):
+    """``path BETWEEN low AND high`` (inclusive)."""
+
+    subject: AttributePath | Size
+    low: Operand | AttributePath | Size
+    high: Operand | AttributePath | Size
+
+    def encode(self, ph: Placeholders) -> str:
+        return (
+            f"{_render(self.subject, ph)} BETWEEN {_render(self.low, ph)} "
+            f"AND {_render(self.high, ph)}"
+        )
+
+    def paths(self) -> Iterable[AttributePath]:
+        return _node_paths(self.subject, self.low, self.high)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class In(Condition):
+    """``path IN (v1, v2, ...)``; DynamoDB allows up to 100 values."""
+
+    subject: AttributePath | Size
+    options: tuple[Operand, ...]
+
+    def encode(self, ph: Placeholders) -> str:
+        rendered = ", ".join(o.encode(ph) for o in self.options)
+        return f"{_render(self.subject, ph)} IN ({rendered})"
+
+    def paths(self) -> Iterable[AttributePath]:
+        return _node_paths(self.subject)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Function(Condition):
+    """A condition function: attribute_exists, attribute_not_exists, begins_with, contains,
+    attribute_type."""
+
+    name: str
+    path: AttributePath
+    argument: Operand | AttributePath | None = None
+
+    def encode(self, ph: Placeholders) -> str:
+        if self.argument is None:
+            return f"{self.name}({ph.path(self.path)})"
+        return f"{self.name}({ph.path(self.path)}, {_render(self.argument, ph)})"
+
+    def paths(self) -> Iterable[AttributePath]:
+        return _node_paths(self.path, self.argument)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class And(Condition):
+    """All of ``parts`` hold."""
+
+    parts: tuple[Condition, ...]
+
+    def encode(self, ph: Placeholders) -> str:
+        return " AND ".join(f"({p.encode(ph)})" for p in self.parts)
+
+    def paths(self) -> Iterable[AttributePath]:
+        return [p for part in self.parts for p in part.paths()]
+
+    def __and__(self, other: Condition | bool) -> Condition:
+        return And((*self.parts, as_condition(other)))
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Or(Condition):
+    """At least one of ``parts`` holds."""
+
+    parts: tuple[Condition, ...]
+
+    def encode(self, ph: Placeholders) -> str:
+        return " OR ".join(f"({p.encode(ph)})" for p in self.parts)
+
+    def paths(self) -> Iterable[AttributePath]:
+        return [p for part in self.parts for p in part.paths()]
+
+    def __or__(self, other: Condition | bool) -> Condition:
+        return Or((*self.parts, as_condition(other)))
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Not(Condition):
+    """``inner`` does not hold."""
+
+    inner: Condition
+
+    def encode(self, ph: Placeholders) -> str:
+        return f"NOT ({self.inner.encode(ph)})"
+
+    def paths(self) -> Iterable[AttributePath]:
+        return self.inner.paths()
+
+    def __invert__(self) -> Condition:
+        return self.inner
+
+
+class _Comparable:
+    """Comparison operators shared by paths and size() operands."""
+
+    __slots__ = ()
+
+    def _value_annotation(self) -> Any:  # pragma: no cover - overridden by subclasses
+        return None
+
+    def _cmp(self, op: str, other: Any) -> Compare:
+        return Compare(self, op, _operand(other, self._value_annotation()))  # type: ignore[arg-type]
+
+    def __eq__(self, other: object) -> Compare:  # type: ignore[override]
+        return self._cmp("=", other)
+
+    def __ne__(self, other: object) -> Compare:  # type: ignore[override]
+        return self._cmp("<>", other)
+
+    def __lt__(self, other: Any) -> Compare:
+        return self._cmp("<", other)
+
+    def __le__(self, other: Any) -> Compare:
+        return self._cmp("<=", other)
+
+    def __gt__(self, other: Any) -> Compare:
+        return self._cmp(">", other)
+
+    def __ge__(self, other: Any) -> Compare:
+        return self._cmp(">=", other)
+
+    def between(self, low: Any, high: Any) -> Between:
+        """Inclusive range: ``low <= self <= high``."""
+        annotation = self._value_annotation()
+        return Between(self, _operand(low, annotation), _operand(high, annotation))  # type: ignore[arg-type]
+
+    def is_in(self, values: Iterable[Any]) -> In:
+        """True when the attribute equals one of ``values`` (1..100 values)."""
+        options = tuple(Operand(v, self._value_annotation()) for v in values)
+        if not 1 <= len(options) <= 100:
+            raise ValidationError(f"is_in() takes 1 to 100 values, got {len(options)}")
+        return In(self, options)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Size(_Comparable):
+    """``size(path)``: string/binary length or element count, compared as a number."""
+
+    path: AttributePath
+
+    def _value_annotation(self) -> Any:
+        return int
+
+    def encode(self, ph: Placeholders) -> str:
+        return f"size({ph.path(self.path)})"
+
+    def __hash__(self) -> int:
+        return hash(("size", self.path.elements))
+
+
+class AttributePath(_Comparable):
+    """A path to an attribute (``Order.ship_to.city``, ``Order.lines[0]``).
+
+    ``annotation`` is the Python type found at the path, used to marshal compared values.
+    """
+
+    __slots__ = ("annotation", "elements", "field_name", "model")
+
+    def __init__(
+        self,
+        elements: Sequence[str | int],
+        annotation: Any = None,
+        *,
+        model: type | None = None,
+        field_name: str | None = None,
+    ) -> None:
+        object.__setattr__(self, "elements", tuple(elements))
+        object.__setattr__(self, "annotation", annotation)
+        object.__setattr__(self, "model", model)
+        object.__setattr__(self, "field_name", field_name)
+
+    elements: tuple[str | int, ...]
+    annotation: Any
+    model: type | None
+    field_name: str | None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("AttributePath is immutable")
+
+    def _value_annotation(self) -> Any:
+        return self.annotation
+
+    @property
+    def name(self) -> str:
+        """The top-level attribute name (first element)."""
+        return str(self.elements[0])
+
+    @property
+    def is_top_level(self) -> bool:
+        """True for a path that names one top-level attribute."""
+        return len(self.elements) == 1
+
+    def __hash__(self) -> int:
+        return hash(self.elements)
+
+    def same_as(self, other: AttributePath) -> bool:
+        """Structural equality (``==`` builds a condition instead)."""
+        return self.elements == other.elements
+
+    def overlaps(self, other: AttributePath) -> bool:
+        """True when one path is a prefix of the other (DynamoDB rejects such update pairs)."""
+        n = min(len(self.elements), len(other.elements))
+        return self.elements[:n] == other.elements[:n]
+
+    def __repr__(self) -> str:
+        return f"AttributePath({self.dotted!r})"
+
+    @property
+    def dotted(self) -> str:
+        """Human-readable form: ``ship_to.city``, ``lines[0]``."""
+        out = ""
+        for e in self.elements:
+            out += f"[{e}]" if isinstance(e, int) else (f".{e}" if out else e)
+        return out
+
+    def _child(self, element: str | int, annotation: Any, field_name: str | None = None) -> Any:
+        return AttributePath((*self.elements, element), annotation, model=self.model)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        target = unwrap_optional(self.annotation)
+        if isinstance(target, type) and issubclass(target, msgspec.Struct):
+            for info in msgspec.structs.fields(target):
+                if info.name == name:
+                    return self._child(info.encode_name, info.type)
+            raise AttributeError(f"{target.__name__} has no field {name!r}")
+        raise AttributeError(
+            f"{self.dotted} is not a struct; use path['key'] for map keys or path[0] for lists"
+        )
+
+    def __getitem__(self, key: str | int) -> Any:
+        target = unwrap_optional(self.annotation)
+        origin = get_origin(target)
+        args = get_args(target)
+        if isinstance(key, bool) or not isinstance(key, int | str):
+            raise ValidationError(f"path index must be an int or str, got {key!r}")
+        if isinstance(key, int):
+            if key < 0:
+                raise ValidationError("list indexes in paths must be >= 0")
+            if origin is tuple and args and not (len(args) == 2 and args[1] is Ellipsis):
+                return self._child(key, args[key] if key < len(args) else None)
+            return self._child(key, args[0] if args and origin in (list, tuple) else None)
+        if isinstance(target, type) and issubclass(target, msgspec.Struct):
+            return getattr(self, key)
+        return self._child(key, args[1] if origin is dict and len(args) == 2 else None)
+
+    # --- condition functions -----------------------------------------------------------
+
+    def exists(self) -> Function:
+        """attribute_exists(path)."""
+        return Function("attribute_exists", self)
+
+    def not_exists(self) -> Function:
+        """attribute_not_exists(path)."""
+        return Function("attribute_not_exists", self)
+
+    def begins_with(self, prefix: str | bytes) -> Function:
+        """begins_with(path, prefix) for strings or binary."""
+        annotation = bytes if isinstance(prefix, bytes) else str
+        return Function("begins_with", self, Operand(prefix, annotation))
+
+    def contains(self, value: Any) -> Function:
+        """contains(path, value): substring of a string, element of a set or list."""
+        return Function("contains", self, Operand(value, self._element_annotation()))
+
+    def is_type(self, type_name: str) -> Function:
+        """attribute_type(path, T) for T in S SS N NS B BS BOOL NULL L M."""
+        if type_name not in _TYPE_NAMES:
+            raise ValidationError(f"is_type() takes one of {', '.join(_TYPE_NAMES)}")
+        return Function("attribute_type", self, Operand(type_name, str))
+
+    def size(self) -> Size:
+        """size(path), to compare: ``Order.lines.size() > 2``."""
+        return Size(self)
+
+    def _element_annotation(self) -> Any:
+        target = unwrap_optional(self.annotation)
+        if get_origin(target) in (set, frozenset, list):
+            args = get_args(target)
+            return strip_annotated(args[0]) if args else None
+        return None if target is None else target
+
+
+def projection_expression(paths: Iterable[AttributePath], ph: Placeholders) -> str:
+    """Render a ProjectionExpression for ``paths``."""
+    return ", ".join(ph.path(p) for p in paths)
+
