@@ -1,0 +1,209 @@
+"""Request building for tables and single items (pure: plain data in, payload dicts out).
+
+Also holds the write semantics every writer shares (put, batch, transaction): optimistic
+locking on ``Version`` fields and ``CreatedAt``/``UpdatedAt`` stamping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+import msgspec
+
+from ._expressions import Condition, Placeholders
+from ._marshal import Item, TypeKind
+from ._models import ModelInfo
+
+__all__ = [
+    "BillingMode",
+    "PreparedWrite",
+    "condition_payload",
+    "create_table_request",
+    "delete_request",
+    "get_request",
+    "prepare_delete",
+    "prepare_write",
+    "put_request",
+    "ttl_request",
+]
+
+BillingMode = Literal["PAY_PER_REQUEST", "PROVISIONED"]
+
+_SCALAR = {TypeKind.STRING: "S", TypeKind.NUMBER: "N", TypeKind.BINARY: "B"}
+
+
+def create_table_request(
+    info: ModelInfo,
+    table_name: str,
+    *,
+    billing_mode: BillingMode = "PAY_PER_REQUEST",
+    read_capacity: int = 5,
+    write_capacity: int = 5,
+) -> dict[str, Any]:
+    """CreateTable payload: key schema, attribute definitions, GSIs, LSIs, billing."""
+    definitions: dict[str, str] = {}
+
+    def define(attribute: str) -> None:
+        definitions[attribute] = _SCALAR[info.by_attribute[attribute].kind]
+
+    def key_schema(hash_key: str, range_key: str | None) -> list[dict[str, str]]:
+        define(hash_key)
+        schema = [{"AttributeName": hash_key, "KeyType": "HASH"}]
+        if range_key is not None:
+            define(range_key)
+            schema.append({"AttributeName": range_key, "KeyType": "RANGE"})
+        return schema
+
+    provisioned = billing_mode == "PROVISIONED"
+    request: dict[str, Any] = {
+        "TableName": table_name,
+        "KeySchema": key_schema(info.hash_attribute, info.range_attribute),
+        "BillingMode": billing_mode,
+    }
+    if provisioned:
+        request["ProvisionedThroughput"] = {
+            "ReadCapacityUnits": read_capacity,
+            "WriteCapacityUnits": write_capacity,
+        }
+    gsis: list[dict[str, Any]] = []
+    lsis: list[dict[str, Any]] = []
+    for index in info.indexes.values():
+        entry: dict[str, Any] = {
+            "IndexName": index.name,
+            "KeySchema": key_schema(index.hash_key, index.range_key),
+            "Projection": _projection(index.projection),
+        }
+        if index.is_global:
+            if provisioned:
+                entry["ProvisionedThroughput"] = {
+                    "ReadCapacityUnits": index.read_capacity or read_capacity,
+                    "WriteCapacityUnits": index.write_capacity or write_capacity,
+                }
+            gsis.append(entry)
+        else:
+            lsis.append(entry)
+    if gsis:
+        request["GlobalSecondaryIndexes"] = gsis
+    if lsis:
+        request["LocalSecondaryIndexes"] = lsis
+    request["AttributeDefinitions"] = [
+        {"AttributeName": name, "AttributeType": kind} for name, kind in definitions.items()
+    ]
+    return request
+
+
+def _projection(projection: Any) -> dict[str, Any]:
+    if isinstance(projection, str):
+        return {"ProjectionType": projection}
+    return {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(projection)}
+
+
+def ttl_request(info: ModelInfo, table_name: str) -> dict[str, Any] | None:
+    """UpdateTimeToLive payload when the model has a TTL field."""
+    if info.ttl is None:
+        return None
+    return {
+        "TableName": table_name,
+        "TimeToLiveSpecification": {"Enabled": True, "AttributeName": info.attribute(info.ttl)},
+    }
+
+
+def condition_payload(condition: Condition | None, ph: Placeholders) -> dict[str, Any]:
+    """ConditionExpression entry (names/values go into ``ph``)."""
+    return {} if condition is None else {"ConditionExpression": condition.encode(ph)}
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedWrite:
+    """An instance ready to write: its wire item, the condition, the field values to apply
+    to the caller's instance once DynamoDB confirmed the write."""
+
+    item: Item
+    condition: Condition | None
+    updates: Mapping[str, Any]
+
+
+def prepare_write(
+    info: ModelInfo,
+    obj: msgspec.Struct,
+    *,
+    now: datetime,
+    condition: Condition | None = None,
+    stamp: bool = True,
+) -> PreparedWrite:
+    """Apply Version/CreatedAt/UpdatedAt semantics to a put of ``obj``."""
+    updates: dict[str, Any] = {}
+    if stamp:
+        if info.updated_at is not None:
+            updates[info.updated_at] = now
+        if info.created_at is not None and getattr(obj, info.created_at) is None:
+            updates[info.created_at] = now
+    version_condition: Condition | None = None
+    if info.version is not None:
+        current = getattr(obj, info.version)
+        path = info.path(info.version)
+        version_condition = path.not_exists() if current == 0 else path == current
+        updates[info.version] = current + 1
+    staged = msgspec.structs.replace(obj, **updates) if updates else obj
+    item = info.encode_checked(staged)
+    return PreparedWrite(item, _combine(condition, version_condition), updates)
+
+
+def prepare_delete(
+    info: ModelInfo, obj: msgspec.Struct, condition: Condition | None = None
+) -> tuple[Item, Condition | None]:
+    """Key and condition for deleting an instance (with its version check)."""
+    key = info.key_of(obj)
+    version_condition: Condition | None = None
+    if info.version is not None:
+        current = getattr(obj, info.version)
+        path = info.path(info.version)
+        version_condition = path.not_exists() if current == 0 else path == current
+    return key, _combine(condition, version_condition)
+
+
+def _combine(a: Condition | None, b: Condition | None) -> Condition | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return a & b
+
+
+def put_request(
+    table: str, item: Item, condition: Condition | None, *, return_old: bool = False
+) -> dict[str, Any]:
+    """PutItem payload."""
+    ph = Placeholders()
+    request: dict[str, Any] = {"TableName": table, "Item": item}
+    request.update(condition_payload(condition, ph))
+    if return_old:
+        request["ReturnValues"] = "ALL_OLD"
+    return ph.apply(request)
+
+
+def get_request(
+    table: str, key: Item, *, consistent: bool, projection: str | None = None,
+    ph: Placeholders | None = None,
+) -> dict[str, Any]:
+    """GetItem payload."""
+    request: dict[str, Any] = {"TableName": table, "Key": key, "ConsistentRead": consistent}
+    if projection is not None and ph is not None:
+        request["ProjectionExpression"] = projection
+        ph.apply(request)
+    return request
+
+
+def delete_request(
+    table: str, key: Item, condition: Condition | None, *, return_old: bool = False
+) -> dict[str, Any]:
+    """DeleteItem payload."""
+    ph = Placeholders()
+    request: dict[str, Any] = {"TableName": table, "Key": key}
+    request.update(condition_payload(condition, ph))
+    if return_old:
+        request["ReturnValues"] = "ALL_OLD"
+    return ph.apply(request)

@@ -1,0 +1,411 @@
+"""The Session: one aiobotocore client, table operations, items, and entry points to every executor.
+
+Concurrency contract: one Session per process, shared by every request handler and task. All
+methods are safe to call concurrently; fan-out work (parallel-scan segments, batch chunks) is
+bounded by ``max_concurrency``, which also sizes the HTTP connection pool.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Self, TypeVar, overload
+
+import anyio
+import msgspec
+
+from ._cursor import CursorCodec
+from ._errors import ConditionFailed, ItemExists, ItemNotFound, TableError, ValidationError
+from ._expressions import Condition, as_condition
+from ._models import Model, model_info
+from ._requests import (
+    BillingMode,
+    create_table_request,
+    delete_request,
+    get_request,
+    prepare_delete,
+    prepare_write,
+    put_request,
+    ttl_request,
+)
+from ._retry import RetryPolicy
+from ._transport import RequestHook, Transport
+
+if TYPE_CHECKING:
+    from ._batch import BatchResult, BatchWriter
+    from ._query import Query, Scan
+    from ._transaction import Transaction
+    from ._update import UpdateBuilder
+
+__all__ = ["Session"]
+
+M = TypeVar("M", bound=Model)
+
+_WAIT_INTERVAL = 0.2
+
+
+class Session:
+    """An open connection to DynamoDB: ``async with Session(...) as db``.
+
+    Without ``endpoint_url`` the normal AWS credential and region chain applies. Retries of
+    failed calls use botocore's retry modes (``retry_mode``, ``max_attempts``); retries of
+    unprocessed batch items use ``batch_retry``. ``cursor_secret`` signs pagination cursors;
+    without one a random per-Session secret is used, so cursors work only within the process.
+    """
+
+    def __init__(
+        self,
+        *,
+        endpoint_url: str | None = None,
+        region_name: str | None = None,
+        aws_access_key_id: str | None = None,
+        aws_secret_access_key: str | None = None,
+        aws_session_token: str | None = None,
+        profile_name: str | None = None,
+        table_prefix: str = "",
+        max_concurrency: int = 16,
+        cursor_secret: bytes | str | None = None,
+        retry_mode: str = "standard",
+        max_attempts: int = 5,
+        batch_retry: RetryPolicy | None = None,
+        connect_timeout: float = 10.0,
+        read_timeout: float = 60.0,
+        on_request: RequestHook | None = None,
+    ) -> None:
+        if max_concurrency < 1:
+            raise ValidationError("max_concurrency must be at least 1")
+        if isinstance(cursor_secret, str):
+            cursor_secret = cursor_secret.encode()
+        self.table_prefix = table_prefix
+        self.max_concurrency = max_concurrency
+        self.limiter = anyio.CapacityLimiter(max_concurrency)
+        self.cursor_codec = CursorCodec(cursor_secret or secrets.token_bytes(32))
+        self.batch_retry = batch_retry or RetryPolicy()
+        self.transport = Transport(
+            endpoint_url=endpoint_url,
+            region_name=region_name,
+            aws_access_key_id=aws_access_key_id,
+            aws_secret_access_key=aws_secret_access_key,
+            aws_session_token=aws_session_token,
+            profile_name=profile_name,
+            retry_mode=retry_mode,
+            max_attempts=max_attempts,
+            max_pool_connections=max_concurrency,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            on_request=on_request,
+        )
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        await self.transport.open()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the client; shielded so cancellation cannot leak the connection pool."""
+        with anyio.CancelScope(shield=True):
+            await self.transport.aclose()
+
+    async def call(
+        self,
+        operation: str,
+        payload: dict[str, Any],
+        *,
+        table: str | None = None,
+        key: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Send one raw DynamoDB operation through the transport (item JSON in wire format)."""
+        return await self.transport.call(operation, payload, table=table, key=key)
+
+    # --- tables --------------------------------------------------------------------------
+
+    def table_name(self, model: type[Model]) -> str:
+        """The full table name of a model, with the Session's prefix."""
+        return self.table_prefix + model_info(model).require_table()
+
+    async def create_table(
+        self,
+        model: type[Model],
+        *,
+        wait: bool = True,
+        billing_mode: BillingMode = "PAY_PER_REQUEST",
+        read_capacity: int = 5,
+        write_capacity: int = 5,
+    ) -> dict[str, Any]:
+        """Create the model's table with its indexes and TTL; TableError if it exists."""
+        info = model_info(model)
+        name = self.table_name(model)
+        request = create_table_request(
+            info,
+            name,
+            billing_mode=billing_mode,
+            read_capacity=read_capacity,
+            write_capacity=write_capacity,
+        )
+        response = await self.call("CreateTable", request, table=name)
+        if wait:
+            await self._wait_for_table(name, exists=True)
+        ttl = ttl_request(info, name)
+        if ttl is not None:
+            await self.call("UpdateTimeToLive", ttl, table=name)
+        description: dict[str, Any] = response["TableDescription"]
+        return description
+
+    async def ensure_table(self, model: type[Model], **options: Any) -> bool:
+        """Create the table when absent; returns True when it was created."""
+        name = self.table_name(model)
+        if await self._table_exists(name):
+            return False
+        try:
+            await self.create_table(model, **options)
+        except TableError as exc:
+            if exc.code != "ResourceInUseException":
+                raise
+            await self._wait_for_table(name, exists=True)
+            return False
+        return True
+
+    async def delete_table(self, model: type[Model] | str, *, wait: bool = True) -> None:
+        """Delete a table (a model's, or a full table name); TableError if absent."""
+        name = model if isinstance(model, str) else self.table_name(model)
+        await self.call("DeleteTable", {"TableName": name}, table=name)
+        if wait:
+            await self._wait_for_table(name, exists=False)
+
+    async def describe_table(self, model: type[Model] | str) -> dict[str, Any]:
+        """DescribeTable's ``Table`` description."""
+        name = model if isinstance(model, str) else self.table_name(model)
+        response = await self.call("DescribeTable", {"TableName": name}, table=name)
+        table: dict[str, Any] = response["Table"]
+        return table
+
+    async def list_tables(self) -> list[str]:
+        """Names of the tables that start with this Session's ``table_prefix``."""
+        names: list[str] = []
+        request: dict[str, Any] = {}
+        while True:
+            response = await self.call("ListTables", request)
+            names.extend(n for n in response.get("TableNames", []) if n.startswith(self.table_prefix))
+            last = response.get("LastEvaluatedTableName")
+            if not last:
+                return names
+            request = {"ExclusiveStartTableName": last}
+
+    async def _table_exists(self, name: str) -> bool:
+        try:
+            await self.describe_table(name)
+        except TableError as exc:
+            if exc.code == "ResourceNotFoundException":
+                return False
+            raise
+        return True
+
+    async def _wait_for_table(self, name: str, *, exists: bool, timeout: float = 300.0) -> None:
+        with anyio.fail_after(timeout):
+            while True:
+                try:
+                    table = await self.describe_table(name)
+                except TableError as exc:
+                    if exc.code == "ResourceNotFoundException" and not exists:
+                        return
+                    raise
+                if exists and table.get("TableStatus") == "ACTIVE" and all(
+                    g.get("IndexStatus") == "ACTIVE"
+                    for g in table.get("GlobalSecondaryIndexes", [])
+                ):
+                    return
+                await anyio.sleep(_WAIT_INTERVAL)
+
+    # --- items ---------------------------------------------------------------------------
+
+    async def put(self, obj: M, *, condition: Condition | bool | None = None) -> M:
+        """Write an instance (replacing any item with its key); returns it with its version
+        and timestamps set. A ``condition`` or a stale ``Version`` raises ConditionFailed."""
+        return await self._put(obj, condition, create=False)
+
+    async def create(self, obj: M) -> M:
+        """Write an instance only if no item has its key; ItemExists otherwise."""
+        return await self._put(obj, None, create=True)
+
+    async def _put(self, obj: M, condition: Condition | bool | None, *, create: bool) -> M:
+        info = model_info(type(obj))
+        table = self.table_name(type(obj))
+        cond = None if condition is None else as_condition(condition)
+        if create:
+            assert info.hash_key is not None
+            absent = info.path(info.hash_key).not_exists()
+            cond = absent if cond is None else cond & absent
+        prepared = prepare_write(info, obj, now=datetime.now(UTC), condition=cond)
+        request = put_request(table, prepared.item, prepared.condition)
+        try:
+            await self.call("PutItem", request, table=table, key=info.key_of(obj))
+        except ConditionFailed as exc:
+            if create:
+                raise ItemExists(
+                    f"{type(obj).__name__} already exists under this key",
+                    operation="PutItem",
+                    table=table,
+                    key=info.key_dict(info.key_of(obj)),
+                    code=exc.code,
+                ) from exc.__cause__
+            raise
+        return _apply(obj, prepared.updates)
+
+    async def get(self, model: type[M], /, *, consistent: bool = False, **key: object) -> M:
+        """Read one item by primary key; ItemNotFound when absent."""
+        found = await self.get_or_none(model, consistent=consistent, **key)
+        if found is None:
+            info = model_info(model)
+            raise ItemNotFound(
+                f"no {model.__name__} with this key",
+                operation="GetItem",
+                table=self.table_name(model),
+                key=info.key_dict(info.key_from(key)),
+            )
+        return found
+
+    async def get_or_none(
+        self, model: type[M], /, *, consistent: bool = False, **key: object
+    ) -> M | None:
+        """Read one item by primary key; None when absent."""
+        info = model_info(model)
+        table = self.table_name(model)
+        wire_key = info.key_from(key)
+        response = await self.call(
+            "GetItem", get_request(table, wire_key, consistent=consistent), table=table, key=key
+        )
+        item = response.get("Item")
+        if item is None:
+            return None
+        result: M = info.decode(item)
+        return result
+
+    @overload
+    async def delete(
+        self, target: Model, /, *, condition: Condition | bool | None = None
+    ) -> None: ...
+
+    @overload
+    async def delete(
+        self, target: type[Model], /, *, condition: Condition | bool | None = None, **key: object
+    ) -> None: ...
+
+    async def delete(
+        self,
+        target: Model | type[Model],
+        /,
+        *,
+        condition: Condition | bool | None = None,
+        **key: object,
+    ) -> None:
+        """Delete an instance (with its version check) or the item under a key."""
+        cond = None if condition is None else as_condition(condition)
+        if isinstance(target, type):
+            info = model_info(target)
+            table = self.table_name(target)
+            wire_key = info.key_from(key)
+        else:
+            if key:
+                raise ValidationError("pass either an instance or a model class with a key")
+            info = model_info(type(target))
+            table = self.table_name(type(target))
+            wire_key, cond = prepare_delete(info, target, cond)
+        await self.call(
+            "DeleteItem",
+            delete_request(table, wire_key, cond),
+            table=table,
+            key=info.key_dict(wire_key),
+        )
+
+    # --- executors -------------------------------------------------------------------------
+
+    def query(self, model: type[M]) -> Query[M]:
+        """Start a Query builder over the model's table (or one of its indexes)."""
+        from ._query import Query
+
+        return Query(self, model)
+
+    def scan(self, model: type[M]) -> Scan[M]:
+        """Start a Scan builder; ``.segments(n)`` makes it a parallel scan."""
+        from ._query import Scan
+
+        return Scan(self, model)
+
+    @overload
+    def update(self, target: M, /) -> UpdateBuilder[M]: ...
+
+    @overload
+    def update(self, target: type[M], /, **key: object) -> UpdateBuilder[M]: ...
+
+    def update(self, target: M | type[M], /, **key: object) -> UpdateBuilder[M]:
+        """Start an UpdateItem builder for a key or an instance (with its version check)."""
+        from ._update import UpdateBuilder
+
+        if isinstance(target, type):
+            return UpdateBuilder.for_key(self, target, key)
+        if key:
+            raise ValidationError("pass either an instance or a model class with a key")
+        return UpdateBuilder.for_instance(self, target)
+
+    def transaction(self) -> Transaction:
+        """``async with db.transaction() as tx``: one TransactWriteItems on exit."""
+        from ._transaction import Transaction
+
+        return Transaction(self)
+
+    async def transact_get(
+        self, requests: Sequence[tuple[type[Model], Mapping[str, object]]]
+    ) -> list[Any]:
+        """Read up to 100 items atomically; None for keys without an item."""
+        from ._transaction import transact_get
+
+        return await transact_get(self, requests)
+
+    async def batch_get(
+        self,
+        model: type[M],
+        keys: Iterable[Mapping[str, object]],
+        *,
+        consistent: bool = False,
+    ) -> list[M]:
+        """Read many items by key (chunks of 100, concurrent); input order, missing left out."""
+        from ._batch import batch_get
+
+        return await batch_get(self, model, keys, consistent=consistent)
+
+    async def batch_put(self, items: Iterable[Model]) -> BatchResult:
+        """Write many items (chunks of 25, concurrent), retrying unprocessed items."""
+        from ._batch import batch_put
+
+        return await batch_put(self, items)
+
+    async def batch_delete(
+        self, model: type[Model], keys: Iterable[Model | Mapping[str, object]]
+    ) -> BatchResult:
+        """Delete many items by key or instance (chunks of 25, concurrent)."""
+        from ._batch import batch_delete
+
+        return await batch_delete(self, model, keys)
+
+    def batch_writer(self) -> BatchWriter:
+        """``async with db.batch_writer() as w``: buffered puts and deletes."""
+        from ._batch import BatchWriter
+
+        return BatchWriter(self)
+
+
+def _apply(obj: M, updates: Mapping[str, Any]) -> M:
+    """Apply confirmed field updates to the caller's instance (a copy for frozen structs)."""
+    if not updates:
+        return obj
+    if type(obj).__struct_config__.frozen:
+        return msgspec.structs.replace(obj, **updates)
+    for name, value in updates.items():
+        setattr(obj, name, value)
+    return obj
+
