@@ -7,7 +7,7 @@
     ├── ItemNotFound            get() of a key that has no item
     ├── ConditionFailed         a condition expression evaluated false
     │   └── ItemExists          create() of a key that already has an item
-    ├── TransactionCanceled     TransactWriteItems/TransactGetItems cancelled (one reason per action)
+    ├── TransactionCanceled     a transaction was cancelled (one reason per action)
     ├── BatchWriteError         unprocessed items left after the retry budget
     ├── TableError              a table is missing, exists already, or is in the wrong state
     ├── ThrottledError          throughput exceeded after botocore's retries
@@ -186,7 +186,9 @@ _THROTTLE_CODES = frozenset(
     }
 )
 _VALIDATION_CODES = frozenset({"ValidationException", "SerializationException"})
-_TABLE_CODES = frozenset({"ResourceNotFoundException", "ResourceInUseException", "TableNotFoundException"})
+_TABLE_CODES = frozenset(
+    {"ResourceNotFoundException", "ResourceInUseException", "TableNotFoundException"}
+)
 
 
 def map_client_error(

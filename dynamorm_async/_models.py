@@ -436,7 +436,8 @@ class ModelInfo:
 
     def key_dict(self, key: Mapping[str, AttributeValue]) -> dict[str, Any]:
         """A wire key as plain field values, for error messages and reports."""
-        return {self.by_attribute[a].name: untag(v) for a, v in key.items() if a in self.by_attribute}
+        fields = self.by_attribute
+        return {fields[a].name: untag(v) for a, v in key.items() if a in fields}
 
 
 @dataclass_transform(kw_only_default=True, field_specifiers=(msgspec.field,))
@@ -456,7 +457,7 @@ class ModelMeta(msgspec.StructMeta):
         cls = super().__new__(mcls, name, bases, namespace, **kwargs)
         if table is None:
             inherited = next(
-                (b.__dict__["__dynamorm__"] for b in cls.__mro__[1:] if "__dynamorm__" in b.__dict__),
+                (b.__dict__["__dynamorm__"] for b in cls.__mro__[1:] if "__dynamorm__" in vars(b)),
                 None,
             )
             table = inherited.table if inherited is not None else None

@@ -43,6 +43,7 @@ __all__ = ["Session"]
 M = TypeVar("M", bound=Model)
 
 _WAIT_INTERVAL = 0.2
+_WAIT_LIMIT = 300.0  # seconds for a table to become ACTIVE or disappear
 
 
 class Session:
@@ -190,7 +191,9 @@ class Session:
         request: dict[str, Any] = {}
         while True:
             response = await self.call("ListTables", request)
-            names.extend(n for n in response.get("TableNames", []) if n.startswith(self.table_prefix))
+            names.extend(
+                n for n in response.get("TableNames", []) if n.startswith(self.table_prefix)
+            )
             last = response.get("LastEvaluatedTableName")
             if not last:
                 return names
@@ -205,8 +208,8 @@ class Session:
             raise
         return True
 
-    async def _wait_for_table(self, name: str, *, exists: bool, timeout: float = 300.0) -> None:
-        with anyio.fail_after(timeout):
+    async def _wait_for_table(self, name: str, *, exists: bool) -> None:
+        with anyio.fail_after(_WAIT_LIMIT):
             while True:
                 try:
                     table = await self.describe_table(name)
@@ -242,15 +245,16 @@ class Session:
             cond = absent if cond is None else cond & absent
         prepared = prepare_write(info, obj, now=datetime.now(UTC), condition=cond)
         request = put_request(table, prepared.item, prepared.condition)
+        key = {name: prepared.item[name] for name in info.key_attributes}
         try:
-            await self.call("PutItem", request, table=table, key=info.key_of(obj))
+            await self.call("PutItem", request, table=table, key=info.key_dict(key))
         except ConditionFailed as exc:
             if create:
                 raise ItemExists(
                     f"{type(obj).__name__} already exists under this key",
                     operation="PutItem",
                     table=table,
-                    key=info.key_dict(info.key_of(obj)),
+                    key=info.key_dict(key),
                     code=exc.code,
                 ) from exc.__cause__
             raise

@@ -19,9 +19,9 @@ from typing import Any, Self
 import aiohttp
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession
+from botocore import xform_name
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.loaders import Loader
-from botocore import xform_name
 
 from ._errors import DynamormError, map_client_error
 
@@ -63,7 +63,7 @@ def document_shape_model(model: Mapping[str, Any]) -> dict[str, Any]:
     return patched
 
 
-class _DocumentShapeLoader(Loader):
+class _DocumentShapeLoader(Loader):  # type: ignore[misc]
     """A botocore data loader that serves the document-shape DynamoDB model."""
 
     def load_service_model(
