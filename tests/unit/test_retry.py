@@ -1,0 +1,234 @@
+"""Retry policy and budget: jitter bounds, growth and cap, attempt and deadline exhaustion."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from dynamorm_async._errors import ValidationError
+from dynamorm_async._retry import (
+    RETRYABLE_ERROR_CODES,
+    RetryBudget,
+    RetryPolicy,
+    is_retryable_error_code,
+)
+
+
+class FakeClock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_defaults() -> None:
+    policy = RetryPolicy()
+    assert (policy.max_attempts, policy.base_delay, policy.max_delay, policy.deadline) == (
+        10,
+        0.05,
+        2.0,
+        60.0,
+    )
+
+
+def test_delay_cap_grows_exponentially_then_caps() -> None:
+    policy = RetryPolicy(base_delay=0.05, max_delay=2.0)
+    caps = [policy.delay_cap(n) for n in range(8)]
+    assert caps == [0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 2.0, 2.0]
+    assert policy.delay_cap(10_000) == 2.0
+    assert policy.delay_cap(10**9) == 2.0
+
+
+def test_zero_base_delay_never_waits() -> None:
+    policy = RetryPolicy(base_delay=0.0, max_delay=0.0)
+    rng = random.Random(0)
+    assert [policy.backoff(n, rng) for n in (0, 5, 5000)] == [0.0, 0.0, 0.0]
+
+
+def test_backoff_is_full_jitter_within_bounds() -> None:
+    policy = RetryPolicy(base_delay=0.1, max_delay=1.0)
+    rng = random.Random(42)
+    for attempt in range(12):
+        cap = policy.delay_cap(attempt)
+        draws = [policy.backoff(attempt, rng) for _ in range(500)]
+        assert all(0.0 <= d <= cap for d in draws)
+        # Full jitter spreads over the whole window, not just near the cap.
+        assert min(draws) < cap * 0.1
+        assert max(draws) > cap * 0.9
+
+
+def test_backoff_is_reproducible_with_a_seeded_rng() -> None:
+    policy = RetryPolicy()
+    first = [policy.backoff(n, random.Random(7)) for n in range(5)]
+    assert first == [policy.backoff(n, random.Random(7)) for n in range(5)]
+
+
+@pytest.mark.parametrize("attempt", [-1, True, 1.0, "1"])
+def test_backoff_rejects_bad_attempt(attempt: object) -> None:
+    with pytest.raises(ValidationError, match="attempt"):
+        RetryPolicy().backoff(attempt, random.Random(0))  # type: ignore[arg-type]
+
+
+def test_budget_counts_attempts_and_retries() -> None:
+    budget = RetryPolicy(max_attempts=3, deadline=None).start(rng=random.Random(0))
+    assert (budget.attempts, budget.retries) == (0, 0)
+    assert budget.next_delay() == 0.0
+    budget.record_attempt()
+    assert (budget.attempts, budget.retries) == (1, 0)
+    budget.record_attempt()
+    assert (budget.attempts, budget.retries) == (2, 1)
+
+
+def test_budget_exhausts_after_max_attempts() -> None:
+    clock = FakeClock()
+    budget = RetryPolicy(max_attempts=4, deadline=None).start(clock, random.Random(1))
+    delays = []
+    while True:
+        budget.record_attempt()
+        delay = budget.next_delay()
+        if delay is None:
+            break
+        delays.append(delay)
+        clock.advance(delay)
+    assert budget.attempts == 4
+    assert budget.retries == 3
+    assert budget.exhausted
+    assert len(delays) == 3
+    assert [d <= RetryPolicy().delay_cap(n) for n, d in enumerate(delays)] == [True] * 3
+    assert budget.next_delay() is None
+
+
+def test_single_attempt_policy_never_retries() -> None:
+    budget = RetryPolicy(max_attempts=1).start(FakeClock(), random.Random(0))
+    budget.record_attempt()
+    assert budget.next_delay() is None
+
+
+def test_budget_delays_follow_the_policy_backoff() -> None:
+    policy = RetryPolicy(base_delay=0.5, max_delay=3.0, deadline=None)
+    budget = policy.start(FakeClock(), random.Random(3))
+    reference = random.Random(3)
+    for attempt in range(6):
+        budget.record_attempt()
+        assert budget.next_delay() == policy.backoff(attempt, reference)
+
+
+def test_budget_exhausts_at_the_deadline() -> None:
+    clock = FakeClock()
+    budget = RetryPolicy(max_attempts=1000, deadline=5.0).start(clock, random.Random(0))
+    budget.record_attempt()
+    clock.advance(4.0)
+    assert budget.remaining == pytest.approx(1.0)
+    assert budget.next_delay() is not None
+    clock.advance(1.0)
+    assert budget.remaining == 0.0
+    assert budget.exhausted
+    assert budget.next_delay() is None
+    clock.advance(100.0)
+    assert budget.remaining == 0.0
+    assert budget.next_delay() is None
+
+
+def test_delay_never_sleeps_past_the_deadline() -> None:
+    clock = FakeClock()
+    policy = RetryPolicy(max_attempts=1000, base_delay=1.0, max_delay=30.0, deadline=10.0)
+    budget = policy.start(clock, random.Random(5))
+    slept = 0.0
+    while True:
+        budget.record_attempt()
+        delay = budget.next_delay()
+        if delay is None:
+            break
+        remaining = budget.remaining
+        assert remaining is not None
+        assert 0.0 <= delay <= remaining
+        clock.advance(delay + 0.01)  # the attempt itself takes a little time
+        slept += delay
+    assert slept <= 10.0
+    assert budget.elapsed >= 10.0 or budget.attempts == 1000
+
+
+def test_remaining_and_elapsed_follow_the_clock() -> None:
+    clock = FakeClock(50.0)
+    budget = RetryPolicy(deadline=2.0).start(clock)
+    assert budget.elapsed == 0.0
+    clock.advance(0.5)
+    assert budget.elapsed == 0.5
+    assert budget.remaining == 1.5
+    assert RetryPolicy(deadline=None).start(clock).remaining is None
+
+
+def test_start_without_rng_gives_independent_budgets() -> None:
+    policy = RetryPolicy(deadline=None)
+    budget = policy.start()
+    assert isinstance(budget, RetryBudget)
+    budget.record_attempt()
+    delay = budget.next_delay()
+    assert delay is not None and 0.0 <= delay <= policy.base_delay
+    assert "attempts=1" in repr(budget)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"max_attempts": 0}, "max_attempts"),
+        ({"max_attempts": -3}, "max_attempts"),
+        ({"max_attempts": 2.5}, "max_attempts"),
+        ({"max_attempts": True}, "max_attempts"),
+        ({"base_delay": -0.1}, "base_delay"),
+        ({"base_delay": float("nan")}, "base_delay"),
+        ({"base_delay": "1"}, "base_delay"),
+        ({"max_delay": float("inf")}, "max_delay"),
+        ({"base_delay": 1.0, "max_delay": 0.5}, "must not be below base_delay"),
+        ({"deadline": 0}, "deadline"),
+        ({"deadline": -1.0}, "deadline"),
+        ({"deadline": float("inf")}, "deadline"),
+        ({"deadline": False}, "deadline"),
+    ],
+)
+def test_policy_validation(kwargs: dict[str, object], match: str) -> None:
+    with pytest.raises(ValidationError, match=match):
+        RetryPolicy(**kwargs)  # type: ignore[arg-type]
+
+
+def test_policy_is_frozen() -> None:
+    policy = RetryPolicy()
+    with pytest.raises(AttributeError):
+        policy.max_attempts = 3  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+    ],
+)
+def test_retryable_codes(code: str) -> None:
+    assert is_retryable_error_code(code)
+    assert code in RETRYABLE_ERROR_CODES
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "ConditionalCheckFailedException",
+        "ValidationException",
+        "ResourceNotFoundException",
+        "TransactionCanceledException",
+        "",
+        "throttlingexception",
+    ],
+)
+def test_non_retryable_codes(code: str) -> None:
+    assert not is_retryable_error_code(code)
