@@ -28,7 +28,23 @@ from ._errors import DynamormError, map_client_error
 __all__ = ["RequestEvent", "Transport", "document_shape_model"]
 
 _SERVICE = "dynamodb"
+# Operations that report consumed capacity when asked (ReturnConsumedCapacity).
+_CAPACITY_OPERATIONS = frozenset(
+    {
+        "GetItem",
+        "PutItem",
+        "UpdateItem",
+        "DeleteItem",
+        "Query",
+        "Scan",
+        "BatchGetItem",
+        "BatchWriteItem",
+        "TransactGetItems",
+        "TransactWriteItems",
+    }
+)
 _DOCUMENT_SHAPE: dict[str, Any] = {"type": "structure", "members": {}, "document": True}
+_PATCHED_MODELS: dict[str | None, dict[str, Any]] = {}
 
 
 def document_shape_model(model: Mapping[str, Any]) -> dict[str, Any]:
@@ -69,15 +85,25 @@ class _DocumentShapeLoader(Loader):  # type: ignore[misc]
     def load_service_model(
         self, service_name: str, type_name: str, api_version: str | None = None
     ) -> Any:
-        model = super().load_service_model(service_name, type_name, api_version)
-        if service_name == _SERVICE and type_name == "service-2":
-            return document_shape_model(model)
-        return model
+        if service_name != _SERVICE or type_name != "service-2":
+            return super().load_service_model(service_name, type_name, api_version)
+        # Every Session builds a fresh botocore session; the patched model is shared so that
+        # opening a Session costs no second JSON load and deep copy.
+        patched = _PATCHED_MODELS.get(api_version)
+        if patched is None:
+            model = super().load_service_model(service_name, type_name, api_version)
+            patched = _PATCHED_MODELS[api_version] = document_shape_model(model)
+        return patched
 
 
 @dataclass(frozen=True, slots=True)
 class RequestEvent:
-    """What the Session's ``on_request`` hook receives after every DynamoDB call."""
+    """What the Session's ``on_request`` hook receives after every DynamoDB call.
+
+    ``consumed_capacity`` is DynamoDB's ``ConsumedCapacity`` (a dict for single-table calls, a
+    list of dicts for batches and transactions; None for table operations and failed calls):
+    while a hook is set, item operations ask for it with ``ReturnConsumedCapacity=TOTAL``.
+    """
 
     operation: str
     table: str | None
@@ -186,6 +212,12 @@ class Transport:
         if method is None:
             method = getattr(self.client, xform_name(operation))
             self._methods[operation] = method
+        if (
+            self._on_request is not None
+            and operation in _CAPACITY_OPERATIONS
+            and "ReturnConsumedCapacity" not in payload
+        ):
+            payload = {**payload, "ReturnConsumedCapacity": "TOTAL"}
         started = time.perf_counter()
         try:
             response: dict[str, Any] = await method(**payload)
