@@ -9,6 +9,7 @@
     │   └── ItemExists          create() of a key that already has an item
     ├── TransactionCanceled     a transaction was cancelled (one reason per action)
     ├── BatchWriteError         unprocessed items left after the retry budget
+    ├── BatchGetError           unprocessed keys left after the retry budget
     ├── TableError              a table is missing, exists already, or is in the wrong state
     ├── ThrottledError          throughput exceeded after botocore's retries
     └── DynamoDBError           any other error DynamoDB or the transport reported
@@ -22,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 __all__ = [
+    "BatchGetError",
     "BatchWriteError",
     "CancellationReason",
     "ConditionFailed",
@@ -154,15 +156,38 @@ class BatchWriteError(DynamormError):
     """Items were still unprocessed when the retry budget ran out.
 
     ``unprocessed`` holds exactly those items (model instances or key dicts); everything else
-    in the batch was written. ``processed`` counts the requests DynamoDB confirmed.
+    in the batch was written. ``processed`` counts the requests DynamoDB confirmed and
+    ``processed_items`` lists them (empty where the caller streamed the requests).
     """
 
     def __init__(
-        self, message: str, *, unprocessed: Sequence[Any], processed: int = 0, **kw: Any
+        self,
+        message: str,
+        *,
+        unprocessed: Sequence[Any],
+        processed: int = 0,
+        processed_items: Sequence[Any] = (),
+        **kw: Any,
     ) -> None:
         super().__init__(message, **kw)
         self.unprocessed = list(unprocessed)
         self.processed = processed
+        self.processed_items = list(processed_items)
+
+
+class BatchGetError(DynamormError):
+    """Keys were still unprocessed when the retry budget ran out.
+
+    ``unprocessed`` holds exactly those keys, as the caller passed them; ``found`` holds the
+    items read for every other key (input order, missing items left out).
+    """
+
+    def __init__(
+        self, message: str, *, unprocessed: Sequence[Any], found: Sequence[Any] = (), **kw: Any
+    ) -> None:
+        super().__init__(message, **kw)
+        self.unprocessed = list(unprocessed)
+        self.found = list(found)
 
 
 class TableError(DynamormError):
