@@ -1,0 +1,6 @@
+"""``python -m dynamorm_async``: the command line (see ``python -m dynamorm_async --help``)."""
+
+from ._cli import main
+
+if __name__ == "__main__":
+    raise SystemExit(main())
