@@ -408,15 +408,19 @@ class AttributePath(_Comparable):
     def _child(self, element: str | int, annotation: Any, field_name: str | None = None) -> Any:
         return AttributePath((*self.elements, element), annotation, model=self.model)
 
+    def _field(self, target: type[msgspec.Struct], name: str) -> AttributePath:
+        for info in msgspec.structs.fields(target):
+            if info.name == name:
+                child: AttributePath = self._child(info.encode_name, info.type)
+                return child
+        raise AttributeError(f"{target.__name__} has no field {name!r}")
+
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
             raise AttributeError(name)
         target = unwrap_optional(self.annotation)
         if isinstance(target, type) and issubclass(target, msgspec.Struct):
-            for info in msgspec.structs.fields(target):
-                if info.name == name:
-                    return self._child(info.encode_name, info.type)
-            raise AttributeError(f"{target.__name__} has no field {name!r}")
+            return self._field(target, name)
         raise AttributeError(
             f"{self.dotted} is not a struct; use path['key'] for map keys or path[0] for lists"
         )
@@ -434,7 +438,8 @@ class AttributePath(_Comparable):
                 return self._child(key, args[key] if key < len(args) else None)
             return self._child(key, args[0] if args and origin in (list, tuple) else None)
         if isinstance(target, type) and issubclass(target, msgspec.Struct):
-            return getattr(self, key)
+            # Not getattr(): a field may share its name with a method (name, size, ...).
+            return self._field(target, key)
         return self._child(key, args[1] if origin is dict and len(args) == 2 else None)
 
     # --- condition functions -----------------------------------------------------------

@@ -1,43 +1,65 @@
 """Marshalling between Python values and DynamoDB's wire format (pure, no I/O).
 
-Encoding runs ``msgspec.to_builtins`` (C speed) and then tags each value with its DynamoDB type
-using a tagger compiled once per annotation. Decoding strips the tags and hands the builtins to
-``msgspec.convert``, which rebuilds structs, datetimes, UUIDs, enums, sets and base64 bytes.
-Binary values travel base64-encoded because the transport passes item JSON through untouched.
+Two layers share one set of rules:
+
+* Taggers (:func:`tagger_for`), one per annotation, turn a value into an AttributeValue. They
+  accept plain Python values as well as what ``msgspec.to_builtins(..., builtin_types=
+  (Decimal, datetime))`` makes of them, and enforce DynamoDB's limits (number range and
+  precision, no NaN, aware datetimes, no empty sets). Expressions, updates and keys use them.
+* Struct codecs (:func:`struct_codec`), compiled once per struct class into straight-line Python
+  source, encode an instance attribute by attribute and decode a wire map into an instance
+  without the generic walk. They handle the common shapes inline and call the taggers (encode)
+  or ``msgspec.convert`` (decode) for everything else, so they produce exactly what the generic
+  path produces. A decoder that meets anything unexpected raises, and the caller re-runs the
+  generic path (``untag`` + ``msgspec.convert``), which reports the error with the field path.
+
+Binary values travel base64-encoded because the transport passes item JSON through untouched;
+decoding also accepts raw bytes, as boto3-shaped stream images carry them.
 """
 
 from __future__ import annotations
 
-import base64
+import binascii
 import enum
+import itertools
+import keyword
 import types
 import typing
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from decimal import Context, Decimal, InvalidOperation
-from functools import lru_cache
+from decimal import Decimal, InvalidOperation
+from functools import cache
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import msgspec
 
-from ._errors import ModelError, ValidationError
+from ._errors import DynamormError, ModelError, ValidationError
 
 __all__ = [
+    "EPOCH_SECONDS",
     "AttributeValue",
+    "DECODE_ERRORS",
+    "EpochSeconds",
     "Item",
+    "StructCodec",
+    "Tagger",
     "TypeKind",
     "check_item_size",
+    "decode_binary",
+    "encode_fields",
     "format_number",
     "from_wire_value",
     "item_size",
     "kind_of",
+    "parse_number",
     "strip_annotated",
+    "struct_codec",
     "tagger_for",
     "to_wire_value",
     "untag",
     "untag_item",
+    "unwrap_optional",
 ]
 
 AttributeValue = dict[str, Any]
@@ -46,7 +68,9 @@ Tagger = Callable[[Any], AttributeValue | None]
 
 MAX_ITEM_BYTES = 400 * 1024
 _MAX_DIGITS = 38
-_NUMBER_CONTEXT = Context(prec=_MAX_DIGITS)
+# Types msgspec.to_builtins should hand over unchanged: the taggers render them exactly.
+_PASSTHROUGH = (Decimal, datetime)
+_to_builtins = msgspec.to_builtins
 
 
 class TypeKind(enum.Enum):
@@ -65,11 +89,27 @@ class TypeKind(enum.Enum):
     ANY = "ANY"
 
 
+class EpochSeconds:
+    """``Annotated`` marker: a datetime stored as epoch seconds (N), as TTL attributes are."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "EPOCH_SECONDS"
+
+
+EPOCH_SECONDS = EpochSeconds()
+
+
 def strip_annotated(tp: Any) -> Any:
     """Return the annotation without ``Annotated`` metadata."""
     while get_origin(tp) is Annotated:
         tp = get_args(tp)[0]
     return tp
+
+
+def _is_epoch(tp: Any) -> bool:
+    return get_origin(tp) is Annotated and any(isinstance(m, EpochSeconds) for m in tp.__metadata__)
 
 
 def _non_none_args(tp: Any) -> tuple[Any, ...] | None:
@@ -93,7 +133,11 @@ def _is_struct(tp: Any) -> bool:
 
 
 def kind_of(tp: Any) -> TypeKind:
-    """Classify an annotation by the DynamoDB type it is stored as (raises ModelError)."""
+    """Classify an annotation by the DynamoDB type its Python values map to (raises ModelError).
+
+    Datetimes classify as strings even when an ``EPOCH_SECONDS`` marker stores them as
+    numbers: callers compare Python values, and ModelInfo records TTL fields as N itself.
+    """
     tp = unwrap_optional(tp)
     if tp is Any:
         return TypeKind.ANY
@@ -153,7 +197,11 @@ def kind_of(tp: Any) -> TypeKind:
             return TypeKind.NUMBER
         if issubclass(tp, bytes | bytearray):
             return TypeKind.BINARY
-        if _is_struct(tp):
+        if issubclass(tp, msgspec.Struct):
+            if tp.__struct_config__.array_like:
+                raise ModelError(
+                    f"struct {tp.__name__} is array_like; DynamoDB maps need named fields"
+                )
             return TypeKind.MAP
     raise ModelError(f"unsupported field type {tp!r}")
 
@@ -177,8 +225,10 @@ def format_number(value: Any) -> str:
         if value != value or value in (float("inf"), float("-inf")):
             raise ValidationError(f"{value} cannot be stored: DynamoDB has no NaN or Infinity")
         text = repr(value)
-        _check_decimal(Decimal(text), text)
-        return text
+        number = Decimal(text)
+        _check_decimal(number, text)
+        # repr() writes exponents as 'e-07'; the Decimal spelling ('1E-7') is the canonical one.
+        return str(number) if "e" in text else text
     if isinstance(value, Decimal):
         if not value.is_finite():
             raise ValidationError(f"{value} cannot be stored: DynamoDB has no NaN or Infinity")
@@ -191,7 +241,7 @@ def format_number(value: Any) -> str:
 def _check_decimal(value: Decimal, text: str) -> None:
     if value.is_zero():
         return
-    sign, digits, exponent = value.as_tuple()
+    _sign, digits, _exponent = value.as_tuple()
     significant = "".join(map(str, digits)).strip("0")
     if len(significant) > _MAX_DIGITS:
         raise ValidationError(f"number {text} has more than 38 significant digits")
@@ -214,7 +264,7 @@ def parse_number(text: str) -> int | Decimal:
         return number
 
 
-# --- encoding -----------------------------------------------------------------------------
+# --- scalars ------------------------------------------------------------------------------
 
 
 def _format_datetime(value: Any) -> str:
@@ -224,11 +274,62 @@ def _format_datetime(value: Any) -> str:
                 f"naive datetime {value.isoformat()} cannot be stored: attach a timezone "
                 "(datetime.now(UTC))"
             )
-        # Fixed-width UTC text keeps lexicographic order equal to time order (range keys).
-        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        if value.tzinfo is not UTC:
+            try:
+                value = value.astimezone(UTC)
+            except OverflowError:
+                raise ValidationError(f"datetime {value.isoformat()} is out of range") from None
+        # msgspec renders a UTC datetime as RFC 3339 with 'Z' in C (isoformat() is far
+        # slower). Fixed width (always microseconds) keeps lexicographic order equal to time
+        # order, which range keys and between() rely on.
+        text: str = _to_builtins(value)
+        return text if len(text) == 27 else text[:19] + ".000000Z"
     if isinstance(value, str):
         return value
     raise ValidationError(f"expected a datetime, got {type(value).__name__}")
+
+
+def _parse_datetime(text: str) -> datetime:
+    # The canonical form this module writes parses in C; any other text gets msgspec's rules.
+    if len(text) == 27 and text[26] == "Z":
+        return datetime.fromisoformat(text)
+    return msgspec.convert(text, datetime)
+
+
+def _parse_date(text: str) -> date:
+    if len(text) == 10:
+        return date.fromisoformat(text)
+    return msgspec.convert(text, date)
+
+
+def _epoch_seconds(value: Any) -> AttributeValue:
+    if isinstance(value, datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValidationError("naive datetime for a TTL field: attach a timezone")
+        return {"N": str(int(value.timestamp()))}
+    return {"N": format_number(value)}
+
+
+def _epoch_datetime(text: str) -> datetime:
+    return datetime.fromtimestamp(int(text), tz=UTC)
+
+
+def _b64(value: Any) -> str:
+    if isinstance(value, str):
+        return value  # to_builtins already base64-encoded it
+    if isinstance(value, bytes | bytearray | memoryview):
+        return binascii.b2a_base64(value, newline=False).decode("ascii")
+    raise ValidationError(f"expected bytes, got {type(value).__name__}")
+
+
+def decode_binary(value: str | bytes) -> bytes:
+    """A B/BS element as bytes: base64 text from the wire, or raw bytes from boto3 shapes."""
+    if isinstance(value, str):
+        return binascii.a2b_base64(value, strict_mode=True)
+    return bytes(value)
+
+
+# --- taggers ------------------------------------------------------------------------------
 
 
 def _tag_string(value: Any) -> AttributeValue:
@@ -238,23 +339,21 @@ def _tag_string(value: Any) -> AttributeValue:
         return {"S": _format_datetime(value)}
     if isinstance(value, date):
         return {"S": value.isoformat()}
-    if isinstance(value, uuid.UUID | enum.Enum):
-        return {"S": str(value.value if isinstance(value, enum.Enum) else value)}
+    if isinstance(value, enum.Enum):
+        return _tag_string(value.value)
+    if isinstance(value, uuid.UUID):
+        return {"S": str(value)}
     raise ValidationError(f"expected a string, got {type(value).__name__}: {value!r}")
+
+
+def _tag_datetime(value: Any) -> AttributeValue:
+    return {"S": _format_datetime(value)}
 
 
 def _tag_number(value: Any) -> AttributeValue:
     if isinstance(value, enum.Enum):
         value = value.value
     return {"N": format_number(value)}
-
-
-def _b64(value: Any) -> str:
-    if isinstance(value, str):
-        return value  # to_builtins already base64-encoded it
-    if isinstance(value, bytes | bytearray | memoryview):
-        return base64.b64encode(value).decode("ascii")
-    raise ValidationError(f"expected bytes, got {type(value).__name__}")
 
 
 def _tag_binary(value: Any) -> AttributeValue:
@@ -265,6 +364,10 @@ def _tag_bool(value: Any) -> AttributeValue:
     if not isinstance(value, bool):
         raise ValidationError(f"expected a bool, got {type(value).__name__}")
     return {"BOOL": value}
+
+
+def _tag_null(value: Any) -> AttributeValue:
+    return {"NULL": True}
 
 
 def _tag_dynamic(value: Any) -> AttributeValue | None:
@@ -281,25 +384,23 @@ def _tag_dynamic(value: Any) -> AttributeValue | None:
     if isinstance(value, bytes | bytearray | memoryview):
         return {"B": _b64(value)}
     if isinstance(value, Mapping):
-        return {"M": {str(k): _tag_dynamic(v) for k, v in value.items()}}
+        # Like typed maps, entries DynamoDB cannot hold (empty sets) are left out.
+        return {"M": {str(k): t for k, v in value.items() if (t := _tag_dynamic(v)) is not None}}
     if isinstance(value, list | tuple):
-        return {"L": [_tag_dynamic(v) for v in value]}
+        return {"L": [_or_null(_tag_dynamic(v)) for v in value]}
     if isinstance(value, set | frozenset):
         if not value:
             return None
         if all(isinstance(v, str) for v in value):
             return {"SS": sorted(value)}
         if all(isinstance(v, int | float | Decimal) and not isinstance(v, bool) for v in value):
-            return {"NS": [format_number(v) for v in value]}
+            return {"NS": sorted(format_number(v) for v in value)}
         if all(isinstance(v, bytes) for v in value):
-            return {"BS": [_b64(v) for v in value]}
+            return {"BS": sorted(_b64(v) for v in value)}
         raise ValidationError("a set must hold only strings, only numbers or only bytes")
     if isinstance(value, msgspec.Struct):
-        return _tag_dynamic(msgspec.to_builtins(value, builtin_types=_PASSTHROUGH))
+        return {"M": struct_codec(type(value)).encode(value)}
     raise ValidationError(f"cannot store a value of type {type(value).__name__}")
-
-
-_PASSTHROUGH = (Decimal, datetime)
 
 
 def _nullable(tagger: Tagger) -> Tagger:
@@ -309,25 +410,72 @@ def _nullable(tagger: Tagger) -> Tagger:
     return tag
 
 
-@lru_cache(maxsize=None)
-def tagger_for(tp: Any, *, epoch: bool = False) -> Tagger:
-    """Compile the function that turns a builtin value of annotation ``tp`` into an AttributeValue.
+_SET_TYPES = (set, frozenset)
+_only_str = frozenset({str}).issuperset
+_only_int = frozenset({int}).issuperset
 
-    The input is what ``msgspec.to_builtins(..., builtin_types=(Decimal, datetime))`` produced
-    (or the plain Python value). Returns ``None`` for values DynamoDB cannot hold (empty sets).
+
+def _tag_set(tag: str, elem: Callable[[Any], str], value: Any) -> AttributeValue | None:
+    """SS/NS/BS value with elements rendered by ``elem``, sorted so equal sets encode equally."""
+    if isinstance(value, str | bytes | Mapping) or not hasattr(value, "__iter__"):
+        raise ValidationError(f"expected a set, got {type(value).__name__}")
+    if not value:
+        return None  # DynamoDB has no empty sets: the attribute is omitted
+    return {tag: sorted({elem(e) for e in value})}
+
+
+def _tag_string_set(value: Any) -> AttributeValue | None:
+    # Plain strings need no rendering: one C-level type check covers every element.
+    if value.__class__ in _SET_TYPES and _only_str(map(type, value)):
+        return {"SS": sorted(value)} if value else None
+    return _tag_set("SS", _string_element, value)
+
+
+def _tag_number_set(value: Any) -> AttributeValue | None:
+    if value.__class__ in _SET_TYPES and _only_int(map(type, value)):
+        if not value:
+            return None
+        texts = sorted(map(str, value))
+        if max(map(len, texts)) < 39:  # <= 38 digits: within DynamoDB's precision and range
+            return {"NS": texts}
+    return _tag_set("NS", _number_element, value)
+
+
+def _tag_binary_set(value: Any) -> AttributeValue | None:
+    return _tag_set("BS", _b64, value)
+
+
+def _string_element(value: Any) -> str:
+    text: str = _tag_string(value)["S"]
+    return text
+
+
+def _number_element(value: Any) -> str:
+    if isinstance(value, enum.Enum):
+        value = value.value
+    return format_number(value)
+
+
+@cache
+def tagger_for(tp: Any, *, epoch: bool = False) -> Tagger:
+    """Compile the function that turns a value of annotation ``tp`` into an AttributeValue.
+
+    The value may be the plain Python value or its ``msgspec.to_builtins(..., builtin_types=
+    (Decimal, datetime))`` form. The tagger returns ``None`` for values DynamoDB cannot hold
+    (empty sets). ``epoch`` (or an :data:`EPOCH_SECONDS` marker) stores datetimes as epoch
+    seconds, the format of TTL attributes.
     """
-    if epoch:
-        return _tag_epoch
+    if epoch or _is_epoch(tp):
+        return _epoch_seconds
     tp = strip_annotated(tp)
     args = _non_none_args(tp)
     if args is not None:
         inner = tagger_for(args[0]) if len(args) == 1 else _tag_dynamic
         return _nullable(inner)
     kind = kind_of(tp)
-    origin = get_origin(tp)
     if kind is TypeKind.STRING:
         if isinstance(tp, type) and issubclass(tp, datetime):
-            return lambda v: {"S": _format_datetime(v)}
+            return _tag_datetime
         return _tag_string
     if kind is TypeKind.NUMBER:
         return _tag_number
@@ -336,38 +484,27 @@ def tagger_for(tp: Any, *, epoch: bool = False) -> Tagger:
     if kind is TypeKind.BOOL:
         return _tag_bool
     if kind is TypeKind.NULL:
-        return lambda v: {"NULL": True}
+        return _tag_null
     if kind is TypeKind.STRING_SET:
-        elem = tagger_for(get_args(tp)[0])
-        return lambda v: {"SS": sorted(elem(e)["S"] for e in v)} if v else None  # type: ignore[index]
+        return _tag_string_set
     if kind is TypeKind.NUMBER_SET:
-        return lambda v: {"NS": [format_number(_enum_value(e)) for e in v]} if v else None
+        return _tag_number_set
     if kind is TypeKind.BINARY_SET:
-        return lambda v: {"BS": [_b64(e) for e in v]} if v else None
+        return _tag_binary_set
     if kind is TypeKind.LIST:
-        return _list_tagger(tp, origin)
+        return _list_tagger(tp)
     if kind is TypeKind.MAP:
         if _is_struct(tp):
-            return struct_tagger(tp)
-        args = get_args(tp)
-        value_tagger = tagger_for(args[1]) if args else _tag_dynamic
+            return _struct_tagger(tp)
+        map_args = get_args(tp)
+        value_tagger = tagger_for(map_args[1]) if map_args else _tag_dynamic
         return lambda v: {"M": _tag_map_values(v, value_tagger)}
     return _tag_dynamic
 
 
-def _enum_value(value: Any) -> Any:
-    return value.value if isinstance(value, enum.Enum) else value
-
-
-def _tag_epoch(value: Any) -> AttributeValue:
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            raise ValidationError("naive datetime for a TTL field: attach a timezone")
-        return {"N": str(int(value.timestamp()))}
-    return {"N": format_number(value)}
-
-
-def _tag_map_values(value: Mapping[str, Any], value_tagger: Tagger) -> dict[str, Any]:
+def _tag_map_values(value: Any, value_tagger: Tagger) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ValidationError(f"expected a dict, got {type(value).__name__}")
     out: dict[str, Any] = {}
     for k, v in value.items():
         tagged = value_tagger(v)
@@ -376,19 +513,25 @@ def _tag_map_values(value: Mapping[str, Any], value_tagger: Tagger) -> dict[str,
     return out
 
 
-def _list_tagger(tp: Any, origin: Any) -> Tagger:
+def _list_tagger(tp: Any) -> Tagger:
     args = get_args(tp)
-    if origin is tuple and args and (len(args) != 2 or args[1] is not Ellipsis):
+    if get_origin(tp) is tuple and args and (len(args) != 2 or args[1] is not Ellipsis):
         taggers = [tagger_for(a) for a in args]
 
         def tag_tuple(v: Any) -> AttributeValue:
-            if len(v) != len(taggers):
-                raise ValidationError(f"expected a tuple of {len(taggers)} items, got {len(v)}")
+            if not isinstance(v, list | tuple) or len(v) != len(taggers):
+                raise ValidationError(f"expected a tuple of {len(taggers)} items, got {v!r}")
             return {"L": [_or_null(t(e)) for t, e in zip(taggers, v, strict=True)]}
 
         return tag_tuple
     elem = tagger_for(args[0]) if args else _tag_dynamic
-    return lambda v: {"L": [_or_null(elem(e)) for e in v]}
+
+    def tag_list(v: Any) -> AttributeValue:
+        if not isinstance(v, list | tuple):
+            raise ValidationError(f"expected a list, got {type(v).__name__}")
+        return {"L": [_or_null(elem(e)) for e in v]}
+
+    return tag_list
 
 
 def _or_null(av: AttributeValue | None) -> AttributeValue:
@@ -396,27 +539,19 @@ def _or_null(av: AttributeValue | None) -> AttributeValue:
     return {"NULL": True} if av is None else av
 
 
-@lru_cache(maxsize=None)
-def struct_tagger(cls: type[msgspec.Struct]) -> Tagger:
-    """Tagger for a nested struct (stored as M); None fields are omitted like at top level."""
-    fields = _field_taggers(cls)
+def _struct_tagger(cls: type[msgspec.Struct]) -> Tagger:
+    """Tagger for a nested struct (stored as M); the codec is looked up at call time so
+    recursive struct types compile."""
 
     def tag(value: Any) -> AttributeValue:
-        if isinstance(value, msgspec.Struct):
-            value = msgspec.to_builtins(value, builtin_types=_PASSTHROUGH)
-        return {"M": encode_fields(value, fields)}
+        if isinstance(value, cls):
+            # A subclass instance keeps its extra fields: it is encoded by its own codec.
+            return {"M": struct_codec(type(value)).encode(value)}
+        if isinstance(value, Mapping):  # the to_builtins form
+            return {"M": encode_fields(value, struct_codec(cls).field_taggers)}
+        raise ValidationError(f"expected a {cls.__name__}, got {type(value).__name__}")
 
     return tag
-
-
-def _field_taggers(
-    cls: type[msgspec.Struct], epoch_fields: frozenset[str] = frozenset()
-) -> tuple[tuple[str, Tagger], ...]:
-    hints = typing.get_type_hints(cls, include_extras=True)
-    return tuple(
-        (f.encode_name, tagger_for(hints[f.name], epoch=f.name in epoch_fields))
-        for f in msgspec.structs.fields(cls)
-    )
 
 
 def encode_fields(
@@ -436,17 +571,17 @@ def encode_fields(
 
 def to_wire_value(tp: Any, value: Any) -> AttributeValue:
     """Encode one Python value as an AttributeValue using annotation ``tp`` (for expressions)."""
-    builtin = msgspec.to_builtins(value, builtin_types=_PASSTHROUGH) if _needs_builtins(
-        value
-    ) else value
-    tagged = tagger_for(tp)(builtin) if tp is not None else _tag_dynamic(builtin)
+    if value is None and tp is not None and kind_of(tp) is not TypeKind.NULL:
+        base = strip_annotated(tp)
+        if base is not Any and _non_none_args(base) is None:
+            raise ValidationError(
+                "None is not a stored value here (None fields are left out of items): "
+                "test for a missing attribute with .not_exists()"
+            )
+    tagged = tagger_for(tp)(value) if tp is not None else _tag_dynamic(value)
     if tagged is None:
         raise ValidationError("an empty set cannot be used as a value: DynamoDB rejects it")
     return tagged
-
-
-def _needs_builtins(value: Any) -> bool:
-    return isinstance(value, msgspec.Struct | list | tuple | dict | set | frozenset | bytes)
 
 
 # --- decoding -----------------------------------------------------------------------------
@@ -463,8 +598,10 @@ def untag(av: Mapping[str, Any]) -> Any:
             return {k: untag(v) for k, v in value.items()}
         if tag == "L":
             return [untag(v) for v in value]
-        if tag == "BOOL" or tag == "B":
-            return _b64(value) if tag == "B" else value
+        if tag == "BOOL":
+            return value
+        if tag == "B":
+            return _b64(value)
         if tag == "NULL":
             return None
         if tag == "SS":
@@ -483,6 +620,8 @@ def untag_item(item: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
 
 def from_wire_value(tp: Any, av: Mapping[str, Any]) -> Any:
     """Decode one AttributeValue into annotation ``tp``."""
+    if tp is not None and _is_epoch(tp) and "N" in av:
+        return _epoch_datetime(av["N"])
     value = untag(av)
     if tp is None:
         return value
@@ -492,12 +631,424 @@ def from_wire_value(tp: Any, av: Mapping[str, Any]) -> Any:
         raise ValidationError(f"stored value {dict(av)!r} does not fit {tp!r}: {exc}") from exc
 
 
-def b64decode(text: str) -> bytes:
-    """Decode a base64 binary value as it arrives on the fast wire path."""
-    return base64.b64decode(text)
+# --- compiled struct codecs ---------------------------------------------------------------
+
+#: What a compiled decoder may raise on input it does not handle; callers then run the
+#: generic path, which either copes (unusual but valid spellings) or reports the error.
+DECODE_ERRORS: tuple[type[BaseException], ...] = (
+    LookupError,
+    TypeError,
+    ValueError,
+    AttributeError,
+    ArithmeticError,
+    DynamormError,
+)
+
+
+class StructCodec:
+    """Compiled encoder/decoder of one struct class.
+
+    ``encode(obj)`` returns the wire map of an instance (None fields and empty sets omitted;
+    invalid values raise ValidationError). ``decode(map)`` builds an instance from a wire map
+    and raises one of :data:`DECODE_ERRORS` on anything it does not handle. ``source`` is the
+    generated code, kept for debugging.
+    """
+
+    __slots__ = ("cls", "decode", "encode", "field_taggers", "source")
+
+    def __init__(self, cls: type[msgspec.Struct]) -> None:
+        self.cls = cls
+        self.field_taggers: tuple[tuple[str, Tagger], ...] = ()
+        self.source = ""
+        self.encode: Callable[[Any], dict[str, Any]] = _not_ready
+        self.decode: Callable[[Mapping[str, Any]], Any] = _not_ready
+
+
+def _not_ready(value: Any) -> Any:
+    raise ModelError("a struct codec was used while its class was still being compiled")
+
+
+_codecs: dict[tuple[type[msgspec.Struct], frozenset[str]], StructCodec] = {}
+
+
+def struct_codec(
+    cls: type[msgspec.Struct], epoch_fields: frozenset[str] = frozenset()
+) -> StructCodec:
+    """The compiled codec of ``cls`` (cached); ``epoch_fields`` are stored as epoch seconds.
+
+    Raises ModelError when a field (at any depth) has a type DynamoDB cannot store.
+    """
+    key = (cls, epoch_fields)
+    codec = _codecs.get(key)
+    if codec is None:
+        # Registered before compiling so that recursive struct types refer to themselves.
+        codec = _codecs[key] = StructCodec(cls)
+        try:
+            _compile(codec, epoch_fields)
+        except BaseException:
+            del _codecs[key]
+            raise
+    return codec
+
+
+_CODEC_HELPERS: dict[str, Any] = {
+    "_Decimal": Decimal,
+    "_UTC": UTC,
+    "_datetime": datetime,
+    "_to_builtins": _to_builtins,
+    "_b2a": binascii.b2a_base64,
+    "_bin": decode_binary,
+    "_dt": _parse_datetime,
+    "_date": _parse_date,
+    "_epoch": _epoch_datetime,
+    "_untag": untag,
+}
+
+
+class _Source:
+    """Lines of generated code and the objects they refer to by name."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.env: dict[str, Any] = dict(_CODEC_HELPERS)
+        self._ids = itertools.count()
+
+    def ref(self, obj: Any) -> str:
+        name = f"_r{next(self._ids)}"
+        self.env[name] = obj
+        return name
+
+    def temp(self) -> str:
+        return f"_t{next(self._ids)}"
+
+
+def _has_constraints(tp: Any) -> bool:
+    """True when ``tp`` carries msgspec.Meta constraints, which only msgspec can check."""
+    if get_origin(tp) is Annotated:
+        if any(isinstance(m, msgspec.Meta) for m in tp.__metadata__):
+            return True
+        return _has_constraints(get_args(tp)[0])
+    return any(_has_constraints(a) for a in get_args(tp) if a is not Ellipsis)
+
+
+def _plain_struct(tp: Any) -> bool:
+    """A struct whose fields map 1:1 to map keys (no array_like, omit_defaults or strict keys)."""
+    if not _is_struct(tp):
+        return False
+    config = tp.__struct_config__
+    return not (config.array_like or config.omit_defaults or config.forbid_unknown_fields)
+
+
+def _converter(tp: Any) -> Callable[[Any], Any]:
+    def convert(value: Any) -> Any:
+        return msgspec.convert(value, tp)
+
+    return convert
+
+
+def _structs_in(tp: Any) -> list[type[msgspec.Struct]]:
+    """Struct classes named anywhere in an annotation (not inside those structs)."""
+    if _is_struct(tp):
+        return [tp]
+    return [s for a in get_args(tp) if a is not Ellipsis for s in _structs_in(a)]
+
+
+def _compile(codec: StructCodec, epoch_fields: frozenset[str]) -> None:
+    cls = codec.cls
+    try:
+        # msgspec's own check (e.g. unions of structs with different tag fields).
+        msgspec.json.Decoder(cls)
+    except TypeError as exc:
+        raise ModelError(f"{cls.__name__}: {exc}") from None
+    hints = typing.get_type_hints(cls, include_extras=True)
+    config = cls.__struct_config__
+    enc, dec = _Source(), _Source()
+    enc.lines += ["def encode(obj):", "    out = {}"]
+    if config.tag is not None:
+        tag_av = {"S": config.tag} if isinstance(config.tag, str) else {"N": str(config.tag)}
+        enc.lines.append(f"    out[{config.tag_field!r}] = {tag_av!r}")
+    dec.lines += ["def decode(m):"]
+    arguments: list[str] = []
+    taggers: list[tuple[str, Tagger]] = []
+    for i, f in enumerate(msgspec.structs.fields(cls)):
+        try:
+            tagger = tagger_for(hints[f.name], epoch=f.name in epoch_fields)
+            for struct in _structs_in(strip_annotated(hints[f.name])):
+                struct_codec(struct)  # compile (and so validate) nested structs now
+            _encode_field(enc, f, hints[f.name], tagger, f.name in epoch_fields)
+            arguments.append(_decode_field(dec, i, f, hints[f.name], f.name in epoch_fields))
+        except ModelError as exc:
+            raise ModelError(f"{cls.__name__}.{f.name}: {exc.message}") from None
+        taggers.append((f.encode_name, tagger))
+    codec.field_taggers = tuple(taggers)
+    if arguments:
+        # One C-level pass looks every attribute up (None when absent).
+        wire_names = tuple(f.encode_name for f in msgspec.structs.fields(cls))
+        lookups = ", ".join(f"a{i}" for i in range(len(wire_names)))
+        dec.lines.insert(1, f"    {lookups}, = map(m.get, {dec.ref(wire_names)})")
+    enc.lines.append("    return out")
+    # One call with every field as a keyword: cheaper than collecting a kwargs dict.
+    dec.lines.append(f"    return {dec.ref(cls)}(")
+    dec.lines += [f"        {argument}," for argument in arguments]
+    dec.lines.append("    )")
+    codec.source = "\n".join([*enc.lines, "", *dec.lines])
+    # to_builtins knows which values equal their defaults; keep its omissions.
+    codec.encode = (
+        _builtins_encoder(codec.field_taggers) if config.omit_defaults else _build(enc, cls)
+    )
+    codec.decode = _build(dec, cls) if _plain_struct(cls) else _generic_decoder(cls)
+
+
+def _encode_field(
+    enc: _Source, f: msgspec.structs.FieldInfo, annotation: Any, tagger: Tagger, epoch: bool
+) -> None:
+    """Append the statements that store one field of ``obj`` into ``out``."""
+    getter = f"obj.{f.name}" if _is_name(f.name) else f"getattr(obj, {f.name!r})"
+    key = repr(f.encode_name)
+    enc.lines += [f"    v = {getter}", "    if v is not None:"]
+    base = unwrap_optional(annotation)
+    inline = None if epoch else _encode_expr(enc, base, "v", tagger_for(base))
+    if inline is not None:
+        enc.lines.append(f"        out[{key}] = {inline}")
+    else:
+        enc.lines.append(f"        if (a := {enc.ref(tagger)}(v)) is not None:")
+        enc.lines.append(f"            out[{key}] = a")
+
+
+def _decode_field(
+    dec: _Source, i: int, f: msgspec.structs.FieldInfo, annotation: Any, epoch: bool
+) -> str:
+    """The keyword argument that decodes one field from its attribute ``a<i>``."""
+    av = f"a{i}"
+    if epoch:
+        expr = f'int({av}["N"])' if unwrap_optional(annotation) is int else f'_epoch({av}["N"])'
+        if _non_none_args(strip_annotated(annotation)) is not None:
+            expr = f'(None if "NULL" in {av} else {expr})'
+    else:
+        expr = _decode_expr(dec, annotation, av)
+    if f.default is not msgspec.NODEFAULT:
+        missing = dec.ref(f.default)  # shared, exactly as the struct's __init__ shares it
+    elif f.default_factory is not msgspec.NODEFAULT:
+        missing = f"{dec.ref(f.default_factory)}()"
+    else:
+        missing = None  # required: subscripting None raises, and the caller falls back
+    value = expr if missing is None else f"({expr} if {av} is not None else {missing})"
+    return f"{f.name}={value}" if _is_name(f.name) else f"**{{{f.name!r}: {value}}}"
+
+
+def _is_name(name: str) -> bool:
+    return name.isidentifier() and not keyword.iskeyword(name)
+
+
+def _build(src: _Source, cls: type) -> Any:
+    """Run the generated definition and return the function it defines."""
+    name = src.lines[0].split()[1].split("(")[0]
+    namespace = dict(src.env)
+    code = compile("\n".join(src.lines), f"<dynamorm {cls.__qualname__}.{name}>", "exec")
+    exec(code, namespace)
+    return namespace[name]
+
+
+def _builtins_encoder(field_taggers: tuple[tuple[str, Tagger], ...]) -> Callable[[Any], Any]:
+    def encode(obj: Any) -> dict[str, Any]:
+        builtins = msgspec.to_builtins(obj, builtin_types=(Decimal, datetime))
+        return encode_fields(builtins, field_taggers)
+
+    return encode
+
+
+def _generic_decoder(cls: type) -> Callable[[Mapping[str, Any]], Any]:
+    def decode(m: Mapping[str, Any]) -> Any:
+        return msgspec.convert({k: untag(v) for k, v in m.items()}, cls)
+
+    return decode
+
+
+_SCALAR_KINDS = frozenset(
+    {TypeKind.STRING, TypeKind.NUMBER, TypeKind.BINARY, TypeKind.BOOL, TypeKind.NULL}
+)
+
+
+def _codec_function(src: _Source, cls: type[msgspec.Struct], name: str) -> str:
+    """Reference to a nested struct's compiled encode/decode; a struct still being compiled
+    (a recursive type) is reached through its codec when called."""
+    codec = struct_codec(cls)
+    function = getattr(codec, name)
+    return src.ref(function) if function is not _not_ready else f"{src.ref(codec)}.{name}"
+
+
+def _variadic(origin: Any, args: tuple[Any, ...]) -> bool:
+    """``list[X]`` or ``tuple[X, ...]`` (not a fixed-length tuple, not a bare list)."""
+    return bool(args) and (origin is list or (len(args) == 2 and args[1] is Ellipsis))
+
+
+def _encode_expr(src: _Source, tp: Any, var: str, tagger: Tagger) -> str | None:
+    """An inline expression encoding the non-None value in ``var`` as an AttributeValue, or
+    None when the generic ``tagger`` has to do it (and may return None).
+
+    Every inline form checks the exact type first and defers to the tagger otherwise, so
+    subclasses, enums and invalid values get the tagger's handling and errors.
+    """
+    tp = strip_annotated(tp)
+    slow = f"{src.ref(tagger)}({var})"
+    t = src.temp()
+    if tp is str:
+        return f'({{"S": {var}}} if {var}.__class__ is str else {slow})'
+    if tp is bool:
+        return f'({{"BOOL": {var}}} if {var}.__class__ is bool else {slow})'
+    if tp is int:
+        # <= 38 characters means <= 38 digits, inside DynamoDB's precision and range.
+        return (
+            f'({{"N": {t}}} if {var}.__class__ is int and len({t} := str({var})) < 39 else {slow})'
+        )
+    if tp is float:
+        # repr() without an exponent is between 1e-4 and 1e16: in range; 'n' marks nan/inf.
+        return (
+            f'({{"N": {t}}} if {var}.__class__ is float and "e" not in ({t} := repr({var})) '
+            f'and "n" not in {t} else {slow})'
+        )
+    if tp is Decimal:
+        return (
+            f'({{"N": {t}}} if {var}.__class__ is _Decimal and {var}.is_finite() '
+            f'and len({t} := str({var})) < 39 and "E" not in {t} else {slow})'
+        )
+    if tp is bytes:
+        return (
+            f'({{"B": _b2a({var}, newline=False).decode()}} if {var}.__class__ is bytes '
+            f"else {slow})"
+        )
+    if tp is datetime:
+        # The common case, a UTC datetime with microseconds, is already fixed-width text.
+        return (
+            f'({{"S": {t}}} if {var}.__class__ is _datetime and {var}.tzinfo is _UTC '
+            f"and len({t} := _to_builtins({var})) == 27 else {slow})"
+        )
+    if kind_of(tp) in _SCALAR_KINDS:
+        return slow  # dates, UUIDs, enums, literals: never None
+    if _is_struct(tp):
+        return (
+            f'({{"M": {_codec_function(src, tp, "encode")}({var})}} '
+            f"if {var}.__class__ is {src.ref(tp)} else {slow})"
+        )
+    origin, args = get_origin(tp), get_args(tp)
+    if origin in (list, tuple) and _variadic(origin, args):
+        x = src.temp()
+        elem = _encode_element(src, args[0], x)
+        if elem is not None:
+            container = "list" if origin is list else "tuple"
+            return (
+                f'({{"L": [{elem} for {x} in {var}]}} if {var}.__class__ is {container} '
+                f"else {slow})"
+            )
+    if origin is dict and args:
+        k, x = src.temp(), src.temp()
+        elem = _encode_element(src, args[1], x)
+        if elem is not None:
+            return (
+                f'({{"M": {{{k}: {elem} for {k}, {x} in {var}.items()}}}} '
+                f"if {var}.__class__ is dict else {slow})"
+            )
+    return None
+
+
+def _encode_element(src: _Source, tp: Any, var: str) -> str | None:
+    """Inline encoding of a list element or map value (never None), or None."""
+    tp = strip_annotated(tp)
+    args = _non_none_args(tp)
+    optional = args is not None and len(args) == 1
+    base = strip_annotated(args[0]) if optional and args else tp
+    if _non_none_args(base) is not None or kind_of(base) in (
+        TypeKind.STRING_SET,
+        TypeKind.NUMBER_SET,
+        TypeKind.BINARY_SET,
+        TypeKind.ANY,
+    ):
+        return None  # may yield None (empty set) or needs dynamic tagging
+    expr = _encode_expr(src, base, var, tagger_for(base))
+    if expr is None:
+        return None
+    return f'({{"NULL": True}} if {var} is None else {expr})' if optional else expr
+
+
+def _decode_expr(src: _Source, tp: Any, var: str) -> str:
+    """An expression decoding the AttributeValue in ``var`` into annotation ``tp``.
+
+    Common shapes are decoded inline; anything else is untagged and handed to
+    ``msgspec.convert``, which applies every rule (unions, constraints, tagged structs).
+    """
+    if _is_epoch(tp):
+        return f"{src.ref(_epoch_or_none)}({var})"
+    if _has_constraints(tp):
+        return f"{src.ref(_converter(tp))}(_untag({var}))"
+    tp = strip_annotated(tp)
+    args = _non_none_args(tp)
+    if args is not None:
+        if len(args) == 1:
+            return f'(None if "NULL" in {var} else {_decode_expr(src, args[0], var)})'
+        return f"{src.ref(_converter(tp))}(_untag({var}))"
+    origin, targs = get_origin(tp), get_args(tp)
+    if tp is str:
+        return f'{var}["S"]'
+    if tp is int:
+        return f'int({var}["N"])'
+    if tp is float:
+        return f'float({var}["N"])'
+    if tp is Decimal:
+        return f'_Decimal({var}["N"])'
+    if tp is bool:
+        return f'{var}["BOOL"]'
+    if tp is bytes:
+        return f'_bin({var}["B"])'
+    if tp is datetime:
+        return f'_dt({var}["S"])'
+    if tp is date:
+        return f'_date({var}["S"])'
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        members = {m.value: m for m in tp}
+        if all(type(v) is str for v in members):
+            return f'{src.ref(members)}[{var}["S"]]'
+        if all(type(v) is int for v in members):
+            return f'{src.ref(members)}[int({var}["N"])]'
+    if origin is Literal:
+        values = {v: v for v in targs}
+        if all(type(v) is str for v in values):
+            return f'{src.ref(values)}[{var}["S"]]'
+        if all(type(v) is int for v in values):
+            return f'{src.ref(values)}[int({var}["N"])]'
+    if origin in (set, frozenset) and targs:
+        elem = strip_annotated(targs[0])
+        make = origin.__name__
+        if elem is str:
+            return f'{make}({var}["SS"])'
+        if elem in (int, float):
+            return f'{make}(map({elem.__name__}, {var}["NS"]))'
+        if elem is Decimal:
+            return f'{make}(map(_Decimal, {var}["NS"]))'
+        if elem is bytes:
+            return f'{make}(map(_bin, {var}["BS"]))'
+    if origin in (list, tuple) and _variadic(origin, targs):
+        x = src.temp()
+        elem_expr = _decode_expr(src, targs[0], x)
+        listcomp = f'[{elem_expr} for {x} in {var}["L"]]'
+        return listcomp if origin is list else f"tuple({listcomp})"
+    if origin is dict and targs:
+        k, x = src.temp(), src.temp()
+        return f'{{{k}: {_decode_expr(src, targs[1], x)} for {k}, {x} in {var}["M"].items()}}'
+    if _plain_struct(tp) and tp.__struct_config__.tag is None:
+        return f'{_codec_function(src, tp, "decode")}({var}["M"])'
+    return f"{src.ref(_converter(tp))}(_untag({var}))"
+
+
+def _epoch_or_none(av: Mapping[str, Any]) -> datetime | None:
+    return None if "NULL" in av else _epoch_datetime(av["N"])
 
 
 # --- size ---------------------------------------------------------------------------------
+
+
+def _number_size(text: str) -> int:
+    mantissa = text.lstrip("-").split("E")[0].split("e")[0].replace(".", "").strip("0")
+    return (len(mantissa) + 1) // 2 + 1
 
 
 def _value_size(av: Mapping[str, Any]) -> int:
@@ -506,17 +1057,17 @@ def _value_size(av: Mapping[str, Any]) -> int:
         if tag == "S":
             size += len(value.encode("utf-8"))
         elif tag == "N":
-            size += (len(value.strip("-").replace(".", "").lstrip("0")) + 1) // 2 + 1
+            size += _number_size(value)
         elif tag == "B":
-            size += len(value) * 3 // 4
+            size += len(decode_binary(value))
         elif tag in ("BOOL", "NULL"):
             size += 1
         elif tag == "SS":
             size += sum(len(v.encode("utf-8")) for v in value)
         elif tag == "NS":
-            size += sum(_value_size({"N": v}) for v in value)
+            size += sum(_number_size(v) for v in value)
         elif tag == "BS":
-            size += sum(len(v) * 3 // 4 for v in value)
+            size += sum(len(decode_binary(v)) for v in value)
         elif tag == "L":
             size += 3 + sum(_value_size(v) + 1 for v in value)
         elif tag == "M":
@@ -544,13 +1095,3 @@ def check_item_size(item: Mapping[str, Mapping[str, Any]], *, table: str | None 
             f"item is {size} bytes, over DynamoDB's 400 KB limit; store large data in S3",
             table=table,
         )
-
-
-@dataclass(frozen=True, slots=True)
-class FieldCodec:
-    """How one top-level field is stored: its wire name, annotation and tagger."""
-
-    name: str
-    attribute: str
-    annotation: Any
-    tagger: Tagger

@@ -12,7 +12,7 @@ import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Literal, Self, dataclass_transform
+from typing import Annotated, Any, ClassVar, Literal, Self, dataclass_transform
 
 import msgspec
 
@@ -20,13 +20,15 @@ from ._errors import ModelError, ValidationError
 from ._expressions import AttributePath
 from ._marshal import (
     _PASSTHROUGH,
+    DECODE_ERRORS,
+    EPOCH_SECONDS,
     AttributeValue,
     Item,
     Tagger,
     TypeKind,
     check_item_size,
-    encode_fields,
     kind_of,
+    struct_codec,
     tagger_for,
     untag,
     unwrap_optional,
@@ -177,7 +179,8 @@ class ModelInfo:
                 markers.setdefault(type(marker), []).append(info.name)
             is_ttl = any(isinstance(m, TTL) for m in found)
             try:
-                kind = kind_of(annotation)
+                # A TTL field is stored as epoch seconds (N) whatever its Python type.
+                kind = TypeKind.NUMBER if is_ttl else kind_of(annotation)
                 tagger = tagger_for(annotation, epoch=is_ttl)
             except ModelError as exc:
                 raise ModelError(f"{cls.__name__}.{info.name}: {exc.message}") from None
@@ -192,7 +195,6 @@ class ModelInfo:
             )
             self.fields[info.name] = spec
             self.by_attribute[info.encode_name] = spec
-        self._taggers = tuple((f.attribute, f.tagger) for f in self.fields.values())
         self.hash_key = self._single(markers, HashKey, required=table is not None)
         self.range_key = self._single(markers, RangeKey, required=False)
         self.version = self._single(markers, Version, required=False)
@@ -203,6 +205,9 @@ class ModelInfo:
         self.indexes = self._resolve_indexes(getattr(cls, "__indexes__", ()))
         self.epoch_attributes = frozenset(
             [self.fields[self.ttl].attribute] if self.ttl is not None else []
+        )
+        self.codec = struct_codec(
+            cls, frozenset([self.ttl]) if self.ttl is not None else frozenset()
         )
 
     # --- validation at class creation ------------------------------------------------
@@ -290,7 +295,10 @@ class ModelInfo:
                 projection = tuple(self.fields[p].attribute for p in projection)
             elif projection not in ("ALL", "KEYS_ONLY"):
                 raise self._fail("__indexes__", f"unknown projection {projection!r}")
-            assert hash_field is not None
+            if hash_field is None:
+                raise self._fail(
+                    "__indexes__", f"local index {index.name!r} needs a table hash key"
+                )
             out[index.name] = IndexSpec(
                 name=index.name,
                 is_global=index.is_global,
@@ -336,9 +344,7 @@ class ModelInfo:
 
     def encode(self, obj: msgspec.Struct) -> Item:
         """Model instance -> wire item (None fields and empty sets omitted)."""
-        builtins = msgspec.to_builtins(obj, builtin_types=_PASSTHROUGH)
-        item = encode_fields(builtins, self._taggers)
-        return item
+        return self.codec.encode(obj)
 
     def encode_checked(self, obj: msgspec.Struct) -> Item:
         """Encode and enforce key presence and DynamoDB's item size before a write."""
@@ -369,8 +375,11 @@ class ModelInfo:
 
     def decode(self, item: Mapping[str, AttributeValue]) -> Any:
         """Wire item -> model instance."""
-        data = {k: untag(v) for k, v in item.items()}
-        return self.from_builtins(data)
+        try:
+            return self.codec.decode(item)
+        except DECODE_ERRORS:
+            # The generic path accepts every valid spelling and reports what does not fit.
+            return self.from_builtins({k: untag(v) for k, v in item.items()})
 
     def from_builtins(self, data: dict[str, Any]) -> Any:
         for attribute in self.epoch_attributes:
@@ -430,9 +439,11 @@ class ModelInfo:
     def path(self, field_name: str) -> AttributePath:
         """The attribute path of a top-level field."""
         spec = self.fields[field_name]
-        return AttributePath(
-            (spec.attribute,), spec.annotation, model=self.cls, field_name=field_name
-        )
+        annotation = spec.annotation
+        if field_name == self.ttl and annotation is not int:
+            # Values compared with a TTL field must be marshalled as epoch seconds too.
+            annotation = Annotated[annotation, EPOCH_SECONDS]
+        return AttributePath((spec.attribute,), annotation, model=self.cls, field_name=field_name)
 
     def key_dict(self, key: Mapping[str, AttributeValue]) -> dict[str, Any]:
         """A wire key as plain field values, for error messages and reports."""

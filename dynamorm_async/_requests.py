@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 import msgspec
 
+from ._errors import ValidationError
 from ._expressions import Condition, Placeholders
 from ._marshal import Item, TypeKind
 from ._models import ModelInfo
@@ -135,6 +136,7 @@ def prepare_write(
     stamp: bool = True,
 ) -> PreparedWrite:
     """Apply Version/CreatedAt/UpdatedAt semantics to a put of ``obj``."""
+    _check_instance(info, obj)
     updates: dict[str, Any] = {}
     if stamp:
         if info.updated_at is not None:
@@ -156,6 +158,7 @@ def prepare_delete(
     info: ModelInfo, obj: msgspec.Struct, condition: Condition | None = None
 ) -> tuple[Item, Condition | None]:
     """Key and condition for deleting an instance (with its version check)."""
+    _check_instance(info, obj)
     key = info.key_of(obj)
     version_condition: Condition | None = None
     if info.version is not None:
@@ -163,6 +166,15 @@ def prepare_delete(
         path = info.path(info.version)
         version_condition = path.not_exists() if current == 0 else path == current
     return key, _combine(condition, version_condition)
+
+
+def _check_instance(info: ModelInfo, obj: object) -> None:
+    # Before any getattr of a special field, which another model may not have.
+    if not isinstance(obj, info.cls):
+        raise ValidationError(
+            f"expected a {info.cls.__name__} instance, got {type(obj).__name__}",
+            table=info.table,
+        )
 
 
 def _combine(a: Condition | None, b: Condition | None) -> Condition | None:
