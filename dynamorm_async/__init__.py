@@ -1,6 +1,21 @@
 """dynamorm-async: an asyncio-native ORM for Amazon DynamoDB."""
 
+from ._aggregate import Avg, Count, HavingCondition, Max, Min, Row, Sum
+from ._aggregation import Aggregation, GroupBy
+from ._batch import BatchProgress, BatchResult, BatchWriter
+from ._convert import (
+    ConversionError,
+    Reshape,
+    from_epoch,
+    parse_datetime,
+    to_decimal,
+    to_epoch,
+    to_int,
+    to_set,
+    to_str,
+)
 from ._errors import (
+    BatchGetError,
     BatchWriteError,
     CancellationReason,
     ConditionFailed,
@@ -16,6 +31,7 @@ from ._errors import (
     ValidationError,
 )
 from ._expressions import AttributePath, Condition
+from ._migrate import MigrationError, MigrationProgress, MigrationReport, migrate
 from ._models import (
     TTL,
     CreatedAt,
@@ -27,36 +43,74 @@ from ._models import (
     UpdatedAt,
     Version,
 )
+from ._pagination import Page
+from ._query import ProjectedQuery, ProjectedScan, Query, Scan
 from ._session import Session
+from ._transaction import Transaction
 from ._transport import RequestEvent
+from ._update import ReturningUpdate, UpdateBuilder
 
 __all__ = [
-    "TTL",
+    "Aggregation",
     "AttributePath",
+    "Avg",
+    "BatchGetError",
+    "BatchProgress",
+    "BatchResult",
     "BatchWriteError",
+    "BatchWriter",
     "CancellationReason",
     "Condition",
     "ConditionFailed",
+    "ConversionError",
+    "Count",
     "CreatedAt",
     "DynamoDBError",
     "DynamormError",
     "GlobalIndex",
+    "GroupBy",
     "HashKey",
+    "HavingCondition",
     "InvalidCursor",
     "ItemExists",
     "ItemNotFound",
     "LocalIndex",
+    "Max",
+    "MigrationError",
+    "MigrationProgress",
+    "MigrationReport",
+    "Min",
     "Model",
     "ModelError",
+    "Page",
+    "ProjectedQuery",
+    "ProjectedScan",
+    "Query",
     "RangeKey",
     "RequestEvent",
+    "Reshape",
+    "ReturningUpdate",
+    "Row",
+    "Scan",
     "Session",
+    "Sum",
+    "TTL",
     "TableError",
     "ThrottledError",
+    "Transaction",
     "TransactionCanceled",
+    "UpdateBuilder",
     "UpdatedAt",
     "ValidationError",
     "Version",
+    "from_epoch",
+    "migrate",
+    "parse_datetime",
+    "to_decimal",
+    "to_epoch",
+    "to_int",
+    "to_set",
+    "to_str",
 ]
 
 __version__ = "0.1.0"

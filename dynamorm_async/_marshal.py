@@ -830,10 +830,19 @@ def _decode_field(
         missing = dec.ref(f.default)  # shared, exactly as the struct's __init__ shares it
     elif f.default_factory is not msgspec.NODEFAULT:
         missing = f"{dec.ref(f.default_factory)}()"
+    elif _admits_none(annotation):
+        missing = "None"  # a required Optional field stored as None was omitted on write
     else:
         missing = None  # required: subscripting None raises, and the caller falls back
     value = expr if missing is None else f"({expr} if {av} is not None else {missing})"
     return f"{f.name}={value}" if _is_name(f.name) else f"**{{{f.name!r}: {value}}}"
+
+
+def _admits_none(annotation: Any) -> bool:
+    tp = strip_annotated(annotation)
+    return tp is type(None) or (
+        _non_none_args(tp) is not None and type(None) in get_args(tp)
+    ) or tp is Any
 
 
 def _is_name(name: str) -> bool:

@@ -30,6 +30,7 @@ from ._marshal import (
     kind_of,
     struct_codec,
     tagger_for,
+    strip_annotated,
     untag,
     unwrap_optional,
 )
@@ -171,6 +172,7 @@ class ModelInfo:
         hints = typing.get_type_hints(cls, include_extras=True)
         self.fields: dict[str, FieldSpec] = {}
         self.by_attribute: dict[str, FieldSpec] = {}
+        self.absent_means_none: list[str] = []
         markers: dict[type[_Marker], list[str]] = {}
         for info in msgspec.structs.fields(cls):
             annotation = hints[info.name]
@@ -195,6 +197,9 @@ class ModelInfo:
             )
             self.fields[info.name] = spec
             self.by_attribute[info.encode_name] = spec
+            if not spec.has_default and spec.annotation is not strip_annotated(annotation):
+                # Required but Optional: a None value was omitted on write, so absent means None.
+                self.absent_means_none.append(info.encode_name)
         self.hash_key = self._single(markers, HashKey, required=table is not None)
         self.range_key = self._single(markers, RangeKey, required=False)
         self.version = self._single(markers, Version, required=False)
@@ -382,6 +387,8 @@ class ModelInfo:
             return self.from_builtins({k: untag(v) for k, v in item.items()})
 
     def from_builtins(self, data: dict[str, Any]) -> Any:
+        for attribute in self.absent_means_none:
+            data.setdefault(attribute, None)
         for attribute in self.epoch_attributes:
             value = data.get(attribute)
             spec = self.by_attribute[attribute]
@@ -451,7 +458,6 @@ class ModelInfo:
         return {fields[a].name: untag(v) for a, v in key.items() if a in fields}
 
 
-@dataclass_transform(kw_only_default=True, field_specifiers=(msgspec.field,))
 class ModelMeta(msgspec.StructMeta):
     """Metaclass of :class:`Model`: reads ``table=`` and compiles the model's info."""
 
@@ -493,6 +499,9 @@ class ModelMeta(msgspec.StructMeta):
         return type.__getattribute__(cls, name)
 
 
+# Declared on the class (not only the metaclass) so type checkers prefer it to the plain
+# msgspec.Struct transform: model fields are keyword-only, so defaults may precede required ones.
+@dataclass_transform(kw_only_default=True, field_specifiers=(msgspec.field,))
 class Model(msgspec.Struct, metaclass=ModelMeta, kw_only=True):
     """Base class of DynamoDB models: ``class Order(Model, table="orders"): ...``.
 
