@@ -28,9 +28,9 @@ from ._marshal import (
     TypeKind,
     check_item_size,
     kind_of,
+    strip_annotated,
     struct_codec,
     tagger_for,
-    strip_annotated,
     untag,
     unwrap_optional,
 )
