@@ -146,7 +146,7 @@ async def tour(db: Session) -> None:
         .set(Order.status, "shipped")
         .increment(Order.qty, 2)
         .append(Order.lines, ["express"])
-        .condition(Order.status == "new")
+        .condition(Order.status == "paid")
         .returning("ALL_NEW")
         .execute()
     )
