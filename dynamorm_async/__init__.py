@@ -1,6 +1,6 @@
 """dynamorm-async: an asyncio-native ORM for Amazon DynamoDB."""
 
-from ._aggregate import Avg, Count, HavingCondition, Max, Min, Row, Sum
+from ._aggregate import Aggregate, Avg, Count, HavingCondition, Max, Min, Row, Sum
 from ._aggregation import Aggregation, GroupBy
 from ._batch import BatchProgress, BatchResult, BatchWriter
 from ._convert import (
@@ -51,6 +51,7 @@ from ._transport import RequestEvent
 from ._update import ReturningUpdate, UpdateBuilder
 
 __all__ = [
+    "Aggregate",
     "Aggregation",
     "AttributePath",
     "Avg",

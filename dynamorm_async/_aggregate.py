@@ -446,7 +446,6 @@ class _Extremum(Aggregate[_Extreme | None, Any]):
         av = _resolve(item, self._elements)
         if av is None:
             return state
-        key = _item_key(item, key_attributes)
         tag = _tag(av)
         value: Any
         if tag == "N":
@@ -459,9 +458,12 @@ class _Extremum(Aggregate[_Extreme | None, Any]):
             raise ValidationError(
                 f"{self!r} compares numbers, strings or binary, but an item holds a "
                 f"{_TYPE_NAMES.get(tag, tag)} at {self._where()}",
-                key=key,
+                key=_item_key(item, key_attributes),
             )
-        return self._pick(state, _Extreme(tag, value, av, key))
+        # Most items do not replace the current extreme: skip building their key (the hot path).
+        if state is not None and state.kind == tag and not type(self)._better(value, state.value):
+            return state
+        return self._pick(state, _Extreme(tag, value, av, _item_key(item, key_attributes)))
 
     def _pick(self, current: _Extreme | None, candidate: _Extreme) -> _Extreme:
         if current is None:
