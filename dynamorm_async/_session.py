@@ -10,15 +10,17 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Self, TypeVar, overload
+from typing import Any, Self, TypeVar, overload
 
 import anyio
 import msgspec
 
+from ._batch import BatchProgress, BatchResult, BatchWriter, batch_delete, batch_get, batch_put
 from ._cursor import CursorCodec
 from ._errors import ConditionFailed, ItemExists, ItemNotFound, TableError, ValidationError
 from ._expressions import Condition, as_condition
 from ._models import Model, model_info
+from ._query import Query, Scan
 from ._requests import (
     BillingMode,
     create_table_request,
@@ -30,17 +32,14 @@ from ._requests import (
     ttl_request,
 )
 from ._retry import RetryPolicy
+from ._transaction import Transaction, transact_get
 from ._transport import RequestHook, Transport
-
-if TYPE_CHECKING:
-    from ._batch import BatchResult, BatchWriter
-    from ._query import Query, Scan
-    from ._transaction import Transaction
-    from ._update import UpdateBuilder
+from ._update import UpdateBuilder
 
 __all__ = ["Session"]
 
 M = TypeVar("M", bound=Model)
+S = TypeVar("S", bound=msgspec.Struct)
 
 _WAIT_INTERVAL = 0.2
 _WAIT_LIMIT = 300.0  # seconds for a table to become ACTIVE or disappear
@@ -50,8 +49,9 @@ class Session:
     """An open connection to DynamoDB: ``async with Session(...) as db``.
 
     Without ``endpoint_url`` the normal AWS credential and region chain applies. Retries of
-    failed calls use botocore's retry modes (``retry_mode``, ``max_attempts``); retries of
-    unprocessed batch items use ``batch_retry``. ``cursor_secret`` signs pagination cursors;
+    failed calls use botocore's retry modes (``retry_mode``; ``max_attempts`` is botocore's
+    count of retries after the first attempt, so 0 disables them); retries of unprocessed
+    batch items use ``batch_retry``. ``cursor_secret`` signs pagination cursors;
     without one a random per-Session secret is used, so cursors work only within the process.
     """
 
@@ -217,9 +217,13 @@ class Session:
                     if exc.code == "ResourceNotFoundException" and not exists:
                         return
                     raise
-                if exists and table.get("TableStatus") == "ACTIVE" and all(
-                    g.get("IndexStatus") == "ACTIVE"
-                    for g in table.get("GlobalSecondaryIndexes", [])
+                if (
+                    exists
+                    and table.get("TableStatus") == "ACTIVE"
+                    and all(
+                        g.get("IndexStatus") == "ACTIVE"
+                        for g in table.get("GlobalSecondaryIndexes", [])
+                    )
                 ):
                     return
                 await anyio.sleep(_WAIT_INTERVAL)
@@ -330,14 +334,10 @@ class Session:
 
     def query(self, model: type[M]) -> Query[M]:
         """Start a Query builder over the model's table (or one of its indexes)."""
-        from ._query import Query
-
         return Query(self, model)
 
     def scan(self, model: type[M]) -> Scan[M]:
         """Start a Scan builder; ``.segments(n)`` makes it a parallel scan."""
-        from ._query import Scan
-
         return Scan(self, model)
 
     @overload
@@ -348,8 +348,6 @@ class Session:
 
     def update(self, target: M | type[M], /, **key: object) -> UpdateBuilder[M]:
         """Start an UpdateItem builder for a key or an instance (with its version check)."""
-        from ._update import UpdateBuilder
-
         if isinstance(target, type):
             return UpdateBuilder.for_key(self, target, key)
         if key:
@@ -358,49 +356,83 @@ class Session:
 
     def transaction(self) -> Transaction:
         """``async with db.transaction() as tx``: one TransactWriteItems on exit."""
-        from ._transaction import Transaction
-
         return Transaction(self)
 
     async def transact_get(
         self, requests: Sequence[tuple[type[Model], Mapping[str, object]]]
     ) -> list[Any]:
         """Read up to 100 items atomically; None for keys without an item."""
-        from ._transaction import transact_get
-
         return await transact_get(self, requests)
 
+    @overload
     async def batch_get(
         self,
         model: type[M],
         keys: Iterable[Mapping[str, object]],
         *,
+        consistent: bool = ...,
+        select: None = ...,
+    ) -> list[M]: ...
+
+    @overload
+    async def batch_get(
+        self,
+        model: type[Model],
+        keys: Iterable[Mapping[str, object]],
+        *,
+        consistent: bool = ...,
+        select: type[S],
+    ) -> list[S]: ...
+
+    @overload
+    async def batch_get(
+        self,
+        model: type[Model],
+        keys: Iterable[Mapping[str, object]],
+        *,
+        consistent: bool = ...,
+        select: Sequence[object],
+    ) -> list[dict[str, Any]]: ...
+
+    async def batch_get(
+        self,
+        model: type[Model],
+        keys: Iterable[Mapping[str, object]],
+        *,
         consistent: bool = False,
-    ) -> list[M]:
-        """Read many items by key (chunks of 100, concurrent); input order, missing left out."""
-        from ._batch import batch_get
+        select: type[msgspec.Struct] | Sequence[object] | None = None,
+    ) -> list[Any]:
+        """Read many items by key (chunks of 100, concurrent); input order, missing left out.
 
-        return await batch_get(self, model, keys, consistent=consistent)
+        ``select`` reads only some attributes: a Struct type yields instances of it, attributes
+        or field names yield dicts. See ``dynamorm_async._batch.batch_get``.
+        """
 
-    async def batch_put(self, items: Iterable[Model]) -> BatchResult:
-        """Write many items (chunks of 25, concurrent), retrying unprocessed items."""
-        from ._batch import batch_put
+        return await batch_get(self, model, keys, consistent=consistent, select=select)
 
-        return await batch_put(self, items)
+    async def batch_put(
+        self, items: Iterable[Model], *, progress: BatchProgress | None = None
+    ) -> BatchResult:
+        """Write many items (chunks of 25, concurrent), retrying unprocessed items.
+
+        ``progress`` (a BatchProgress) shows what was confirmed, even after a cancellation.
+        """
+
+        return await batch_put(self, items, progress=progress)
 
     async def batch_delete(
-        self, model: type[Model], keys: Iterable[Model | Mapping[str, object]]
+        self,
+        model: type[Model],
+        keys: Iterable[Model | Mapping[str, object]],
+        *,
+        progress: BatchProgress | None = None,
     ) -> BatchResult:
         """Delete many items by key or instance (chunks of 25, concurrent)."""
-        from ._batch import batch_delete
+        return await batch_delete(self, model, keys, progress=progress)
 
-        return await batch_delete(self, model, keys)
-
-    def batch_writer(self) -> BatchWriter:
+    def batch_writer(self, *, progress: BatchProgress | None = None) -> BatchWriter:
         """``async with db.batch_writer() as w``: buffered puts and deletes."""
-        from ._batch import BatchWriter
-
-        return BatchWriter(self)
+        return BatchWriter(self, progress=progress)
 
 
 def _apply(obj: M, updates: Mapping[str, Any]) -> M:
@@ -412,4 +444,3 @@ def _apply(obj: M, updates: Mapping[str, Any]) -> M:
     for name, value in updates.items():
         setattr(obj, name, value)
     return obj
-
