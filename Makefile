@@ -7,7 +7,7 @@ COV_MIN ?= 90
 TYPING_TESTS := $(wildcard tests/typing/*.py)
 BENCHMARKS := $(sort $(wildcard benchmarks/bench_*.py))
 
-.PHONY: venv jar test lint typecheck demo bench clean
+.PHONY: venv jar test lint typecheck docs demo serve bench clean
 
 venv: $(VENV)/.installed
 
@@ -28,19 +28,27 @@ lint: venv
 typecheck: venv
 	$(VENV)/bin/mypy --strict dynamorm_async
 ifneq ($(TYPING_TESTS),)
-	$(VENV)/bin/mypy --strict tests/typing
+	MYPYPATH=tests/typing $(VENV)/bin/mypy --strict tests/typing
 endif
+	$(VENV)/bin/mypy --strict examples
+
+docs: venv
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
 
 # Coverage starts with the interpreter (`coverage run`), not in a pytest hook: the package's
 # pytest11 entry-point plugin imports dynamorm_async before pytest-cov could start measuring,
 # which would leave every import-time line uncounted. `python -m` also puts the repository
 # root on sys.path, so tests can import tests.faultproxy.
-test: venv jar lint typecheck
+test: venv jar lint typecheck docs
 	$(PY) -m coverage run -m pytest -p no:cacheprovider -q
 	$(PY) -m coverage report --fail-under=$(COV_MIN)
 
 demo: venv jar
 	$(PY) examples/quickstart.py
+	$(PY) -m examples.fastapi_orders.demo
+
+serve: venv jar
+	$(PY) -m examples.fastapi_orders
 
 bench: venv jar
 	@set -e; for bench in $(BENCHMARKS); do echo "== $$bench"; $(PY) $$bench; done

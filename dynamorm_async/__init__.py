@@ -30,7 +30,7 @@ from ._errors import (
     TransactionCanceled,
     ValidationError,
 )
-from ._expressions import AttributePath, Condition
+from ._expressions import AttributePath, Condition, path
 from ._migrate import MigrationError, MigrationProgress, MigrationReport, migrate
 from ._models import (
     TTL,
@@ -45,6 +45,7 @@ from ._models import (
 )
 from ._pagination import Page
 from ._query import ProjectedQuery, ProjectedScan, Query, Scan
+from ._retry import RetryPolicy
 from ._session import Session
 from ._transaction import Transaction
 from ._transport import RequestEvent
@@ -90,6 +91,7 @@ __all__ = [
     "RangeKey",
     "RequestEvent",
     "Reshape",
+    "RetryPolicy",
     "ReturningUpdate",
     "Row",
     "Scan",
@@ -107,6 +109,7 @@ __all__ = [
     "from_epoch",
     "migrate",
     "parse_datetime",
+    "path",
     "to_decimal",
     "to_epoch",
     "to_int",

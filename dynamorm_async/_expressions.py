@@ -32,6 +32,7 @@ __all__ = [
     "Size",
     "as_condition",
     "as_path",
+    "path",
     "projection_expression",
 ]
 
@@ -133,6 +134,16 @@ def as_path(value: object) -> AttributePath:
     raise ValidationError(
         f"expected an attribute path such as Order.total, got {type(value).__name__} {value!r}"
     )
+
+
+def path(attribute: object) -> AttributePath:
+    """Type a model class attribute as the attribute path it is at runtime.
+
+    Type checkers read ``Order.order_id`` as the field's value type (``str``), so path-only
+    methods need this wrapper under ``mypy --strict``:
+    ``path(Order.order_id).begins_with("2025-")``. At runtime it only checks its argument.
+    """
+    return as_path(attribute)
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,7 @@ from dynamorm_async import (
     UpdatedAt,
     Version,
     migrate,
+    path,
 )
 from dynamorm_async.testing import dynamodb_endpoint_context
 
@@ -124,9 +125,9 @@ async def tour(db: Session) -> None:
     ]
     result = await db.batch_put(orders)
     print(f"batch_put wrote {result.processed} items")
-    q = db.query(Order).where(Order.customer == "bob", Order.order_id.begins_with("2025-0"))
+    q = db.query(Order).where(Order.customer == "bob", path(Order.order_id).begins_with("2025-0"))
     print("count:", await q.count())
-    gifts = await q.filter(Order.tags.contains("gift") & (Order.total > 10)).all()
+    gifts = await q.filter(path(Order.tags).contains("gift") & (Order.total > 10)).all()
     print("gift orders over 10:", [o.order_id for o in gifts])
     page = await q.page(size=10)
     page2 = await q.page(size=10, cursor=page.next_cursor)
@@ -178,7 +179,7 @@ async def tour(db: Session) -> None:
         print(f"transaction cancelled by action #{reason.index} ({reason.code}); nothing written")
 
     step("aggregation: group by status")
-    rows = await (
+    groups = await (
         db.scan(Order)
         .segments(2)
         .group_by(Order.status)
@@ -186,7 +187,7 @@ async def tour(db: Session) -> None:
                    lo=Min(Order.total), hi=Max(Order.total))
         .having(Count() > 1)
     )
-    for row in rows:
+    for row in groups:
         print(f"  {row.key!s:8} n={row['n']:3} total={row['total']} avg={row['avg']:.2f} "
               f"min={row['lo']} max={row['hi']}")
 

@@ -1,0 +1,1 @@
+"""The orders service on aiohttp over dynamorm-async (see app.py)."""

@@ -1,0 +1,29 @@
+"""``python -m examples.aiohttp_orders``: the orders API on http://127.0.0.1:8000, for development.
+
+It talks to DYNAMODB_ENDPOINT when set, else to a DynamoDB Local it starts by itself (Java, no
+Docker, no AWS account) and stops on Ctrl-C. HOST and PORT choose where to listen.
+"""
+
+from __future__ import annotations
+
+import os
+
+from aiohttp import web
+
+from dynamorm_async.testing import dynamodb_endpoint_context
+from examples.fastapi_orders.orders import session_options_from_env
+
+from .app import create_app
+
+
+def main() -> None:
+    host = os.environ.get("HOST", "127.0.0.1")
+    port = int(os.environ.get("PORT", "8000"))
+    with dynamodb_endpoint_context() as endpoint:
+        print(f"DynamoDB Local at {endpoint}; try: curl http://{host}:{port}/totals")
+        options = session_options_from_env({**os.environ, "DYNAMODB_ENDPOINT": endpoint})
+        web.run_app(create_app(options), host=host, port=port)
+
+
+if __name__ == "__main__":
+    main()

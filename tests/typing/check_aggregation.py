@@ -1,0 +1,44 @@
+"""Aggregation builders: group_by gives ``list[Row]``, an ungrouped aggregate one ``Row``."""
+
+from __future__ import annotations
+
+from typing import assert_type
+
+from typing_models import Order
+
+from dynamorm_async import Session
+from dynamorm_async._aggregate import Avg, Count, HavingCondition, Max, Min, Row, Sum
+from dynamorm_async._aggregation import Aggregation, GroupBy
+
+
+async def grouped(db: Session) -> None:
+    builder = db.scan(Order).segments(4).filter(Order.status != "void").group_by(Order.status)
+    assert_type(builder, GroupBy[Order])
+    having = (Sum(Order.total) > 100) & ~(Count() < 2)
+    assert_type(having, HavingCondition)
+    rows = await builder.aggregate(n=Count(), total=Sum(Order.total)).having(having)
+    assert_type(rows, list[Row])
+    ordered = builder.aggregate(hi=Max(Order.total)).order_by("hi", desc=True).limit_groups(3)
+    assert_type(ordered, GroupBy[Order])
+    assert_type(await ordered.max_groups(10).execute(), list[Row])
+    by_query = db.query(Order).where(Order.customer == "c1").group_by(Order.status, Order.qty)
+    assert_type(await by_query.aggregate(lo=Min(Order.total)), list[Row])
+
+    builder.aggregate(n="count")  # type: ignore[arg-type]
+    builder.having(Order.total > 1)  # type: ignore[arg-type]
+
+
+async def ungrouped(db: Session) -> None:
+    builder = db.query(Order).where(Order.customer == "c1").aggregate(s=Sum(Order.total))
+    assert_type(builder, Aggregation[Order])
+    row = await builder.aggregate(mean=Avg(Order.total))
+    assert_type(row, Row)
+    assert_type(await db.scan(Order).aggregate(n=Count()).execute(), Row)
+    assert_type(await builder.group_by(Order.status), list[Row])
+
+
+def builders(db: Session) -> None:
+    assert_type(db.scan(Order).group_by(Order.status), GroupBy[Order])
+    assert_type(
+        db.query(Order).where(Order.customer == "c1").aggregate(n=Count()), Aggregation[Order]
+    )
