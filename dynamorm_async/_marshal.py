@@ -384,6 +384,8 @@ def _tag_dynamic(value: Any) -> AttributeValue | None:
     if isinstance(value, bytes | bytearray | memoryview):
         return {"B": _b64(value)}
     if isinstance(value, Mapping):
+        if "" in value:
+            raise ValidationError(_EMPTY_MAP_KEY)
         # Like typed maps, entries DynamoDB cannot hold (empty sets) are left out.
         return {"M": {str(k): t for k, v in value.items() if (t := _tag_dynamic(v)) is not None}}
     if isinstance(value, list | tuple):
@@ -502,11 +504,16 @@ def tagger_for(tp: Any, *, epoch: bool = False) -> Tagger:
     return _tag_dynamic
 
 
+_EMPTY_MAP_KEY = "a map key is empty: DynamoDB rejects empty attribute names"
+
+
 def _tag_map_values(value: Any, value_tagger: Tagger) -> dict[str, Any]:
     if not isinstance(value, Mapping):
         raise ValidationError(f"expected a dict, got {type(value).__name__}")
     out: dict[str, Any] = {}
     for k, v in value.items():
+        if k == "":
+            raise ValidationError(_EMPTY_MAP_KEY)
         tagged = value_tagger(v)
         if tagged is not None:
             out[k] = tagged
@@ -955,7 +962,7 @@ def _encode_expr(src: _Source, tp: Any, var: str, tagger: Tagger) -> str | None:
         if elem is not None:
             return (
                 f'({{"M": {{{k}: {elem} for {k}, {x} in {var}.items()}}}} '
-                f"if {var}.__class__ is dict else {slow})"
+                f'if {var}.__class__ is dict and "" not in {var} else {slow})'
             )
     return None
 

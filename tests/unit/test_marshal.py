@@ -302,7 +302,7 @@ def test_full_model_round_trips_exactly() -> None:
         gaps=[None, 1, None],
         pair=(7, "seven"),
         series=(Decimal("1.10"), Decimal("-3")),
-        counts={"a": 1, "": 0},
+        counts={"a": 1, " ": 0},
         groups={"g": ["x", "y"], "empty": []},
         address=Address(city="Berlin", zip="10115", tags={"home"}, geo=Point(-1, 1, "x")),
         history=[Address(city="A"), Address(city="B", zip=None)],
@@ -754,6 +754,7 @@ def test_compiled_codec_source_is_kept_for_debugging() -> None:
 # --- properties ---------------------------------------------------------------------------
 
 _texts = st.text(max_size=20)
+_names = st.text(min_size=1, max_size=20)  # DynamoDB rejects empty attribute names
 _ints = st.integers(min_value=-(10**38) + 1, max_value=10**38 - 1)
 _floats = st.floats(
     min_value=-1e125, max_value=1e125, allow_nan=False, allow_infinity=False
@@ -808,8 +809,8 @@ everything = st.builds(
     gaps=st.lists(_optional(_ints), max_size=4),
     pair=_optional(st.tuples(_ints, _texts)),
     series=st.lists(_decimals, max_size=3).map(tuple),
-    counts=st.dictionaries(_texts, _ints, max_size=4),
-    groups=st.dictionaries(_texts, st.lists(_texts, max_size=3), max_size=3),
+    counts=st.dictionaries(_names, _ints, max_size=4),
+    groups=st.dictionaries(_names, st.lists(_texts, max_size=3), max_size=3),
     address=_optional(_addresses),
     history=st.lists(_addresses, max_size=3),
     expires=_optional(
@@ -850,3 +851,8 @@ def test_property_compiled_codec_agrees_with_generic_path(obj: Everything) -> No
 def test_property_numbers_round_trip_exactly(number: int | float | Decimal) -> None:
     parsed = parse_number(format_number(number))
     assert msgspec.convert(parsed, type(number)) == number
+
+
+def test_empty_map_keys_are_rejected() -> None:
+    with pytest.raises(ValidationError, match="empty attribute names"):
+        Everything(pk="p", sk=1, counts={"": 1}).to_dynamodb()
