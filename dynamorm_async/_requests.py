@@ -185,37 +185,22 @@ def _combine(a: Condition | None, b: Condition | None) -> Condition | None:
     return a & b
 
 
-def put_request(
-    table: str, item: Item, condition: Condition | None, *, return_old: bool = False
-) -> dict[str, Any]:
+def put_request(table: str, item: Item, condition: Condition | None) -> dict[str, Any]:
     """PutItem payload."""
-    ph = Placeholders()
-    request: dict[str, Any] = {"TableName": table, "Item": item}
-    request.update(condition_payload(condition, ph))
-    if return_old:
-        request["ReturnValues"] = "ALL_OLD"
-    return ph.apply(request)
+    return _conditional({"TableName": table, "Item": item}, condition)
 
 
-def get_request(
-    table: str, key: Item, *, consistent: bool, projection: str | None = None,
-    ph: Placeholders | None = None,
-) -> dict[str, Any]:
+def get_request(table: str, key: Item, *, consistent: bool) -> dict[str, Any]:
     """GetItem payload."""
-    request: dict[str, Any] = {"TableName": table, "Key": key, "ConsistentRead": consistent}
-    if projection is not None and ph is not None:
-        request["ProjectionExpression"] = projection
-        ph.apply(request)
-    return request
+    return {"TableName": table, "Key": key, "ConsistentRead": consistent}
 
 
-def delete_request(
-    table: str, key: Item, condition: Condition | None, *, return_old: bool = False
-) -> dict[str, Any]:
+def delete_request(table: str, key: Item, condition: Condition | None) -> dict[str, Any]:
     """DeleteItem payload."""
+    return _conditional({"TableName": table, "Key": key}, condition)
+
+
+def _conditional(request: dict[str, Any], condition: Condition | None) -> dict[str, Any]:
     ph = Placeholders()
-    request: dict[str, Any] = {"TableName": table, "Key": key}
     request.update(condition_payload(condition, ph))
-    if return_old:
-        request["ReturnValues"] = "ALL_OLD"
     return ph.apply(request)

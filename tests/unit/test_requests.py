@@ -289,11 +289,10 @@ def test_prepare_delete_rejects_an_empty_key_or_a_foreign_instance() -> None:
 def test_put_get_delete_payloads() -> None:
     item = {"pk": {"N": "1"}}
     assert put_request("t", item, None) == {"TableName": "t", "Item": item}
-    assert put_request("t", item, Simple.value.not_exists(), return_old=True) == {
+    assert put_request("t", item, Simple.value.not_exists()) == {
         "TableName": "t",
         "Item": item,
         "ConditionExpression": "attribute_not_exists(#n0)",
-        "ReturnValues": "ALL_OLD",
         "ExpressionAttributeNames": {"#n0": "value"},
     }
     assert delete_request("t", item, Simple.value == "x") == {
@@ -307,14 +306,5 @@ def test_put_get_delete_payloads() -> None:
         "TableName": "t",
         "Key": item,
         "ConsistentRead": True,
-    }
-    ph = Placeholders()
-    projection = ph.path(Simple.value)
-    assert get_request("t", item, consistent=False, projection=projection, ph=ph) == {
-        "TableName": "t",
-        "Key": item,
-        "ConsistentRead": False,
-        "ProjectionExpression": "#n0",
-        "ExpressionAttributeNames": {"#n0": "value"},
     }
     assert condition_payload(None, Placeholders()) == {}
