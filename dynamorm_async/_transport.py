@@ -11,6 +11,7 @@ botocore's. Binary values therefore travel as base64 text; the marshalling layer
 from __future__ import annotations
 
 import copy
+import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -23,11 +24,12 @@ from botocore import xform_name
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.loaders import Loader
 
-from ._errors import DynamormError, map_client_error
+from ._errors import DynamormError, ThrottledError, map_client_error
 
 __all__ = ["RequestEvent", "Transport", "document_shape_model"]
 
 _SERVICE = "dynamodb"
+_log = logging.getLogger("dynamorm_async")
 # Operations that report consumed capacity when asked (ReturnConsumedCapacity).
 _CAPACITY_OPERATIONS = frozenset(
     {
@@ -223,12 +225,23 @@ class Transport:
             response: dict[str, Any] = await method(**payload)
         except (ClientError, BotoCoreError, aiohttp.ClientError, OSError) as exc:
             error = map_client_error(exc, operation=operation, table=table, key=key)
+            retries = (
+                getattr(exc, "response", {}).get("ResponseMetadata", {}).get("RetryAttempts", 0)
+            )
+            if isinstance(error, ThrottledError):
+                # DEBUG: the caller gets the error, and batch executors log their own retries.
+                _log.debug(
+                    "%s on %s: throughput exceeded after %d retries", operation, table, retries
+                )
             if self._on_request is not None:
-                retries = getattr(exc, "response", {}).get("ResponseMetadata", {})
-                self._emit(operation, table, started, retries.get("RetryAttempts", 0), None, error)
+                self._emit(operation, table, started, retries, None, error)
             raise error from exc
+        meta = response.get("ResponseMetadata", {})
+        if meta.get("RetryAttempts"):
+            _log.debug(
+                "%s on %s succeeded after %d retries", operation, table, meta["RetryAttempts"]
+            )
         if self._on_request is not None:
-            meta = response.get("ResponseMetadata", {})
             self._emit(
                 operation,
                 table,

@@ -114,8 +114,9 @@ async def test_the_hook_sees_every_call_with_its_table_duration_and_capacity(
 
 
 async def test_retries_are_counted_per_call(
-    dynamodb_endpoint: str, dynamodb_session: Session, table: str
+    dynamodb_endpoint: str, dynamodb_session: Session, table: str, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG, logger="dynamorm_async")
     # A share of the PutItem calls answer HTTP 500; botocore retries them (up to 5 times).
     config = FaultConfig(error_share=0.3, operations=frozenset({"PutItem"}), seed=7)
     async with watched(
@@ -128,11 +129,14 @@ async def test_retries_are_counted_per_call(
     assert sum(e.retries for e in puts) == proxy.stats.errors > 0
     assert any(e.retries == 0 for e in puts)
     assert await dynamodb_session.query(Reading).where(Reading.sensor == "s1").count() == 10
+    retried = [r for r in caplog.records if "succeeded after" in r.getMessage()]
+    assert len(retried) == sum(1 for e in puts if e.retries) and retried[0].levelname == "DEBUG"
 
 
 async def test_throttling_after_retries_reaches_the_hook_and_the_caller(
-    dynamodb_endpoint: str, dynamodb_session: Session, table: str
+    dynamodb_endpoint: str, dynamodb_session: Session, table: str, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG, logger="dynamorm_async")
     config = FaultConfig(throttle_share=1.0, operations=frozenset({"GetItem"}))
     # max_attempts counts retries, as botocore's does: one retry, two calls.
     async with watched(
@@ -145,6 +149,8 @@ async def test_throttling_after_retries_reaches_the_hook_and_the_caller(
     assert event.error is caught.value
     assert proxy.stats.throttled == 2
     assert caught.value.code == "ProvisionedThroughputExceededException"
+    (record,) = [r for r in caplog.records if "throughput exceeded" in r.getMessage()]
+    assert record.levelname == "DEBUG" and "GetItem" in record.getMessage()
 
 
 async def test_batch_retries_and_unprocessed_items_are_logged(
