@@ -16,11 +16,11 @@ from typing import Annotated, Any, ClassVar, Literal, Self, dataclass_transform
 
 import msgspec
 
+from ._codec import DECODE_ERRORS, struct_codec
 from ._errors import ModelError, ValidationError
 from ._expressions import AttributePath
 from ._marshal import (
     _PASSTHROUGH,
-    DECODE_ERRORS,
     EPOCH_SECONDS,
     AttributeValue,
     Item,
@@ -29,7 +29,6 @@ from ._marshal import (
     check_item_size,
     kind_of,
     strip_annotated,
-    struct_codec,
     tagger_for,
     untag,
     unwrap_optional,

@@ -19,11 +19,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dynamorm_async._codec import encode_fields
 from dynamorm_async._errors import ValidationError
 from dynamorm_async._marshal import (
     MAX_ITEM_BYTES,
     check_item_size,
-    encode_fields,
     format_number,
     from_wire_value,
     item_size,
