@@ -1,6 +1,6 @@
 """dynamorm-async: an asyncio-native ORM for Amazon DynamoDB."""
 
-from ._aggregate import Aggregate, Avg, Count, HavingCondition, Max, Min, Row, Sum
+from ._aggregate import Aggregate, Avg, Count, HavingCondition, Max, Min, Sum
 from ._aggregation import Aggregation, GroupBy
 from ._batch import BatchProgress, BatchResult, BatchWriter
 from ._convert import (
@@ -31,6 +31,7 @@ from ._errors import (
     ValidationError,
 )
 from ._expressions import AttributePath, Condition, path
+from ._grouping import Row
 from ._migrate import MigrationError, MigrationProgress, MigrationReport, migrate
 from ._models import (
     TTL,

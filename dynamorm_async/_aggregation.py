@@ -5,7 +5,7 @@
 Both are immutable builders; awaiting one runs it (``execute()`` does the same): a ``GroupBy``
 gives ``list[Row]``, an ``Aggregation`` the one ``Row`` of its single group.
 
-How it runs (the pure half lives in :mod:`._aggregate`):
+How it runs (the pure half lives in :mod:`._aggregate` and :mod:`._grouping`):
 
 - Push-down. Only the attributes that grouping and the aggregates read are projected, plus the
   table's key attributes so a type error can name the offending item. The filter needs none of
@@ -13,7 +13,7 @@ How it runs (the pure half lives in :mod:`._aggregate`):
   the answer is item counts alone (``Count()`` without grouping), the read uses
   ``Select=COUNT`` and no item is transferred.
 - Streaming. Each stream (one per parallel-scan segment, one otherwise) folds its items into its
-  own :class:`~._aggregate.GroupAccumulator` as pages arrive, in one anyio task group; the
+  own :class:`~._grouping.GroupAccumulator` as pages arrive, in one anyio task group; the
   partial states then merge exactly (Avg keeps sum and count, so nothing rounds before the end).
   Requests run under the Session's ``CapacityLimiter`` (the streams take it), never held by the
   folding tasks. Memory grows with the number of groups, not items, and ``max_groups`` caps it.
@@ -31,16 +31,10 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, Self, TypeVar
 
 import anyio
 
-from ._aggregate import (
-    Aggregate,
-    GroupAccumulator,
-    HavingCondition,
-    Row,
-    count_only,
-    needed_attributes,
-)
+from ._aggregate import Aggregate, HavingCondition
 from ._errors import DynamormError, ValidationError
 from ._expressions import AttributePath, as_path
+from ._grouping import GroupAccumulator, Row, count_only, needed_attributes
 from ._models import Model, model_info
 from ._parallel import library_errors
 

@@ -35,7 +35,8 @@ from dynamorm_async import (
     Session,
     ValidationError,
 )
-from dynamorm_async._aggregate import Avg, Count, HavingCondition, Max, Min, Row, Sum
+from dynamorm_async._aggregate import Avg, Count, HavingCondition, Max, Min, Sum
+from dynamorm_async._grouping import Row
 from dynamorm_async.testing import local_session
 
 pytestmark = pytest.mark.timeout(120)

@@ -12,21 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dynamorm_async._aggregate import (
-    Aggregate,
-    Avg,
-    Count,
-    GroupAccumulator,
-    HavingCondition,
-    Max,
-    Min,
-    Row,
-    Sum,
-    count_only,
-    needed_attributes,
-)
+from dynamorm_async._aggregate import Aggregate, Avg, Count, HavingCondition, Max, Min, Sum
 from dynamorm_async._errors import ValidationError
 from dynamorm_async._expressions import AttributePath, as_path
+from dynamorm_async._grouping import GroupAccumulator, Row, count_only, needed_attributes
 from dynamorm_async._models import TTL, HashKey, Model, RangeKey
 
 
