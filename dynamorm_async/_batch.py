@@ -80,7 +80,7 @@ from ._errors import (
 from ._expressions import AttributePath, Placeholders, projection_expression
 from ._marshal import Item
 from ._models import Model, ModelInfo, model_info
-from ._query import _DictDecoder, _projected_paths, _projection, _StructDecoder
+from ._projection import DictDecoder, StructDecoder, parse_projection, projected_paths
 from ._requests import prepare_write
 from ._retry import is_retryable_error_code
 
@@ -541,7 +541,7 @@ def _selection(
     if isinstance(select, str):
         raise ValidationError(f"select= takes a sequence of attributes, got the str {select!r}")
     if isinstance(select, type):
-        projection = _projection(info, [select])
+        projection = parse_projection(info, [select])
     else:
         targets: list[object] = []
         for entry in select:
@@ -553,17 +553,17 @@ def _selection(
                 targets.append(info.path(entry))
             else:
                 targets.append(entry)
-        projection = _projection(info, targets)
+        projection = parse_projection(info, targets)
     decode: Callable[[Item], Any] = (
-        _DictDecoder(info, projection)
+        DictDecoder(info, projection)
         if isinstance(projection, tuple)
-        else _StructDecoder(projection, info.cls)
+        else StructDecoder(projection, info.cls)
     )
     # Key attributes are always read: answers are matched to the requested keys by them.
     unique: dict[tuple[str | int, ...], AttributePath] = {
         (attribute,): AttributePath((attribute,)) for attribute in info.key_attributes
     }
-    for path in _projected_paths(projection):
+    for path in projected_paths(projection):
         unique.setdefault(path.elements, path)
     ph = Placeholders()
     expression = projection_expression(unique.values(), ph)

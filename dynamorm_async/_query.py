@@ -1,10 +1,11 @@
-"""Query and scan executors: immutable builders, key-condition checks, terminals, pagination.
+"""Query and scan executors: immutable builders, their terminals and the pagers under them.
 
 ``db.query(Order)`` and ``db.scan(Order)`` return builders; every method returns a new builder
 and nothing is sent until a terminal runs (``async for``, ``all()``, ``first()``, ``count()``,
 ``page()``, ``pages()``, ``delete()``). Everything that can be checked without DynamoDB is
 checked before the first request: the key condition against the table and its indexes, the
-choice of index, consistency on a GSI, projections and cursors.
+choice of index, consistency on a GSI (:mod:`._query_plan`), projections
+(:mod:`._projection`) and cursors.
 
 Results stream page by page: ``async for`` holds one DynamoDB page (one per segment of a
 parallel scan) at a time, so memory does not grow with the size of the result.
@@ -14,30 +15,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager, nullcontext
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
-from functools import lru_cache
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, Self, TypeVar, cast, overload
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar, cast, overload
 
 import msgspec
 
 from ._cursor import CursorCodec
 from ._errors import ValidationError
-from ._expressions import (
-    And,
-    AttributePath,
-    Between,
-    Compare,
-    Condition,
-    Function,
-    Operand,
-    Placeholders,
-    as_condition,
-    as_path,
-    projection_expression,
-)
-from ._marshal import TypeKind, from_wire_value
-from ._models import IndexSpec, Model, ModelInfo, model_info
+from ._expressions import AttributePath, Condition, as_condition
+from ._models import Model, ModelInfo, model_info
 from ._pagination import (
     CursorSigner,
     CursorState,
@@ -47,6 +33,16 @@ from ._pagination import (
     resume_key,
 )
 from ._parallel import Flatten, PageSource, RoundStream, Tally, merged_pages
+from ._projection import DictDecoder, StructDecoder, check_paths, parse_projection
+from ._query_plan import (
+    Operation,
+    Output,
+    ReadPlan,
+    ReadSpec,
+    build_plan,
+    key_terms,
+    pinned_key,
+)
 
 if TYPE_CHECKING:
     import anyio
@@ -57,15 +53,10 @@ if TYPE_CHECKING:
     from ._update import UpdateBuilder
 
 __all__ = [
-    "KeyTerm",
     "ProjectedQuery",
     "ProjectedScan",
     "Query",
-    "ReadPlan",
     "Scan",
-    "build_plan",
-    "key_terms",
-    "resolve_index",
 ]
 
 R = TypeVar("R")
@@ -73,484 +64,12 @@ M = TypeVar("M", bound=Model)
 S = TypeVar("S", bound=msgspec.Struct)
 
 Item = dict[str, Any]
-Operation = Literal["Query", "Scan"]
 
 #: DynamoDB's bound on TotalSegments.
 MAX_SEGMENTS = 1_000_000
 #: A filtered read without ``page_size()`` evaluates at least this many items per request, so a
 #: selective filter does not cost one round trip per evaluated item.
 FILTERED_MIN_READ = 100
-
-_KEY_KINDS = (TypeKind.STRING, TypeKind.BINARY)
-
-
-# --- key conditions (pure) ----------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class KeyTerm:
-    """One part of a key condition: the attribute it constrains and how."""
-
-    attribute: str
-    condition: Condition
-    operator: str
-    value: object = None
-    """The compared value of an equality (what ``Query.update()`` turns into a key)."""
-
-    @property
-    def equality(self) -> bool:
-        return self.operator == "=="
-
-
-def _field(info: ModelInfo, attribute: str) -> str:
-    return f"{info.cls.__name__}.{info.by_attribute[attribute].name}"
-
-
-def _key_attributes(info: ModelInfo) -> set[str]:
-    keys = set(info.key_attributes)
-    for index in info.indexes.values():
-        keys.add(index.hash_key)
-        if index.range_key is not None:
-            keys.add(index.range_key)
-    return keys
-
-
-def _flatten(condition: Condition, out: list[Condition]) -> None:
-    if isinstance(condition, And):
-        for part in condition.parts:
-            _flatten(part, out)
-    else:
-        out.append(condition)
-
-
-_NOT_A_KEY_CONDITION = (
-    "{what} cannot be part of a key condition: .where() takes ==, <, <=, >, >=, between() and "
-    "begins_with() on key attributes, joined with & or as separate arguments; put other "
-    "conditions in .filter()"
-)
-
-
-def _key_path(info: ModelInfo, subject: object, keys: set[str]) -> AttributePath:
-    if not isinstance(subject, AttributePath):
-        raise ValidationError(_NOT_A_KEY_CONDITION.format(what="size()"))
-    if not subject.is_top_level or subject.name not in keys:
-        raise ValidationError(
-            f"{info.cls.__name__}.{subject.dotted} is not a key attribute of the table or of any "
-            "index, so it cannot go in .where(); move that condition to .filter()"
-        )
-    return subject
-
-
-def _key_term(info: ModelInfo, condition: Condition, keys: set[str]) -> KeyTerm:
-    if isinstance(condition, Compare):
-        if condition.op == "<>":
-            raise ValidationError(_NOT_A_KEY_CONDITION.format(what="!="))
-        path = _key_path(info, condition.lhs, keys)
-        if not isinstance(condition.rhs, Operand):
-            raise ValidationError(
-                f"a key condition compares {_field(info, path.name)} with a value, not with "
-                "another attribute; put that comparison in .filter()"
-            )
-        operator = "==" if condition.op == "=" else condition.op
-        value = condition.rhs.value if operator == "==" else None
-        return KeyTerm(path.name, condition, operator, value)
-    if isinstance(condition, Between):
-        path = _key_path(info, condition.subject, keys)
-        if not (isinstance(condition.low, Operand) and isinstance(condition.high, Operand)):
-            raise ValidationError(
-                f"between() on {_field(info, path.name)} in a key condition takes two values"
-            )
-        return KeyTerm(path.name, condition, "between")
-    if isinstance(condition, Function) and condition.name == "begins_with":
-        path = _key_path(info, condition.path, keys)
-        if info.by_attribute[path.name].kind not in _KEY_KINDS:
-            raise ValidationError(
-                f"begins_with() needs a string or binary key; {_field(info, path.name)} is a "
-                "number: use between() or a comparison"
-            )
-        return KeyTerm(path.name, condition, "begins_with")
-    what = type(condition).__name__
-    if isinstance(condition, Function):
-        what = f"{condition.name}()"
-    raise ValidationError(_NOT_A_KEY_CONDITION.format(what=what))
-
-
-def key_terms(info: ModelInfo, conditions: Sequence[object]) -> tuple[KeyTerm, ...]:
-    """Split ``.where()`` conditions into key terms, rejecting anything DynamoDB's
-    KeyConditionExpression cannot hold (ValidationError saying what to do instead)."""
-    flat: list[Condition] = []
-    for condition in conditions:
-        _flatten(as_condition(condition), flat)
-    keys = _key_attributes(info)
-    return tuple(_key_term(info, condition, keys) for condition in flat)
-
-
-@dataclass(frozen=True, slots=True)
-class _Target:
-    index: IndexSpec | None
-    hash_key: str
-    range_key: str | None
-
-    def label(self) -> str:
-        return "the table" if self.index is None else f"index {self.index.name!r}"
-
-
-def _targets(info: ModelInfo) -> list[_Target]:
-    targets = [_Target(None, info.hash_attribute, info.range_attribute)]
-    targets.extend(_Target(i, i.hash_key, i.range_key) for i in info.indexes.values())
-    return targets
-
-
-def _misfit(info: ModelInfo, target: _Target, terms: Sequence[KeyTerm]) -> str | None:
-    """Why ``terms`` are not a key condition of ``target``, or None when they are."""
-    hash_field = _field(info, target.hash_key)
-    range_field = _field(info, target.range_key) if target.range_key else None
-    hash_terms = [t for t in terms if t.attribute == target.hash_key]
-    if not hash_terms:
-        return (
-            f"a query on {target.label()} needs its hash key in .where(): "
-            f".where({hash_field} == value)"
-        )
-    if not hash_terms[0].equality:
-        ranges = f"its range key {range_field}" if range_field else "no attribute (no range key)"
-        return (
-            f"the hash key {hash_field} of {target.label()} takes only ==, not "
-            f"{hash_terms[0].operator}; range conditions apply to {ranges}"
-        )
-    for term in terms:
-        if term.attribute not in (target.hash_key, target.range_key):
-            keys = hash_field + (f" and range key {range_field}" if range_field else "")
-            return (
-                f"{_field(info, term.attribute)} is not a key of {target.label()} (hash key "
-                f"{keys}); move that condition to .filter() or query an index it is a key of"
-            )
-    return None
-
-
-def resolve_index(
-    info: ModelInfo, terms: Sequence[KeyTerm], index: str | None
-) -> IndexSpec | None:
-    """The index a query reads (None: the table), checked against its key condition.
-
-    Without an explicit ``index`` the table is preferred; otherwise the one index whose keys
-    fit the condition is picked, and several fitting indexes are an error naming them.
-    """
-    model = info.cls.__name__
-    if not terms:
-        raise ValidationError(
-            f"a query needs the hash key in .where(), e.g. "
-            f".where({_field(info, info.hash_attribute)} == value); to read every item use "
-            f"db.scan({model})"
-        )
-    seen: set[str] = set()
-    for term in terms:
-        if term.attribute in seen:
-            raise ValidationError(
-                f"{_field(info, term.attribute)} appears twice in .where(); a key condition "
-                "holds one condition per key: use between(low, high) for a range"
-            )
-        seen.add(term.attribute)
-    targets = _targets(info)
-    if index is not None:
-        target = next(t for t in targets if t.index is not None and t.index.name == index)
-        reason = _misfit(info, target, terms)
-        if reason is not None:
-            raise ValidationError(reason)
-        return target.index
-    fitting = [t for t in targets if _misfit(info, t, terms) is None]
-    if fitting and fitting[0].index is None:
-        return None
-    if len(fitting) == 1:
-        return fitting[0].index
-    if fitting:
-        names = ", ".join(repr(t.index.name) for t in fitting if t.index is not None)
-        raise ValidationError(
-            f"the key condition fits several indexes of {model} ({names}); choose one with "
-            ".index(name)"
-        )
-    # Explain against the target the caller most likely meant: one whose hash key is pinned.
-    pinned = {t.attribute for t in terms if t.equality}
-    guess = next((t for t in targets if t.hash_key in pinned), targets[0])
-    reason = _misfit(info, guess, terms)
-    assert reason is not None
-    raise ValidationError(reason)
-
-
-# --- projections and decoding (pure) -------------------------------------------------------
-
-Projection = tuple[AttributePath, ...] | type[msgspec.Struct]
-
-
-def _check_paths(info: ModelInfo, targets: Sequence[object]) -> tuple[AttributePath, ...]:
-    out: list[AttributePath] = []
-    for target in targets:
-        path = as_path(target)
-        if path.name not in info.by_attribute:
-            raise ValidationError(f"{path.dotted} is not an attribute of {info.cls.__name__}")
-        if any(path.same_as(p) for p in out):
-            continue
-        clash = next((p for p in out if p.overlaps(path)), None)
-        if clash is not None:
-            raise ValidationError(
-                f"select() paths {clash.dotted} and {path.dotted} overlap, which DynamoDB "
-                "rejects; keep the shorter one"
-            )
-        out.append(path)
-    return tuple(out)
-
-
-def _projection(info: ModelInfo, targets: Sequence[object]) -> Projection:
-    if len(targets) == 1 and isinstance(targets[0], type):
-        struct = targets[0]
-        if not issubclass(struct, msgspec.Struct):
-            raise ValidationError(
-                f"select() takes attribute paths or one msgspec.Struct type, got {struct!r}"
-            )
-        unknown = [
-            f.name for f in msgspec.structs.fields(struct) if f.encode_name not in info.by_attribute
-        ]
-        if unknown:
-            raise ValidationError(
-                f"{struct.__name__} fields {unknown} are not attributes of {info.cls.__name__}; "
-                "a partial struct names (or renames to) attributes of the model"
-            )
-        return struct
-    if not targets:
-        raise ValidationError("select() needs attribute paths or a msgspec.Struct type")
-    return _check_paths(info, targets)
-
-
-def _projected_paths(projection: Projection) -> tuple[AttributePath, ...]:
-    if isinstance(projection, tuple):
-        return projection
-    return tuple(AttributePath((f.encode_name,)) for f in msgspec.structs.fields(projection))
-
-
-@lru_cache(maxsize=256)
-def _partial_info(struct: type[msgspec.Struct], model: type[Model]) -> ModelInfo:
-    """ModelInfo of a partial struct, so its items decode exactly like the model's."""
-    if issubclass(struct, Model):
-        return model_info(struct)
-    info = ModelInfo(cast("type[Model]", struct), None)
-    # A TTL attribute is epoch seconds on the wire whether or not the partial marks it.
-    info.epoch_attributes |= model_info(model).epoch_attributes & set(info.by_attribute)
-    return info
-
-
-class _StructDecoder:
-    """Wire item -> instance of a partial struct (extra attributes, such as keys fetched for
-    cursors, are dropped first)."""
-
-    __slots__ = ("_attributes", "_info")
-
-    def __init__(self, struct: type[msgspec.Struct], model: type[Model]) -> None:
-        self._info = _partial_info(struct, model)
-        self._attributes = frozenset(self._info.by_attribute)
-
-    def __call__(self, item: Item) -> Any:
-        return self._info.decode({a: v for a, v in item.items() if a in self._attributes})
-
-
-class _DictDecoder:
-    """Wire item -> ``{result key: value}`` for selected paths, each decoded with its annotation.
-
-    Keys are field names (``"total"``, ``"ship_to.city"``, ``"lines[0]"``); attributes absent
-    from the item are absent from the dict. DynamoDB compacts projected list elements, so a
-    path's list index is mapped to its position among the indexes selected under that list.
-    """
-
-    __slots__ = ("_entries",)
-
-    def __init__(self, info: ModelInfo, paths: Sequence[AttributePath]) -> None:
-        selected: dict[tuple[str | int, ...], set[int]] = {}
-        for path in paths:
-            for depth, element in enumerate(path.elements):
-                if isinstance(element, int):
-                    selected.setdefault(path.elements[:depth], set()).add(element)
-        positions = {prefix: sorted(indexes) for prefix, indexes in selected.items()}
-        entries = []
-        for path in paths:
-            spec = info.by_attribute[path.name]
-            steps: list[str | int] = []
-            for depth, element in enumerate(path.elements[1:], start=1):
-                if isinstance(element, int):
-                    steps.append(positions[path.elements[:depth]].index(element))
-                else:
-                    steps.append(element)
-            rest = "".join(f"[{e}]" if isinstance(e, int) else f".{e}" for e in path.elements[1:])
-            # TTL attributes hold epoch seconds; an int field takes them as they are.
-            epoch = (
-                path.is_top_level
-                and path.name in info.epoch_attributes
-                and spec.annotation is not int
-            )
-            entries.append((spec.name + rest, path.name, tuple(steps), path.annotation, epoch))
-        self._entries = tuple(entries)
-
-    def __call__(self, item: Item) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key, attribute, steps, annotation, epoch in self._entries:
-            value = item.get(attribute)
-            for step in steps:
-                if value is None:
-                    break
-                if isinstance(step, int):
-                    elements = value.get("L") or ()
-                    value = elements[step] if step < len(elements) else None
-                else:
-                    value = (value.get("M") or {}).get(step)
-            if value is None:
-                continue
-            if epoch and "N" in value:
-                out[key] = datetime.fromtimestamp(int(value["N"]), tz=UTC)
-            else:
-                out[key] = from_wire_value(annotation, value)
-        return out
-
-
-# --- requests (pure) ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class _Spec:
-    """Everything a builder was told; builders replace it, never change it. (No ``==``:
-    attribute paths compare into conditions.)"""
-
-    model: type[Model]
-    where: tuple[KeyTerm, ...] = ()
-    filter: Condition | None = None
-    index: str | None = None
-    limit: int | None = None
-    page_size: int | None = None
-    reverse: bool = False
-    consistent: bool = False
-    projection: Projection | None = None
-    segments: int = 1
-
-
-@dataclass(frozen=True, slots=True)
-class ReadPlan:
-    """A checked request: the payload every page starts from and what a cursor needs."""
-
-    operation: Operation
-    table: str
-    request: Mapping[str, Any]
-    cursor_attributes: tuple[str, ...]
-    filtered: bool
-    page_size: int | None
-
-
-Output = Literal["items", "keys", "count"] | tuple[AttributePath, ...]
-
-
-def _top_paths(info: ModelInfo, attributes: Sequence[str]) -> list[AttributePath]:
-    return [info.path(info.by_attribute[a].name) for a in attributes]
-
-
-def _reads_through(info: ModelInfo, index: IndexSpec) -> bool:
-    """For model results from an index: True when an LSI must read through to the table for
-    attributes it does not project; ValidationError when a GSI lacks attributes."""
-    if index.projection == "ALL":
-        return False
-    if not index.is_global:
-        return True
-    projected = set(info.key_attributes) | {index.hash_key}
-    if index.range_key is not None:
-        projected.add(index.range_key)
-    if not isinstance(index.projection, str):
-        projected.update(index.projection)
-    missing = [f.name for f in info.fields.values() if f.attribute not in projected]
-    if missing:
-        raise ValidationError(
-            f"index {index.name!r} does not project {missing}, so a read of it cannot build "
-            f"{info.cls.__name__} instances; .select() the projected attributes instead"
-        )
-    return False
-
-
-def _output_paths(
-    info: ModelInfo, spec: _Spec, output: Output, cursor_attributes: Sequence[str]
-) -> list[AttributePath] | None:
-    """The ProjectionExpression paths of a read (None: whole items)."""
-    if isinstance(output, tuple):
-        return list(output)
-    if output == "keys":
-        return _top_paths(info, info.key_attributes)
-    if spec.projection is None:
-        return None
-    paths = list(_projected_paths(spec.projection))
-    # Cursors resume from a returned item's keys, so those are read even when not selected.
-    selected = {p.name for p in paths if p.is_top_level}
-    missing = [a for a in cursor_attributes if a not in selected]
-    return paths + _top_paths(info, missing)
-
-
-def _check_filter_keys(info: ModelInfo, index: IndexSpec | None, condition: Condition) -> None:
-    keys = (index.hash_key, index.range_key) if index is not None else info.key_attributes
-    label = "the table" if index is None else f"index {index.name!r}"
-    for path in condition.paths():
-        if path.name in keys:
-            raise ValidationError(
-                f"{_field(info, path.name)} is a key of {label}, which DynamoDB does not take in "
-                "a query's filter; put that condition in .where() (range keys take ==, <, <=, >, "
-                ">=, between() and begins_with())"
-            )
-
-
-def build_plan(operation: Operation, spec: _Spec, table: str, output: Output = "items") -> ReadPlan:
-    """The base request of a read: key condition, filter, projection, index, consistency.
-
-    ``output`` is ``"items"`` (the builder's results: whole items or its selection plus the
-    keys a cursor needs), ``"keys"`` (the table's key attributes), ``"count"`` (Select=COUNT)
-    or exactly the given attribute paths.
-    """
-    info = model_info(spec.model)
-    if operation == "Query":
-        index = resolve_index(info, spec.where, spec.index)
-    else:
-        index = info.indexes[spec.index] if spec.index is not None else None
-    if operation == "Query" and spec.filter is not None:
-        _check_filter_keys(info, index, spec.filter)
-    if spec.consistent and index is not None and index.is_global:
-        raise ValidationError(
-            f"index {index.name!r} is a global secondary index, which DynamoDB reads only "
-            "eventually consistently; drop .consistent() or read the table"
-        )
-    cursor_attributes = list(info.key_attributes)
-    if index is not None:
-        cursor_attributes += [
-            a for a in (index.hash_key, index.range_key) if a and a not in cursor_attributes
-        ]
-    ph = Placeholders()
-    request: dict[str, Any] = {"TableName": table}
-    if index is not None:
-        request["IndexName"] = index.name
-    if operation == "Query":
-        hash_key = index.hash_key if index is not None else info.hash_attribute
-        terms = sorted(spec.where, key=lambda term: term.attribute != hash_key)
-        request["KeyConditionExpression"] = " AND ".join(t.condition.encode(ph) for t in terms)
-        if spec.reverse:
-            request["ScanIndexForward"] = False
-    if spec.filter is not None:
-        request["FilterExpression"] = spec.filter.encode(ph)
-    if output == "count":
-        request["Select"] = "COUNT"
-    else:
-        paths = _output_paths(info, spec, output, cursor_attributes)
-        if paths is not None:
-            request["ProjectionExpression"] = projection_expression(paths, ph)
-        elif index is not None and _reads_through(info, index):
-            request["Select"] = "ALL_ATTRIBUTES"
-    if spec.consistent:
-        request["ConsistentRead"] = True
-    return ReadPlan(
-        operation=operation,
-        table=table,
-        request=ph.apply(request),
-        cursor_attributes=tuple(cursor_attributes),
-        filtered=spec.filter is not None,
-        page_size=spec.page_size,
-    )
 
 
 def _positive(what: str, value: object, maximum: int | None = None) -> int:
@@ -645,12 +164,12 @@ class _Reader(Generic[R]):
 
     _operation: ClassVar[Operation]
     _session: Session
-    _spec: _Spec
+    _spec: ReadSpec
 
     def __init__(self, session: Session, model: type[Model]) -> None:
         model_info(model)
         object.__setattr__(self, "_session", session)
-        object.__setattr__(self, "_spec", _Spec(model))
+        object.__setattr__(self, "_spec", ReadSpec(model))
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"{type(self).__name__} is immutable; its methods return new builders")
@@ -736,8 +255,8 @@ class _Reader(Generic[R]):
         if projection is None:
             return cast("Callable[[Item], R]", self._info.decode)
         if isinstance(projection, tuple):
-            return cast("Callable[[Item], R]", _DictDecoder(self._info, projection))
-        return cast("Callable[[Item], R]", _StructDecoder(projection, self._spec.model))
+            return cast("Callable[[Item], R]", DictDecoder(self._info, projection))
+        return cast("Callable[[Item], R]", StructDecoder(projection, self._spec.model))
 
     def _pagers(self, plan: ReadPlan, pager: type[P]) -> list[P]:
         segments = self._spec.segments
@@ -889,7 +408,7 @@ class _Reader(Generic[R]):
         if attributes is None:
             plan = self._plan()
         else:
-            paths = _check_paths(self._info, attributes)
+            paths = check_paths(self._info, attributes)
             if not paths:
                 raise ValidationError("raw_item_streams() needs at least one attribute path")
             plan = self._plan(paths)
@@ -969,7 +488,7 @@ class _QueryBase(_Reader[R]):
     def select(self, *targets: object) -> ProjectedQuery[Any]:
         """Read only some attributes: paths give dicts keyed by field name, one msgspec Struct
         type gives instances of it (its fields name the attributes)."""
-        return self._as(ProjectedQuery, projection=_projection(self._info, targets))
+        return self._as(ProjectedQuery, projection=parse_projection(self._info, targets))
 
 
 class Query(_QueryBase[M], _Aggregating[M]):
@@ -992,31 +511,8 @@ class Query(_QueryBase[M], _Aggregating[M]):
         with ``==`` (ValidationError for anything else, before any request)."""
         from ._update import UpdateBuilder
 
-        spec, info = self._spec, self._info
-        extras = [
-            name
-            for name, used in (
-                ("filter()", spec.filter is not None),
-                ("index()", spec.index is not None),
-                ("limit()", spec.limit is not None),
-                ("page_size()", spec.page_size is not None),
-                ("reverse()", spec.reverse),
-                ("consistent()", spec.consistent),
-            )
-            if used
-        ]
-        if extras:
-            raise ValidationError(
-                f"update() changes the one item under a primary key; drop {', '.join(extras)}"
-            )
-        pinned = {t.attribute: t for t in spec.where if t.equality}
-        if len(spec.where) != len(info.key_attributes) or set(pinned) != set(info.key_attributes):
-            wanted = " and ".join(f"{_field(info, a)} == ..." for a in info.key_attributes)
-            raise ValidationError(
-                f"update() needs .where() to pin the full primary key with ==: {wanted}"
-            )
-        key = {info.by_attribute[a].name: pinned[a].value for a in info.key_attributes}
-        return UpdateBuilder.for_key(self._session, cast("type[M]", spec.model), key)
+        key = pinned_key(self._spec)
+        return UpdateBuilder.for_key(self._session, cast("type[M]", self._spec.model), key)
 
 
 class ProjectedQuery(_QueryBase[R]):
@@ -1051,7 +547,7 @@ class _ScanBase(_Reader[R]):
     def select(self, *targets: object) -> ProjectedScan[Any]:
         """Read only some attributes: paths give dicts keyed by field name, one msgspec Struct
         type gives instances of it (its fields name the attributes)."""
-        return self._as(ProjectedScan, projection=_projection(self._info, targets))
+        return self._as(ProjectedScan, projection=parse_projection(self._info, targets))
 
 
 class Scan(_ScanBase[M], _Aggregating[M]):

@@ -21,18 +21,9 @@ from dynamorm_async import (
     ValidationError,
 )
 from dynamorm_async._models import model_info
-from dynamorm_async._query import (
-    ProjectedQuery,
-    ProjectedScan,
-    Query,
-    Scan,
-    _DictDecoder,
-    _Spec,
-    _StructDecoder,
-    build_plan,
-    key_terms,
-    resolve_index,
-)
+from dynamorm_async._projection import DictDecoder, StructDecoder
+from dynamorm_async._query import ProjectedQuery, ProjectedScan, Query, Scan
+from dynamorm_async._query_plan import ReadSpec, build_plan, key_terms, pinned_key, resolve_index
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -198,7 +189,7 @@ def test_a_range_condition_on_a_non_range_key_explains_which_keys_exist() -> Non
 def plan(operation: Any = "Query", output: Any = "items", **spec: Any) -> Any:
     if "where" in spec:
         spec["where"] = key_terms(INFO, spec["where"])
-    return build_plan(operation, _Spec(Order, **spec), "p_orders", output)
+    return build_plan(operation, ReadSpec(Order, **spec), "p_orders", output)
 
 
 def test_query_request_has_placeholders_for_everything() -> None:
@@ -355,7 +346,7 @@ def test_dict_decoder_uses_field_names_annotations_and_list_positions() -> None:
         ship_to: Address | None = None
         expires_at: Annotated[datetime | None, TTL()] = None
 
-    decode = _DictDecoder(
+    decode = DictDecoder(
         model_info(Renamed),
         [Renamed.amount, Renamed.lines[3], Renamed.lines[1], Renamed.ship_to.city,
          Renamed.expires_at],
@@ -385,7 +376,7 @@ def test_a_partial_model_decodes_as_that_model() -> None:
         order_id: str
         total: Decimal = Decimal(0)
 
-    decode = _StructDecoder(OrderView, Order)
+    decode = StructDecoder(OrderView, Order)
     item = {"customer": {"S": "c"}, "order_id": {"S": "o1"}, "qty": {"N": "3"}}
     assert decode(item) == OrderView(customer="c", order_id="o1")
 
@@ -398,12 +389,24 @@ def test_include_projections_count_as_projected() -> None:
 
         __indexes__ = (GlobalIndex("by_kind", hash_key="kind", projection=["size"]),)
 
-    spec = _Spec(Lean, where=key_terms(model_info(Lean), [Lean.kind == "x"]))
+    spec = ReadSpec(Lean, where=key_terms(model_info(Lean), [Lean.kind == "x"]))
     assert "Select" not in build_plan("Query", spec, "t").request
 
 
+def test_pinned_key_is_the_full_primary_key_by_field_name() -> None:
+    where = key_terms(INFO, [Order.order_id == "o1", Order.customer == "c1"])
+    assert pinned_key(ReadSpec(Order, where=where)) == {"customer": "c1", "order_id": "o1"}
+    with pytest.raises(ValidationError, match="pin the full primary key"):
+        pinned_key(ReadSpec(Order, where=where[:1]))
+    ranged = key_terms(INFO, [Order.customer == "c1", Order.order_id > "o1"])
+    with pytest.raises(ValidationError, match="pin the full primary key"):
+        pinned_key(ReadSpec(Order, where=ranged))
+    with pytest.raises(ValidationError, match=re.escape("drop filter(), limit()")):
+        pinned_key(ReadSpec(Order, where=where, filter=Order.qty > 1, limit=1))
+
+
 def test_struct_decoder_decodes_like_the_model() -> None:
-    decode = _StructDecoder(Slim, Order)
+    decode = StructDecoder(Slim, Order)
     item = {
         "customer": {"S": "c"},
         "order_id": {"S": "o1"},

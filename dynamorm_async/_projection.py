@@ -1,0 +1,166 @@
+"""Projections of a read and the decoders of their results (pure, no I/O).
+
+``select()`` on a query or scan and ``select=`` on a batch get take attribute paths or one
+msgspec Struct type. :func:`parse_projection` checks them against the model (ValidationError
+before any request); :class:`DictDecoder` turns a wire item into a dict keyed by field-name
+paths and :class:`StructDecoder` into a partial struct, so every read decodes a projection the
+same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any, cast
+
+import msgspec
+
+from ._errors import ValidationError
+from ._expressions import AttributePath, as_path
+from ._marshal import from_wire_value
+from ._models import Model, ModelInfo, model_info
+
+__all__ = [
+    "DictDecoder",
+    "Projection",
+    "StructDecoder",
+    "check_paths",
+    "parse_projection",
+    "projected_paths",
+]
+
+Item = dict[str, Any]
+
+Projection = tuple[AttributePath, ...] | type[msgspec.Struct]
+
+
+def check_paths(info: ModelInfo, targets: Sequence[object]) -> tuple[AttributePath, ...]:
+    """Attribute paths of the model, repeats dropped; overlapping paths are a ValidationError."""
+    out: list[AttributePath] = []
+    for target in targets:
+        path = as_path(target)
+        if path.name not in info.by_attribute:
+            raise ValidationError(f"{path.dotted} is not an attribute of {info.cls.__name__}")
+        if any(path.same_as(p) for p in out):
+            continue
+        clash = next((p for p in out if p.overlaps(path)), None)
+        if clash is not None:
+            raise ValidationError(
+                f"select() paths {clash.dotted} and {path.dotted} overlap, which DynamoDB "
+                "rejects; keep the shorter one"
+            )
+        out.append(path)
+    return tuple(out)
+
+
+def parse_projection(info: ModelInfo, targets: Sequence[object]) -> Projection:
+    """The arguments of ``select()``, checked: attribute paths, or one msgspec Struct type whose
+    fields name (or rename to) attributes of the model."""
+    if len(targets) == 1 and isinstance(targets[0], type):
+        struct = targets[0]
+        if not issubclass(struct, msgspec.Struct):
+            raise ValidationError(
+                f"select() takes attribute paths or one msgspec.Struct type, got {struct!r}"
+            )
+        unknown = [
+            f.name for f in msgspec.structs.fields(struct) if f.encode_name not in info.by_attribute
+        ]
+        if unknown:
+            raise ValidationError(
+                f"{struct.__name__} fields {unknown} are not attributes of {info.cls.__name__}; "
+                "a partial struct names (or renames to) attributes of the model"
+            )
+        return struct
+    if not targets:
+        raise ValidationError("select() needs attribute paths or a msgspec.Struct type")
+    return check_paths(info, targets)
+
+
+def projected_paths(projection: Projection) -> tuple[AttributePath, ...]:
+    """The attribute paths a projection reads (a Struct's fields by their attribute names)."""
+    if isinstance(projection, tuple):
+        return projection
+    return tuple(AttributePath((f.encode_name,)) for f in msgspec.structs.fields(projection))
+
+
+@lru_cache(maxsize=256)
+def _partial_info(struct: type[msgspec.Struct], model: type[Model]) -> ModelInfo:
+    """ModelInfo of a partial struct, so its items decode exactly like the model's."""
+    if issubclass(struct, Model):
+        return model_info(struct)
+    info = ModelInfo(cast("type[Model]", struct), None)
+    # A TTL attribute is epoch seconds on the wire whether or not the partial marks it.
+    info.epoch_attributes |= model_info(model).epoch_attributes & set(info.by_attribute)
+    return info
+
+
+class StructDecoder:
+    """Wire item -> instance of a partial struct (extra attributes, such as keys fetched for
+    cursors, are dropped first)."""
+
+    __slots__ = ("_attributes", "_info")
+
+    def __init__(self, struct: type[msgspec.Struct], model: type[Model]) -> None:
+        self._info = _partial_info(struct, model)
+        self._attributes = frozenset(self._info.by_attribute)
+
+    def __call__(self, item: Item) -> Any:
+        return self._info.decode({a: v for a, v in item.items() if a in self._attributes})
+
+
+class DictDecoder:
+    """Wire item -> ``{result key: value}`` for selected paths, each decoded with its annotation.
+
+    Keys are field names (``"total"``, ``"ship_to.city"``, ``"lines[0]"``); attributes absent
+    from the item are absent from the dict. DynamoDB compacts projected list elements, so a
+    path's list index is mapped to its position among the indexes selected under that list.
+    """
+
+    __slots__ = ("_entries",)
+
+    def __init__(self, info: ModelInfo, paths: Sequence[AttributePath]) -> None:
+        selected: dict[tuple[str | int, ...], set[int]] = {}
+        for path in paths:
+            for depth, element in enumerate(path.elements):
+                if isinstance(element, int):
+                    selected.setdefault(path.elements[:depth], set()).add(element)
+        positions = {prefix: sorted(indexes) for prefix, indexes in selected.items()}
+        entries = []
+        for path in paths:
+            spec = info.by_attribute[path.name]
+            steps: list[str | int] = []
+            for depth, element in enumerate(path.elements[1:], start=1):
+                if isinstance(element, int):
+                    steps.append(positions[path.elements[:depth]].index(element))
+                else:
+                    steps.append(element)
+            rest = "".join(f"[{e}]" if isinstance(e, int) else f".{e}" for e in path.elements[1:])
+            # TTL attributes hold epoch seconds; an int field takes them as they are.
+            epoch = (
+                path.is_top_level
+                and path.name in info.epoch_attributes
+                and spec.annotation is not int
+            )
+            entries.append((spec.name + rest, path.name, tuple(steps), path.annotation, epoch))
+        self._entries = tuple(entries)
+
+    def __call__(self, item: Item) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, attribute, steps, annotation, epoch in self._entries:
+            value = item.get(attribute)
+            for step in steps:
+                if value is None:
+                    break
+                if isinstance(step, int):
+                    elements = value.get("L") or ()
+                    value = elements[step] if step < len(elements) else None
+                else:
+                    value = (value.get("M") or {}).get(step)
+            if value is None:
+                continue
+            if epoch and "N" in value:
+                out[key] = datetime.fromtimestamp(int(value["N"]), tz=UTC)
+            else:
+                out[key] = from_wire_value(annotation, value)
+        return out
