@@ -38,7 +38,6 @@ __all__ = [
 
 _json = msgspec.json.Encoder(order="deterministic")
 
-_COMPARATORS = ("=", "<>", "<", "<=", ">", ">=")
 _TYPE_NAMES = ("S", "SS", "N", "NS", "B", "BS", "BOOL", "NULL", "L", "M")
 
 
