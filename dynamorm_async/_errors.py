@@ -91,11 +91,15 @@ class ItemNotFound(DynamormError):
 
 
 class ConditionFailed(DynamormError):
-    """A condition expression evaluated to false (ConditionalCheckFailedException)."""
+    """A condition expression evaluated to false (ConditionalCheckFailedException).
 
-    def __init__(self, message: str, *, item: Mapping[str, Any] | None = None, **kw: Any) -> None:
+    ``item`` is the item as stored when the check failed (a model instance from the item
+    executors; wire format from raw ``Session.call``), or None when no item existed.
+    """
+
+    def __init__(self, message: str, *, item: Any = None, **kw: Any) -> None:
         super().__init__(message, **kw)
-        self.item = item
+        self.item: Any = item
 
 
 class ItemExists(ConditionFailed):

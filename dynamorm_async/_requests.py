@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from ._errors import ValidationError
+from ._errors import ConditionFailed, ValidationError
 from ._expressions import Condition, Placeholders
 from ._marshal import Item, TypeKind
 from ._models import ModelInfo
@@ -29,6 +29,7 @@ __all__ = [
     "prepare_write",
     "put_request",
     "ttl_request",
+    "with_stored_item",
 ]
 
 BillingMode = Literal["PAY_PER_REQUEST", "PROVISIONED"]
@@ -113,8 +114,21 @@ def ttl_request(info: ModelInfo, table_name: str) -> dict[str, Any] | None:
 
 
 def condition_payload(condition: Condition | None, ph: Placeholders) -> dict[str, Any]:
-    """ConditionExpression entry (names/values go into ``ph``)."""
-    return {} if condition is None else {"ConditionExpression": condition.encode(ph)}
+    """ConditionExpression entry (names/values go into ``ph``); a failed check returns the
+    stored item, so ConditionFailed can show what the condition saw."""
+    if condition is None:
+        return {}
+    return {
+        "ConditionExpression": condition.encode(ph),
+        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+    }
+
+
+def with_stored_item(info: ModelInfo, exc: ConditionFailed) -> ConditionFailed:
+    """Decode the stored item a failed condition check returned into the model."""
+    if isinstance(exc.item, Mapping):
+        exc.item = info.decode(exc.item)
+    return exc
 
 
 @dataclass(frozen=True, slots=True)

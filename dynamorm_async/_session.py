@@ -30,6 +30,7 @@ from ._requests import (
     prepare_write,
     put_request,
     ttl_request,
+    with_stored_item,
 )
 from ._retry import RetryPolicy
 from ._transaction import Transaction, transact_get
@@ -260,8 +261,9 @@ class Session:
                     table=table,
                     key=info.key_dict(key),
                     code=exc.code,
+                    item=with_stored_item(info, exc).item,
                 ) from exc.__cause__
-            raise
+            raise with_stored_item(info, exc) from exc.__cause__
         return _apply(obj, prepared.updates)
 
     async def get(self, model: type[M], /, *, consistent: bool = False, **key: object) -> M:
@@ -323,12 +325,15 @@ class Session:
             info = model_info(type(target))
             table = self.table_name(type(target))
             wire_key, cond = prepare_delete(info, target, cond)
-        await self.call(
-            "DeleteItem",
-            delete_request(table, wire_key, cond),
-            table=table,
-            key=info.key_dict(wire_key),
-        )
+        try:
+            await self.call(
+                "DeleteItem",
+                delete_request(table, wire_key, cond),
+                table=table,
+                key=info.key_dict(wire_key),
+            )
+        except ConditionFailed as exc:
+            raise with_stored_item(info, exc) from exc.__cause__
 
     # --- executors -------------------------------------------------------------------------
 

@@ -24,10 +24,11 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, Self, TypeVar, overload
 
 import msgspec
 
-from ._errors import ValidationError
+from ._errors import ConditionFailed, ValidationError
 from ._expressions import Condition, as_condition
 from ._marshal import Item, strip_annotated, untag
 from ._models import Model, ModelInfo, model_info
+from ._requests import with_stored_item
 from ._update_expr import (
     RETURN_VALUES,
     ActionOp,
@@ -226,9 +227,12 @@ class _UpdateChain(Generic[M]):
             # one-element list for lines[2]); the whole top-level value decodes to its type.
             wire_mode = "ALL_NEW" if wire_mode == "UPDATED_NEW" else "ALL_OLD"
         request = prepared.request(state.table, state.key, return_values=wire_mode)
-        response = await state.session.call(
-            "UpdateItem", request, table=state.table, key=info.key_dict(state.key)
-        )
+        try:
+            response = await state.session.call(
+                "UpdateItem", request, table=state.table, key=info.key_dict(state.key)
+            )
+        except ConditionFailed as exc:
+            raise with_stored_item(info, exc) from exc.__cause__
         attributes: Mapping[str, Any] | None = response.get("Attributes")
         if state.mode == "NONE":
             return None

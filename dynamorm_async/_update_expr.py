@@ -31,6 +31,7 @@ from ._marshal import (
     unwrap_optional,
 )
 from ._models import FieldSpec, ModelInfo
+from ._requests import condition_payload
 
 __all__ = [
     "RETURN_VALUES",
@@ -437,8 +438,7 @@ class PreparedUpdate:
             "Key": key,
             "UpdateExpression": render_update(self.actions, ph),
         }
-        if self.condition is not None:
-            request["ConditionExpression"] = self.condition.encode(ph)
+        request.update(condition_payload(self.condition, ph))
         if return_values != "NONE":
             request["ReturnValues"] = return_values
         return ph.apply(request)

@@ -293,12 +293,14 @@ def test_put_get_delete_payloads() -> None:
         "TableName": "t",
         "Item": item,
         "ConditionExpression": "attribute_not_exists(#n0)",
+        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         "ExpressionAttributeNames": {"#n0": "value"},
     }
     assert delete_request("t", item, Simple.value == "x") == {
         "TableName": "t",
         "Key": item,
         "ConditionExpression": "#n0 = :v0",
+        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         "ExpressionAttributeNames": {"#n0": "value"},
         "ExpressionAttributeValues": {":v0": {"S": "x"}},
     }
