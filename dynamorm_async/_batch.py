@@ -65,6 +65,7 @@ from ._chunking import (
     get_payload,
     key_fingerprint,
     put_entry,
+    put_entry_size,
     split_get_answer,
     split_write_answer,
     write_payload,
@@ -306,14 +307,13 @@ class _Requests:
         table = self._table(model)
         # The item is marshalled and checked here, once; retries re-send the same entry.
         prepared = prepare_write(info, obj, now=now)
-        entry = put_entry(prepared.item)
         return WriteRequest(
             table=table,
-            entry=entry,
+            entry=put_entry(prepared.item),
             fingerprint=key_fingerprint(table, info.key_attributes, prepared.item),
             index=index,
             source=obj,
-            size=entry_size(entry),
+            size=put_entry_size(prepared.json_size),
             updates=prepared.updates or None,
         )
 

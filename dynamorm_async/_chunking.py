@@ -43,6 +43,7 @@ __all__ = [
     "get_payload",
     "key_fingerprint",
     "put_entry",
+    "put_entry_size",
     "split_get_answer",
     "split_write_answer",
     "write_payload",
@@ -140,6 +141,14 @@ def delete_entry(key: Item) -> dict[str, Any]:
 def entry_size(entry: Mapping[str, Any]) -> int:
     """Bytes an entry adds to the request body (its JSON text and a separator)."""
     return len(_json_encode(entry)) + 1
+
+
+_PUT_ENTRY_WRAPPER = len(_json_encode(put_entry({})))  # '{"PutRequest":{"Item":{}}}'
+
+
+def put_entry_size(item_json_size: int) -> int:
+    """:func:`entry_size` of a put entry, from the length of its item's JSON text."""
+    return item_json_size - 2 + _PUT_ENTRY_WRAPPER + 1
 
 
 def write_payload(requests: Iterable[WriteRequest]) -> dict[str, Any]:

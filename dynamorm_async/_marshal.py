@@ -653,15 +653,21 @@ def item_size(item: Mapping[str, Mapping[str, Any]]) -> int:
 _json_encode = msgspec.json.Encoder().encode
 
 
-def check_item_size(item: Mapping[str, Mapping[str, Any]], *, table: str | None = None) -> None:
-    """Reject an item above DynamoDB's 400 KB limit before it is sent."""
+def check_item_size(item: Mapping[str, Mapping[str, Any]], *, table: str | None = None) -> int:
+    """Reject an item above DynamoDB's 400 KB limit before it is sent.
+
+    Returns the length of the item's JSON text, which batch chunking reuses for the request
+    size limit instead of encoding the item again.
+    """
     # The JSON text is never smaller than DynamoDB's accounting, so most items pass on one
     # C-speed encode and only large ones pay for the exact walk.
-    if len(_json_encode(item)) <= MAX_ITEM_BYTES:
-        return
+    json_size = len(_json_encode(item))
+    if json_size <= MAX_ITEM_BYTES:
+        return json_size
     size = item_size(item)
     if size > MAX_ITEM_BYTES:
         raise ValidationError(
             f"item is {size} bytes, over DynamoDB's 400 KB limit; store large data in S3",
             table=table,
         )
+    return json_size

@@ -352,14 +352,17 @@ class ModelInfo:
 
     def encode_checked(self, obj: msgspec.Struct) -> Item:
         """Encode and enforce key presence and DynamoDB's item size before a write."""
+        return self.encode_sized(obj)[0]
+
+    def encode_sized(self, obj: msgspec.Struct) -> tuple[Item, int]:
+        """Like :meth:`encode_checked`, also returning the length of the item's JSON text."""
         if not isinstance(obj, self.cls):
             raise ValidationError(
                 f"expected a {self.cls.__name__} instance, got {type(obj).__name__}"
             )
         item = self.encode(obj)
         self.check_key(item)
-        check_item_size(item, table=self.table)
-        return item
+        return item, check_item_size(item, table=self.table)
 
     def check_key(self, item: Mapping[str, AttributeValue]) -> None:
         """A key attribute must be present and non-empty."""

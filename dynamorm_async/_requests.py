@@ -139,6 +139,7 @@ class PreparedWrite:
     item: Item
     condition: Condition | None
     updates: Mapping[str, Any]
+    json_size: int
 
 
 def prepare_write(
@@ -164,8 +165,8 @@ def prepare_write(
         version_condition = path.not_exists() if current == 0 else path == current
         updates[info.version] = current + 1
     staged = msgspec.structs.replace(obj, **updates) if updates else obj
-    item = info.encode_checked(staged)
-    return PreparedWrite(item, _combine(condition, version_condition), updates)
+    item, json_size = info.encode_sized(staged)
+    return PreparedWrite(item, _combine(condition, version_condition), updates, json_size)
 
 
 def prepare_delete(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+import msgspec
 import pytest
 
 from dynamorm_async import DynamormError, ValidationError
@@ -24,6 +25,7 @@ from dynamorm_async._chunking import (
     get_payload,
     key_fingerprint,
     put_entry,
+    put_entry_size,
     split_get_answer,
     split_write_answer,
     write_payload,
@@ -299,3 +301,10 @@ def test_result_of_a_clean_batch_is_ok() -> None:
     result = BatchResult(processed=10, retries=2, throttled=1, duration=0.5)
     assert result.ok
     assert result.unprocessed == ()
+
+
+def test_put_entry_size_from_the_item_json_length_matches_encoding_the_entry() -> None:
+    wide = {"pk": {"S": "é" * 50}, "n": {"N": "1.5"}, "l": {"L": []}}
+    for item in ({}, {"pk": {"S": "a"}}, wide):
+        json_size = len(msgspec.json.encode(item))
+        assert put_entry_size(json_size) == entry_size(put_entry(item))
