@@ -218,7 +218,34 @@ async def _accumulate(spec: _Spec) -> GroupAccumulator:
     return result
 
 
-class GroupBy(Generic[M]):
+class _Builder(Generic[M]):
+    """What both aggregation builders share: one immutable spec, and its projection."""
+
+    __slots__ = ("_spec",)
+
+    _spec: _Spec
+
+    @classmethod
+    def _from(cls, spec: _Spec) -> Self:
+        clone = object.__new__(cls)
+        object.__setattr__(clone, "_spec", spec)
+        return clone
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable; its methods return new builders")
+
+    def aggregate(self, **named: Aggregate[Any, Any]) -> Self:
+        """Add named results: ``aggregate(n=Count(), total=Sum(Order.total))``."""
+        return self._from(self._spec.with_aggregates(_named(self._spec.source.model, named)))
+
+    @property
+    def projection(self) -> tuple[str, ...]:
+        """Top-level attributes the read projects (empty: ``Select=COUNT``)."""
+        paths = self._spec.projection()
+        return tuple(p.name for p in paths) if paths is not None else ()
+
+
+class GroupBy(_Builder[M]):
     """A GROUP BY over a query or scan; ``await`` it for ``list[Row]``, one row per group.
 
     Immutable: each method returns a new builder, and one builder may run any number of times.
@@ -226,9 +253,7 @@ class GroupBy(Generic[M]):
     a missing value (``None``) first, unless :meth:`order_by` names an aggregate.
     """
 
-    __slots__ = ("_spec",)
-
-    _spec: _Spec
+    __slots__ = ()
 
     def __init__(
         self, source: AggregationSource, paths: Sequence[object], *, limit: int | None = None
@@ -237,30 +262,16 @@ class GroupBy(Generic[M]):
         spec.accumulator()
         object.__setattr__(self, "_spec", spec)
 
-    @classmethod
-    def _from(cls, spec: _Spec) -> Self:
-        clone = object.__new__(cls)
-        object.__setattr__(clone, "_spec", spec)
-        return clone
-
     def _with(self, **changes: Any) -> Self:
         spec = replace(self._spec, **changes)
         spec.accumulator()
         return self._from(spec)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"{type(self).__name__} is immutable; its methods return new builders")
 
     def __repr__(self) -> str:
         spec = self._spec
         keys = ", ".join(p.dotted for p in spec.group_by)
         named = ", ".join(f"{k}={v!r}" for k, v in spec.aggregates.items())
         return f"GroupBy({spec.source.model.__name__}, by=[{keys}], {named})"
-
-    def aggregate(self, **named: Aggregate[Any, Any]) -> Self:
-        """Add named results: ``aggregate(n=Count(), total=Sum(Order.total))``."""
-        spec = self._spec.with_aggregates(_named(self._spec.source.model, named))
-        return self._from(spec)
 
     def having(self, condition: HavingCondition) -> Self:
         """Keep only groups where ``condition`` holds (``Sum(Order.total) > 100``, combined with
@@ -297,12 +308,6 @@ class GroupBy(Generic[M]):
             raise ValidationError(f"max_groups() takes an int >= 1, got {n!r}")
         return self._with(max_groups=n)
 
-    @property
-    def projection(self) -> tuple[str, ...]:
-        """Top-level attributes the read projects (empty: ``Select=COUNT``)."""
-        paths = self._spec.projection()
-        return tuple(p.name for p in paths) if paths is not None else ()
-
     async def execute(self) -> list[Row]:
         """Read every matching item once and return the groups that pass HAVING, as rows."""
         spec = self._spec
@@ -313,7 +318,7 @@ class GroupBy(Generic[M]):
         return self.execute().__await__()
 
 
-class Aggregation(Generic[M]):
+class Aggregation(_Builder[M]):
     """Aggregates over every item of a query or scan; ``await`` it for the one result :class:`Row`.
 
     ``row.key`` is ``()``; ``Count()`` of no items is 0 and the other aggregates of no values are
@@ -321,9 +326,7 @@ class Aggregation(Generic[M]):
     :meth:`group_by` turns it into one.
     """
 
-    __slots__ = ("_spec",)
-
-    _spec: _Spec
+    __slots__ = ()
 
     def __init__(
         self,
@@ -335,35 +338,16 @@ class Aggregation(Generic[M]):
         spec = _Spec(source, limit).with_aggregates(_named(source.model, named))
         object.__setattr__(self, "_spec", spec)
 
-    @classmethod
-    def _from(cls, spec: _Spec) -> Self:
-        clone = object.__new__(cls)
-        object.__setattr__(clone, "_spec", spec)
-        return clone
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"{type(self).__name__} is immutable; its methods return new builders")
-
     def __repr__(self) -> str:
         spec = self._spec
         named = ", ".join(f"{k}={v!r}" for k, v in spec.aggregates.items())
         return f"Aggregation({spec.source.model.__name__}, {named})"
-
-    def aggregate(self, **named: Aggregate[Any, Any]) -> Self:
-        """Add more named results."""
-        return self._from(self._spec.with_aggregates(_named(self._spec.source.model, named)))
 
     def group_by(self, *paths: object) -> GroupBy[M]:
         """Group the items instead: the same aggregates, one row per group."""
         spec = replace(self._spec, group_by=_group_paths(self._spec.source.model, paths))
         spec.accumulator()
         return GroupBy._from(spec)
-
-    @property
-    def projection(self) -> tuple[str, ...]:
-        """Top-level attributes the read projects (empty: ``Select=COUNT``)."""
-        paths = self._spec.projection()
-        return tuple(p.name for p in paths) if paths is not None else ()
 
     async def execute(self) -> Row:
         """Read every matching item once and return the aggregates as one row."""
