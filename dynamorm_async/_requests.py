@@ -29,6 +29,7 @@ __all__ = [
     "prepare_write",
     "put_request",
     "ttl_request",
+    "version_condition",
     "with_stored_item",
 ]
 
@@ -158,15 +159,14 @@ def prepare_write(
             updates[info.updated_at] = now
         if info.created_at is not None and getattr(obj, info.created_at) is None:
             updates[info.created_at] = now
-    version_condition: Condition | None = None
+    check: Condition | None = None
     if info.version is not None:
         current = getattr(obj, info.version)
-        path = info.path(info.version)
-        version_condition = path.not_exists() if current == 0 else path == current
+        check = version_condition(info, current)
         updates[info.version] = current + 1
     staged = msgspec.structs.replace(obj, **updates) if updates else obj
     item, json_size = info.encode_sized(staged)
-    return PreparedWrite(item, _combine(condition, version_condition), updates, json_size)
+    return PreparedWrite(item, _combine(condition, check), updates, json_size)
 
 
 def prepare_delete(
@@ -175,12 +175,16 @@ def prepare_delete(
     """Key and condition for deleting an instance (with its version check)."""
     _check_instance(info, obj)
     key = info.key_of(obj)
-    version_condition: Condition | None = None
-    if info.version is not None:
-        current = getattr(obj, info.version)
-        path = info.path(info.version)
-        version_condition = path.not_exists() if current == 0 else path == current
-    return key, _combine(condition, version_condition)
+    check = None if info.version is None else version_condition(info, getattr(obj, info.version))
+    return key, _combine(condition, check)
+
+
+def version_condition(info: ModelInfo, expected: int) -> Condition:
+    """The optimistic-locking condition for an instance holding version ``expected``: the
+    stored version equals it, or no item exists yet for version 0."""
+    assert info.version is not None
+    path = info.path(info.version)
+    return path.not_exists() if expected == 0 else path == expected
 
 
 def _check_instance(info: ModelInfo, obj: object) -> None:

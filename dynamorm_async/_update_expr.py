@@ -31,7 +31,7 @@ from ._marshal import (
     unwrap_optional,
 )
 from ._models import FieldSpec, ModelInfo
-from ._requests import condition_payload
+from ._requests import condition_payload, version_condition
 
 __all__ = [
     "RETURN_VALUES",
@@ -42,7 +42,6 @@ __all__ = [
     "add_action",
     "make_action",
     "prepare_update",
-    "version_condition",
 ]
 
 ActionOp = Literal[
@@ -362,13 +361,6 @@ def add_action(actions: tuple[UpdateAction, ...], action: UpdateAction) -> tuple
 
 
 # --- managed fields and the request -------------------------------------------------------
-
-
-def version_condition(info: ModelInfo, expected: int) -> Condition:
-    """The optimistic-locking condition for an instance holding version ``expected``."""
-    assert info.version is not None
-    path = info.path(info.version)
-    return path.not_exists() if expected == 0 else path == expected
 
 
 def _managed(

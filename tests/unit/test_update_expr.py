@@ -25,6 +25,7 @@ from dynamorm_async import (
 )
 from dynamorm_async._expressions import AttributePath, Placeholders
 from dynamorm_async._models import model_info
+from dynamorm_async._requests import version_condition
 from dynamorm_async._update_expr import (
     RETURN_VALUES,
     ActionOp,
@@ -33,7 +34,6 @@ from dynamorm_async._update_expr import (
     add_action,
     make_action,
     prepare_update,
-    version_condition,
 )
 
 NOW = datetime(2025, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
