@@ -213,6 +213,7 @@ class ModelInfo:
         self.codec = struct_codec(
             cls, frozenset([self.ttl]) if self.ttl is not None else frozenset()
         )
+        self.paths: dict[str, AttributePath] = {n: self._build_path(n) for n in self.fields}
 
     # --- validation at class creation ------------------------------------------------
 
@@ -446,7 +447,10 @@ class ModelInfo:
         return tagged
 
     def path(self, field_name: str) -> AttributePath:
-        """The attribute path of a top-level field."""
+        """The attribute path of a top-level field (built once; paths are immutable)."""
+        return self.paths[field_name]
+
+    def _build_path(self, field_name: str) -> AttributePath:
         spec = self.fields[field_name]
         annotation = spec.annotation
         if field_name == self.ttl and annotation is not int:
@@ -484,8 +488,7 @@ class ModelMeta(msgspec.StructMeta):
             raise ModelError(f"{name}: table= must be a name of 3 to 255 characters")
         info = ModelInfo(cls, table)  # type: ignore[arg-type]
         type.__setattr__(cls, "__dynamorm__", info)
-        paths = {field_name: info.path(field_name) for field_name in info.fields}
-        type.__setattr__(cls, "__dynamorm_paths__", paths)
+        type.__setattr__(cls, "__dynamorm_paths__", info.paths)
         return cls
 
     def __getattribute__(cls, name: str) -> Any:
