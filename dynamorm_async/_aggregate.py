@@ -106,7 +106,7 @@ class Aggregate(ABC, Generic[S, R]):
             )
         checked = as_path(path)
         object.__setattr__(self, "path", checked)
-        object.__setattr__(self, "_elements", checked.elements)
+        object.__setattr__(self, "_elements", checked._elements)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"{type(self).__name__} is immutable")
@@ -124,10 +124,10 @@ class Aggregate(ABC, Generic[S, R]):
         return hash(self.key)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.path.dotted if self.path is not None else ''})"
+        return f"{type(self).__name__}({self.path._dotted if self.path is not None else ''})"
 
     def _where(self) -> str:
-        return self.path.dotted if self.path is not None else ""
+        return self.path._dotted if self.path is not None else ""
 
     @abstractmethod
     def new_state(self) -> S:
@@ -389,7 +389,7 @@ class _Extremum(Aggregate[_Extreme | None, Any]):
     def result(self, state: _Extreme | None) -> Any:
         if state is None:
             return None
-        annotation = self.path.annotation if self.path is not None else None
+        annotation = self.path._annotation if self.path is not None else None
         return decode_value(annotation, state.av)
 
     def sort_value(self, state: _Extreme | None) -> tuple[Any, ...] | None:
@@ -398,7 +398,7 @@ class _Extremum(Aggregate[_Extreme | None, Any]):
     def _operand(self, value: object) -> object:
         if isinstance(value, Aggregate | HavingCondition) or value is None:
             return super()._operand(value)
-        annotation = self.path.annotation if self.path is not None else None
+        annotation = self.path._annotation if self.path is not None else None
         is_number = isinstance(value, int | float | Decimal) and not isinstance(value, bool)
         if annotation is None:
             return _number_operand(self, value) if is_number else value

@@ -98,7 +98,7 @@ class _Spec:
             return None
         info = model_info(self.source.model)
         paths = needed_attributes(self.group_by, self.aggregates, self.having)
-        read = {path.name for path in paths}
+        read = {path._attribute for path in paths}
         paths += [
             info.path(info.by_attribute[a].name) for a in info.key_attributes if a not in read
         ]
@@ -122,10 +122,10 @@ class _Spec:
 
 def _check_model(model: type[Model], paths: Sequence[AttributePath], what: str) -> None:
     for path in paths:
-        owner = path.model
+        owner = path._model
         if owner is not None and not (isinstance(owner, type) and issubclass(model, owner)):
             raise ValidationError(
-                f"{what} path {owner.__name__}.{path.dotted} belongs to another model than "
+                f"{what} path {owner.__name__}.{path._dotted} belongs to another model than "
                 f"the {model.__name__} being read"
             )
 
@@ -242,7 +242,7 @@ class _Builder(Generic[M]):
     def projection(self) -> tuple[str, ...]:
         """Top-level attributes the read projects (empty: ``Select=COUNT``)."""
         paths = self._spec.projection()
-        return tuple(p.name for p in paths) if paths is not None else ()
+        return tuple(p._attribute for p in paths) if paths is not None else ()
 
 
 class GroupBy(_Builder[M]):
@@ -269,7 +269,7 @@ class GroupBy(_Builder[M]):
 
     def __repr__(self) -> str:
         spec = self._spec
-        keys = ", ".join(p.dotted for p in spec.group_by)
+        keys = ", ".join(p._dotted for p in spec.group_by)
         named = ", ".join(f"{k}={v!r}" for k, v in spec.aggregates.items())
         return f"GroupBy({spec.source.model.__name__}, by=[{keys}], {named})"
 

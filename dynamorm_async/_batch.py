@@ -564,7 +564,7 @@ def _selection(
         (attribute,): AttributePath((attribute,)) for attribute in info.key_attributes
     }
     for path in projected_paths(projection):
-        unique.setdefault(path.elements, path)
+        unique.setdefault(path._elements, path)
     ph = Placeholders()
     expression = projection_expression(unique.values(), ph)
     return expression, ph.names, decode

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, get_args, get_origin
 
 import msgspec
@@ -32,8 +33,17 @@ __all__ = [
     "Size",
     "as_condition",
     "as_path",
+    "attribute_type",
+    "begins_with",
+    "between",
+    "contains",
+    "dotted",
+    "exists",
+    "is_in",
+    "not_exists",
     "path",
     "projection_expression",
+    "size",
 ]
 
 _json = msgspec.json.Encoder(order="deterministic")
@@ -73,7 +83,7 @@ class Placeholders:
     def path(self, path: AttributePath) -> str:
         """Render an attribute path with every name element behind a placeholder."""
         out: list[str] = []
-        for element in path.elements:
+        for element in path._elements:
             if isinstance(element, int):
                 out.append(f"[{element}]")
             else:
@@ -114,6 +124,14 @@ class Condition:
         raise ValidationError(
             "a condition has no truth value: combine conditions with & | ~, not and/or/not"
         )
+
+
+def dotted(names: Iterable[str | int]) -> str:
+    """Path elements as written in Python: ``ship_to.city``, ``lines[0]``."""
+    out = ""
+    for e in names:
+        out += f"[{e}]" if isinstance(e, int) else (f".{e}" if out else e)
+    return out
 
 
 def as_condition(value: object) -> Condition:
@@ -322,12 +340,19 @@ class _Comparable:
         return self._cmp(">=", other)
 
     def between(self, low: Any, high: Any) -> Between:
-        """Inclusive range: ``low <= self <= high``."""
+        """Inclusive range: ``low <= self <= high``; also :func:`between`."""
+        return self._between(low, high)
+
+    def is_in(self, values: Iterable[Any]) -> In:
+        """True when the attribute equals one of ``values`` (1..100 values); also
+        :func:`is_in`."""
+        return self._is_in(values)
+
+    def _between(self, low: Any, high: Any) -> Between:
         annotation = self._value_annotation()
         return Between(self, _operand(low, annotation), _operand(high, annotation))  # type: ignore[arg-type]
 
-    def is_in(self, values: Iterable[Any]) -> In:
-        """True when the attribute equals one of ``values`` (1..100 values)."""
+    def _is_in(self, values: Iterable[Any]) -> In:
         options = tuple(Operand(v, self._value_annotation()) for v in values)
         if not 1 <= len(options) <= 100:
             raise ValidationError(f"is_in() takes 1 to 100 values, got {len(options)}")
@@ -347,16 +372,62 @@ class Size(_Comparable):
         return f"size({ph.path(self.path)})"
 
     def __hash__(self) -> int:
-        return hash(("size", self.path.elements))
+        return hash(("size", self.path._elements))
+
+
+class _FieldStep:
+    """``path.<field>`` on a path to a struct: the path of that field (set on the per-struct
+    path class, so a field named like a path method, ``size`` or ``name``, wins over it)."""
+
+    __slots__ = ("_info",)
+
+    def __init__(self, info: msgspec.structs.FieldInfo) -> None:
+        self._info = info
+
+    def __get__(self, path: AttributePath | None, owner: type) -> Any:
+        if path is None:
+            return self
+        info = self._info
+        return path._child(info.encode_name, info.type, info.name)
+
+
+@cache
+def _path_class(target: Any) -> type[AttributePath]:
+    """The class of paths whose value is ``target``: for a struct, a subclass of AttributePath
+    that has one class-level :class:`_FieldStep` per field (built once per struct)."""
+    if not (isinstance(target, type) and issubclass(target, msgspec.Struct)):
+        return AttributePath
+    steps: dict[str, Any] = {
+        info.name: _FieldStep(info)
+        for info in msgspec.structs.fields(target)
+        if not info.name.startswith("_")
+    }
+    return type(f"AttributePath[{target.__name__}]", (AttributePath,), {"__slots__": (), **steps})
 
 
 class AttributePath(_Comparable):
     """A path to an attribute (``Order.ship_to.city``, ``Order.lines[0]``).
 
-    ``annotation`` is the Python type found at the path, used to marshal compared values.
+    Attribute access on a path to a struct yields the path of that field, and a field always
+    wins: a nested field named ``name``, ``size`` or ``contains`` is reachable like any other.
+    The path's own data is private, and every path method has a free-function twin
+    (:func:`size`, :func:`contains`, ...) for when a field shadows the method.
     """
 
-    __slots__ = ("annotation", "elements", "field_name", "model")
+    __slots__ = ("_annotation", "_elements", "_model", "_names")
+
+    _elements: tuple[str | int, ...]
+    """Attribute names (as stored) and list indexes."""
+    _names: tuple[str | int, ...]
+    """The same path in field names, as the user wrote it."""
+    _annotation: Any
+    """The Python type found at the path, used to marshal compared values."""
+    _model: type | None
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> AttributePath:
+        annotation = args[1] if len(args) > 1 else kwargs.get("annotation")
+        target = cls if cls is not AttributePath else _path_class(unwrap_optional(annotation))
+        return object.__new__(target)
 
     def __init__(
         self,
@@ -366,77 +437,85 @@ class AttributePath(_Comparable):
         model: type | None = None,
         field_name: str | None = None,
     ) -> None:
-        object.__setattr__(self, "elements", tuple(elements))
-        object.__setattr__(self, "annotation", annotation)
-        object.__setattr__(self, "model", model)
-        object.__setattr__(self, "field_name", field_name)
+        elements = tuple(elements)
+        names = elements if field_name is None else (field_name, *elements[1:])
+        self._fill(elements, names, annotation, model)
 
-    elements: tuple[str | int, ...]
-    annotation: Any
-    model: type | None
-    field_name: str | None
+    def _fill(
+        self,
+        elements: tuple[str | int, ...],
+        names: tuple[str | int, ...],
+        annotation: Any,
+        model: type | None,
+    ) -> None:
+        object.__setattr__(self, "_elements", elements)
+        object.__setattr__(self, "_names", names)
+        object.__setattr__(self, "_annotation", annotation)
+        object.__setattr__(self, "_model", model)
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("AttributePath is immutable")
 
     def _value_annotation(self) -> Any:
-        return self.annotation
+        return self._annotation
 
     @property
-    def name(self) -> str:
-        """The top-level attribute name (first element)."""
-        return str(self.elements[0])
+    def _attribute(self) -> str:
+        """The top-level attribute name (first element, as stored)."""
+        return str(self._elements[0])
 
     @property
-    def is_top_level(self) -> bool:
+    def _is_top_level(self) -> bool:
         """True for a path that names one top-level attribute."""
-        return len(self.elements) == 1
+        return len(self._elements) == 1
 
     def __hash__(self) -> int:
-        return hash(self.elements)
+        return hash(self._elements)
 
-    def same_as(self, other: AttributePath) -> bool:
+    def _same_as(self, other: AttributePath) -> bool:
         """Structural equality (``==`` builds a condition instead)."""
-        return self.elements == other.elements
+        return self._elements == other._elements
 
-    def overlaps(self, other: AttributePath) -> bool:
+    def _overlaps(self, other: AttributePath) -> bool:
         """True when one path is a prefix of the other (DynamoDB rejects such update pairs)."""
-        n = min(len(self.elements), len(other.elements))
-        return self.elements[:n] == other.elements[:n]
+        n = min(len(self._elements), len(other._elements))
+        return self._elements[:n] == other._elements[:n]
 
     def __repr__(self) -> str:
-        return f"AttributePath({self.dotted!r})"
+        return f"AttributePath({self._dotted!r})"
 
     @property
-    def dotted(self) -> str:
-        """Human-readable form: ``ship_to.city``, ``lines[0]``."""
-        out = ""
-        for e in self.elements:
-            out += f"[{e}]" if isinstance(e, int) else (f".{e}" if out else e)
-        return out
+    def _dotted(self) -> str:
+        """Human-readable form in field names: ``ship_to.city``, ``lines[0]``."""
+        return dotted(self._names)
 
-    def _child(self, element: str | int, annotation: Any, field_name: str | None = None) -> Any:
-        return AttributePath((*self.elements, element), annotation, model=self.model)
+    def _child(self, element: str | int, annotation: Any, name: str | int | None = None) -> Any:
+        child = object.__new__(_path_class(unwrap_optional(annotation)))
+        names = (*self._names, element if name is None else name)
+        child._fill((*self._elements, element), names, annotation, self._model)
+        return child
 
     def _field(self, target: type[msgspec.Struct], name: str) -> AttributePath:
         for info in msgspec.structs.fields(target):
             if info.name == name:
-                child: AttributePath = self._child(info.encode_name, info.type)
+                child: AttributePath = self._child(info.encode_name, info.type, info.name)
                 return child
         raise AttributeError(f"{target.__name__} has no field {name!r}")
 
     def __getattr__(self, name: str) -> Any:
+        # Reached only for names the path class does not define: fields are class-level steps,
+        # so this serves fields whose name starts with an underscore, and reports the rest.
         if name.startswith("__"):
             raise AttributeError(name)
-        target = unwrap_optional(self.annotation)
+        target = unwrap_optional(self._annotation)
         if isinstance(target, type) and issubclass(target, msgspec.Struct):
             return self._field(target, name)
         raise AttributeError(
-            f"{self.dotted} is not a struct; use path['key'] for map keys or path[0] for lists"
+            f"{self._dotted} is not a struct; use path['key'] for map keys or path[0] for lists"
         )
 
     def __getitem__(self, key: str | int) -> Any:
-        target = unwrap_optional(self.annotation)
+        target = unwrap_optional(self._annotation)
         origin = get_origin(target)
         args = get_args(target)
         if isinstance(key, bool) or not isinstance(key, int | str):
@@ -448,45 +527,95 @@ class AttributePath(_Comparable):
                 return self._child(key, args[key] if key < len(args) else None)
             return self._child(key, args[0] if args and origin in (list, tuple) else None)
         if isinstance(target, type) and issubclass(target, msgspec.Struct):
-            # Not getattr(): a field may share its name with a method (name, size, ...).
             return self._field(target, key)
         return self._child(key, args[1] if origin is dict and len(args) == 2 else None)
 
-    # --- condition functions -----------------------------------------------------------
+    # --- condition functions (each also a free function, for fields that shadow it) ------
 
     def exists(self) -> Function:
-        """attribute_exists(path)."""
-        return Function("attribute_exists", self)
+        """attribute_exists(path); also :func:`exists`."""
+        return exists(self)
 
     def not_exists(self) -> Function:
-        """attribute_not_exists(path)."""
-        return Function("attribute_not_exists", self)
+        """attribute_not_exists(path); also :func:`not_exists`."""
+        return not_exists(self)
 
     def begins_with(self, prefix: str | bytes) -> Function:
-        """begins_with(path, prefix) for strings or binary."""
-        annotation = bytes if isinstance(prefix, bytes) else str
-        return Function("begins_with", self, Operand(prefix, annotation))
+        """begins_with(path, prefix) for strings or binary; also :func:`begins_with`."""
+        return begins_with(self, prefix)
 
     def contains(self, value: Any) -> Function:
-        """contains(path, value): substring of a string, element of a set or list."""
-        return Function("contains", self, Operand(value, self._element_annotation()))
+        """contains(path, value): substring of a string, element of a set or list; also
+        :func:`contains`."""
+        return contains(self, value)
 
     def is_type(self, type_name: str) -> Function:
-        """attribute_type(path, T) for T in S SS N NS B BS BOOL NULL L M."""
-        if type_name not in _TYPE_NAMES:
-            raise ValidationError(f"is_type() takes one of {', '.join(_TYPE_NAMES)}")
-        return Function("attribute_type", self, Operand(type_name, str))
+        """attribute_type(path, T) for T in S SS N NS B BS BOOL NULL L M; also
+        :func:`attribute_type`."""
+        return attribute_type(self, type_name)
 
     def size(self) -> Size:
-        """size(path), to compare: ``Order.lines.size() > 2``."""
-        return Size(self)
+        """size(path), to compare: ``Order.lines.size() > 2``; also :func:`size`."""
+        return size(self)
 
     def _element_annotation(self) -> Any:
-        target = unwrap_optional(self.annotation)
+        target = unwrap_optional(self._annotation)
         if get_origin(target) in (set, frozenset, list):
             args = get_args(target)
             return strip_annotated(args[0]) if args else None
         return None if target is None else target
+
+
+# --- free functions: reach every path function even where a struct field shadows it -------
+
+
+def exists(attribute: object) -> Function:
+    """``attribute_exists(path)``: ``exists(Order.ship_to)``."""
+    return Function("attribute_exists", as_path(attribute))
+
+
+def not_exists(attribute: object) -> Function:
+    """``attribute_not_exists(path)``: ``not_exists(Order.ship_to)``."""
+    return Function("attribute_not_exists", as_path(attribute))
+
+
+def begins_with(attribute: object, prefix: str | bytes) -> Function:
+    """``begins_with(path, prefix)`` for strings or binary."""
+    annotation = bytes if isinstance(prefix, bytes) else str
+    return Function("begins_with", as_path(attribute), Operand(prefix, annotation))
+
+
+def contains(attribute: object, value: Any) -> Function:
+    """``contains(path, value)``: substring of a string, element of a set or list."""
+    target = as_path(attribute)
+    return Function("contains", target, Operand(value, target._element_annotation()))
+
+
+def attribute_type(attribute: object, type_name: str) -> Function:
+    """``attribute_type(path, T)`` for T in S SS N NS B BS BOOL NULL L M."""
+    if type_name not in _TYPE_NAMES:
+        names = ", ".join(_TYPE_NAMES)
+        raise ValidationError(f"is_type()/attribute_type() takes one of {names}")
+    return Function("attribute_type", as_path(attribute), Operand(type_name, str))
+
+
+def size(attribute: object) -> Size:
+    """``size(path)``, to compare: ``size(Order.lines) > 2``."""
+    return Size(as_path(attribute))
+
+
+def between(subject: object, low: Any, high: Any) -> Between:
+    """Inclusive range ``low <= subject <= high`` of a path or a :func:`size`."""
+    return _subject(subject)._between(low, high)
+
+
+def is_in(subject: object, values: Iterable[Any]) -> In:
+    """True when a path (or a :func:`size`) equals one of ``values`` (1..100 values)."""
+    return _subject(subject)._is_in(values)
+
+
+def _subject(value: object) -> _Comparable:
+    return value if isinstance(value, Size) else as_path(value)
 
 
 def projection_expression(paths: Iterable[AttributePath], ph: Placeholders) -> str:

@@ -173,7 +173,7 @@ class GroupAccumulator:
         max_groups: int = 100_000,
     ) -> None:
         paths = [as_path(p) for p in group_by]
-        elements = tuple(p.elements for p in paths)
+        elements = tuple(p._elements for p in paths)
         if len(set(elements)) != len(elements):
             raise ValidationError("group_by names the same attribute path twice")
         if having is not None:
@@ -196,7 +196,7 @@ class GroupAccumulator:
         for aggregate in having.aggregates() if having is not None else ():
             specs.setdefault(aggregate.key, aggregate)
         self._group_elements = elements
-        self._annotations = tuple(p.annotation for p in paths)
+        self._annotations = tuple(p._annotation for p in paths)
         self._specs = tuple(specs.values())
         self._positions = {key: i for i, key in enumerate(specs)}
         self._names = names
@@ -351,7 +351,7 @@ class GroupAccumulator:
             except ValidationError as exc:
                 key = item_key(item, self._key_attributes)
                 raise ValidationError(
-                    f"group_by {AttributePath(elements).dotted}: {exc.message}",
+                    f"group_by {AttributePath(elements)._dotted}: {exc.message}",
                     key=key,
                 ) from exc
         return tuple(out)
@@ -397,11 +397,10 @@ def needed_attributes(
         paths += [a.path for a in having.aggregates()]
     out: dict[str, AttributePath] = {}
     for path in paths:
-        if path is None or path.name in out:
+        if path is None or path._attribute in out:
             continue
-        out[path.name] = (
-            path if path.is_top_level else AttributePath((path.name,), None, model=path.model)
-        )
+        top = AttributePath((path._attribute,), None, model=path._model)
+        out[path._attribute] = path if path._is_top_level else top
     return list(out.values())
 
 

@@ -17,7 +17,7 @@ from typing import Any, cast
 import msgspec
 
 from ._errors import ValidationError
-from ._expressions import AttributePath, as_path
+from ._expressions import AttributePath, as_path, dotted
 from ._marshal import from_wire_value
 from ._models import Model, ModelInfo, model_info
 
@@ -40,14 +40,14 @@ def check_paths(info: ModelInfo, targets: Sequence[object]) -> tuple[AttributePa
     out: list[AttributePath] = []
     for target in targets:
         path = as_path(target)
-        if path.name not in info.by_attribute:
-            raise ValidationError(f"{path.dotted} is not an attribute of {info.cls.__name__}")
-        if any(path.same_as(p) for p in out):
+        if path._attribute not in info.by_attribute:
+            raise ValidationError(f"{path._dotted} is not an attribute of {info.cls.__name__}")
+        if any(path._same_as(p) for p in out):
             continue
-        clash = next((p for p in out if p.overlaps(path)), None)
+        clash = next((p for p in out if p._overlaps(path)), None)
         if clash is not None:
             raise ValidationError(
-                f"select() paths {clash.dotted} and {path.dotted} overlap, which DynamoDB "
+                f"select() paths {clash._dotted} and {path._dotted} overlap, which DynamoDB "
                 "rejects; keep the shorter one"
             )
         out.append(path)
@@ -122,27 +122,28 @@ class DictDecoder:
     def __init__(self, info: ModelInfo, paths: Sequence[AttributePath]) -> None:
         selected: dict[tuple[str | int, ...], set[int]] = {}
         for path in paths:
-            for depth, element in enumerate(path.elements):
+            for depth, element in enumerate(path._elements):
                 if isinstance(element, int):
-                    selected.setdefault(path.elements[:depth], set()).add(element)
+                    selected.setdefault(path._elements[:depth], set()).add(element)
         positions = {prefix: sorted(indexes) for prefix, indexes in selected.items()}
         entries = []
         for path in paths:
-            spec = info.by_attribute[path.name]
+            spec = info.by_attribute[path._attribute]
             steps: list[str | int] = []
-            for depth, element in enumerate(path.elements[1:], start=1):
+            for depth, element in enumerate(path._elements[1:], start=1):
                 if isinstance(element, int):
-                    steps.append(positions[path.elements[:depth]].index(element))
+                    steps.append(positions[path._elements[:depth]].index(element))
                 else:
                     steps.append(element)
-            rest = "".join(f"[{e}]" if isinstance(e, int) else f".{e}" for e in path.elements[1:])
             # TTL attributes hold epoch seconds; an int field takes them as they are.
             epoch = (
-                path.is_top_level
-                and path.name in info.epoch_attributes
+                path._is_top_level
+                and path._attribute in info.epoch_attributes
                 and spec.annotation is not int
             )
-            entries.append((spec.name + rest, path.name, tuple(steps), path.annotation, epoch))
+            # Result keys are field names (``ship_to.city``), never the stored attribute names.
+            key = dotted((spec.name, *path._names[1:]))
+            entries.append((key, path._attribute, tuple(steps), path._annotation, epoch))
         self._entries = tuple(entries)
 
     def __call__(self, item: Item) -> dict[str, Any]:

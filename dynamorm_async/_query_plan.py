@@ -96,9 +96,9 @@ _NOT_A_KEY_CONDITION = (
 def _key_path(info: ModelInfo, subject: object, keys: set[str]) -> AttributePath:
     if not isinstance(subject, AttributePath):
         raise ValidationError(_NOT_A_KEY_CONDITION.format(what="size()"))
-    if not subject.is_top_level or subject.name not in keys:
+    if not subject._is_top_level or subject._attribute not in keys:
         raise ValidationError(
-            f"{info.cls.__name__}.{subject.dotted} is not a key attribute of the table or of any "
+            f"{info.cls.__name__}.{subject._dotted} is not a key attribute of the table or of any "
             "index, so it cannot go in .where(); move that condition to .filter()"
         )
     return subject
@@ -111,27 +111,27 @@ def _key_term(info: ModelInfo, condition: Condition, keys: set[str]) -> KeyTerm:
         path = _key_path(info, condition.lhs, keys)
         if not isinstance(condition.rhs, Operand):
             raise ValidationError(
-                f"a key condition compares {_field(info, path.name)} with a value, not with "
+                f"a key condition compares {_field(info, path._attribute)} with a value, not with "
                 "another attribute; put that comparison in .filter()"
             )
         operator = "==" if condition.op == "=" else condition.op
         value = condition.rhs.value if operator == "==" else None
-        return KeyTerm(path.name, condition, operator, value)
+        return KeyTerm(path._attribute, condition, operator, value)
     if isinstance(condition, Between):
         path = _key_path(info, condition.subject, keys)
         if not (isinstance(condition.low, Operand) and isinstance(condition.high, Operand)):
             raise ValidationError(
-                f"between() on {_field(info, path.name)} in a key condition takes two values"
+                f"between() on {_field(info, path._attribute)} in a key condition takes two values"
             )
-        return KeyTerm(path.name, condition, "between")
+        return KeyTerm(path._attribute, condition, "between")
     if isinstance(condition, Function) and condition.name == "begins_with":
         path = _key_path(info, condition.path, keys)
-        if info.by_attribute[path.name].kind not in _KEY_KINDS:
+        if info.by_attribute[path._attribute].kind not in _KEY_KINDS:
             raise ValidationError(
-                f"begins_with() needs a string or binary key; {_field(info, path.name)} is a "
+                f"begins_with() needs a string or binary key; {_field(info, path._attribute)} is a "
                 "number: use between() or a comparison"
             )
-        return KeyTerm(path.name, condition, "begins_with")
+        return KeyTerm(path._attribute, condition, "begins_with")
     what = type(condition).__name__
     if isinstance(condition, Function):
         what = f"{condition.name}()"
@@ -311,7 +311,7 @@ def _output_paths(
         return None
     paths = list(projected_paths(spec.projection))
     # Cursors resume from a returned item's keys, so those are read even when not selected.
-    selected = {p.name for p in paths if p.is_top_level}
+    selected = {p._attribute for p in paths if p._is_top_level}
     missing = [a for a in cursor_attributes if a not in selected]
     return paths + _top_paths(info, missing)
 
@@ -320,9 +320,10 @@ def _check_filter_keys(info: ModelInfo, index: IndexSpec | None, condition: Cond
     keys = (index.hash_key, index.range_key) if index is not None else info.key_attributes
     label = "the table" if index is None else f"index {index.name!r}"
     for path in condition.paths():
-        if path.name in keys:
+        attribute = path._attribute
+        if attribute in keys:
             raise ValidationError(
-                f"{_field(info, path.name)} is a key of {label}, which DynamoDB does not take in "
+                f"{_field(info, attribute)} is a key of {label}, which DynamoDB does not take in "
                 "a query's filter; put that condition in .where() (range keys take ==, <, <=, >, "
                 ">=, between() and begins_with())"
             )

@@ -116,7 +116,7 @@ class _UpdateChain(Generic[M]):
         self._state = state
 
     def __repr__(self) -> str:
-        actions = ", ".join(f"{a.op}({a.path.dotted})" for a in self._state.actions)
+        actions = ", ".join(f"{a.op}({a.path._dotted})" for a in self._state.actions)
         return f"{type(self).__name__}({self._state.info.cls.__name__}: {actions or 'empty'})"
 
     def _derive(self, **changes: Any) -> Self:

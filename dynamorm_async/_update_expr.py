@@ -90,14 +90,14 @@ class UpdateAction:
         # AttributePath's == builds a condition, so paths are compared by their elements.
         if not isinstance(other, UpdateAction):
             return NotImplemented
-        return (self.op, self.path.elements, self.value) == (
+        return (self.op, self.path._elements, self.value) == (
             other.op,
-            other.path.elements,
+            other.path._elements,
             other.value,
         )
 
     def __hash__(self) -> int:
-        return hash((self.op, self.path.elements))
+        return hash((self.op, self.path._elements))
 
     @property
     def clause(self) -> str:
@@ -165,13 +165,15 @@ def _kind(annotation: Any) -> TypeKind:
 def _root(info: ModelInfo, path: AttributePath, where: str) -> FieldSpec:
     """The top-level field a path starts at, refusing foreign, key and Version paths."""
     model = info.cls.__name__
-    if path.model is not None and not issubclass(info.cls, path.model):
+    if path._model is not None and not issubclass(info.cls, path._model):
         raise ValidationError(
-            f"{where}: the path belongs to {path.model.__name__}, not {model}", table=info.table
+            f"{where}: the path belongs to {path._model.__name__}, not {model}", table=info.table
         )
-    spec = info.by_attribute.get(path.name)
+    spec = info.by_attribute.get(path._attribute)
     if spec is None:
-        raise ValidationError(f"{where}: {model} has no attribute {path.name!r}", table=info.table)
+        raise ValidationError(
+            f"{where}: {model} has no attribute {path._attribute!r}", table=info.table
+        )
     if spec.attribute in info.key_attributes:
         raise ValidationError(
             f"{where}: {spec.name!r} is part of {model}'s primary key and cannot be updated; "
@@ -189,17 +191,17 @@ def _root(info: ModelInfo, path: AttributePath, where: str) -> FieldSpec:
 
 def _required_leaf(info: ModelInfo, spec: FieldSpec, path: AttributePath) -> bool:
     """True when the path names a struct field without a default (removing it breaks loads)."""
-    if path.is_top_level:
+    if path._is_top_level:
         return not spec.has_default
     parent = unwrap_optional(spec.annotation)
-    for element in path.elements[1:-1]:
+    for element in path._elements[1:-1]:
         if isinstance(element, int) or not _is_struct(parent):
             return False
         parent = _struct_field(parent, element)
         if parent is None:
             return False
         parent = unwrap_optional(parent.type)
-    leaf = path.elements[-1]
+    leaf = path._elements[-1]
     if isinstance(leaf, int) or not _is_struct(parent):
         return False
     found = _struct_field(parent, leaf)
@@ -241,7 +243,7 @@ def _marshal(
     """Wire form of ``value`` at ``path``; None for values DynamoDB cannot hold (empty sets)."""
     # The field's own tagger covers top-level specifics such as TTL fields stored as epoch N;
     # an untyped path (a dict without a value type) tags the value by its Python type.
-    if path.is_top_level:
+    if path._is_top_level:
         tagger = spec.tagger
     else:
         tagger = tagger_for(annotation if annotation is not None else Any)
@@ -260,9 +262,9 @@ def make_action(
     stored shape a put gives those values; inside a list it stores NULL to keep positions.
     """
     path = as_path(target)
-    where = f"{op}({info.cls.__name__}.{path.dotted})"
+    where = f"{op}({info.cls.__name__}.{path._dotted})"
     spec = _root(info, path, where)
-    annotation = field_annotation(info, spec.name) if path.is_top_level else path.annotation
+    annotation = field_annotation(info, spec.name) if path._is_top_level else path._annotation
     kind = _kind(annotation)
     if op == "remove":
         return _removal(info, spec, path, where)
@@ -271,7 +273,7 @@ def make_action(
     if op == "set":
         _check_value(where, annotation, value)
         av = _marshal(where, spec, path, annotation, value)
-        if isinstance(path.elements[-1], int):
+        if isinstance(path._elements[-1], int):
             # Removing a list element would shift the ones after it: store the value (NULL).
             return UpdateAction("set", path, _require(where, av))
         if av is None or av == {"NULL": True}:
@@ -351,10 +353,10 @@ def add_action(actions: tuple[UpdateAction, ...], action: UpdateAction) -> tuple
     """Append ``action`` unless it touches a path another action touches (DynamoDB rejects
     overlapping paths in one update)."""
     for existing in actions:
-        if existing.path.overlaps(action.path):
+        if existing.path._overlaps(action.path):
             raise ValidationError(
-                f"{action.op}({action.path.dotted}) overlaps {existing.op}"
-                f"({existing.path.dotted}) in the same update: DynamoDB allows one action per "
+                f"{action.op}({action.path._dotted}) overlaps {existing.op}"
+                f"({existing.path._dotted}) in the same update: DynamoDB allows one action per "
                 "attribute path; merge them into one action or send two updates"
             )
     return (*actions, action)
@@ -372,7 +374,7 @@ def _managed(
 ) -> list[UpdateAction]:
     """UpdatedAt on every update, CreatedAt only if absent, Version bumped; a timestamp the
     caller updates explicitly wins over the managed one."""
-    touched = {a.path.name for a in actions}
+    touched = {a.path._attribute for a in actions}
     managed: list[UpdateAction] = []
     if info.updated_at is not None:
         spec = info.fields[info.updated_at]
@@ -412,12 +414,12 @@ class PreparedUpdate:
     @property
     def touched(self) -> frozenset[str]:
         """Top-level attribute names the update writes."""
-        return frozenset(a.path.name for a in self.actions)
+        return frozenset(a.path._attribute for a in self.actions)
 
     @property
     def nested(self) -> bool:
         """True when an action reaches below a top-level attribute."""
-        return not all(a.path.is_top_level for a in self.actions)
+        return not all(a.path._is_top_level for a in self.actions)
 
     def request(
         self, table: str, key: Item, *, return_values: ReturnValues = "NONE"

@@ -738,15 +738,15 @@ def test_needed_attributes_are_top_level_and_deduplicated() -> None:
         },
         having=(Avg(Order.qty) > 1) & (Sum(Order.total) > 0),
     )
-    assert [p.name for p in paths] == ["status", "ship_to", "total", "lines", "qty"]
-    assert all(p.is_top_level for p in paths)
-    assert paths[0].annotation is str
-    assert paths[1].model is Order
+    assert [p._attribute for p in paths] == ["status", "ship_to", "total", "lines", "qty"]
+    assert all(p._is_top_level for p in paths)
+    assert paths[0]._annotation is str
+    assert paths[1]._model is Order
 
 
 def test_needed_attributes_use_wire_names() -> None:
     paths = needed_attributes([attr(Order.note)], {})
-    assert [p.elements for p in paths] == [("n",)]
+    assert [p._elements for p in paths] == [("n",)]
 
 
 def test_needed_attributes_empty_for_plain_count() -> None:

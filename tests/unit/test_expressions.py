@@ -344,14 +344,14 @@ def test_is_type_takes_dynamodb_type_names() -> None:
 def test_paths_are_immutable_values() -> None:
     path = Order.ship_to.city
     with pytest.raises(AttributeError):
-        path.elements = ("x",)  # type: ignore[misc]
-    assert path.same_as(AttributePath(("ship_to", "city")))
+        path._elements = ("x",)  # type: ignore[misc]
+    assert path._same_as(AttributePath(("ship_to", "city")))
     assert hash(path) == hash(AttributePath(("ship_to", "city")))
-    assert path.overlaps(Order.ship_to)
-    assert not path.overlaps(Order.ship_to.zip)
-    assert path.name == "ship_to"
-    assert not path.is_top_level
-    assert Order.qty.is_top_level
+    assert path._overlaps(Order.ship_to)
+    assert not path._overlaps(Order.ship_to.zip)
+    assert path._attribute == "ship_to"
+    assert not path._is_top_level
+    assert Order.qty._is_top_level
     assert repr(path) == "AttributePath('ship_to.city')"
 
 
@@ -359,4 +359,4 @@ def test_condition_paths_lists_every_path_read() -> None:
     condition = (
         (Order.qty > Order.total) & Order.lines.size().between(1, 2)
     ) | ~Order.note.exists()
-    assert [p.dotted for p in condition.paths()] == ["qty", "total", "lines", "note"]
+    assert [p._dotted for p in condition.paths()] == ["qty", "total", "lines", "note"]

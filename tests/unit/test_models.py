@@ -271,25 +271,26 @@ def test_model_info_records_keys_indexes_and_special_fields() -> None:
 
 def test_class_attributes_are_paths() -> None:
     assert isinstance(Order.total, AttributePath)
-    assert Order.total.elements == ("total",)
-    assert Order.ship_to.city.elements == ("ship_to", "city")
-    assert Order.lines[0].elements == ("lines", 0)
-    assert Order.meta["k"].elements == ("meta", "k")
-    assert Order.pair[1].elements == ("pair", 1)
-    assert Order.total.annotation is Decimal
-    assert Order.lines[0].annotation is str
-    assert Order.meta["k"].annotation is int
-    assert Order.pair[1].annotation is str
-    assert Order.ship_to.city.dotted == "ship_to.city"
-    assert Order.lines[3].dotted == "lines[3]"
-    assert Order.total.field_name == "total"
-    assert Order.total.model is Order
+    assert Order.total._elements == ("total",)
+    assert Order.ship_to.city._elements == ("ship_to", "city")
+    assert Order.lines[0]._elements == ("lines", 0)
+    assert Order.meta["k"]._elements == ("meta", "k")
+    assert Order.pair[1]._elements == ("pair", 1)
+    assert Order.total._annotation is Decimal
+    assert Order.lines[0]._annotation is str
+    assert Order.meta["k"]._annotation is int
+    assert Order.pair[1]._annotation is str
+    assert Order.ship_to.city._dotted == "ship_to.city"
+    assert Order.lines[3]._dotted == "lines[3]"
+    assert Order.total._names == ("total",)
+    assert Order.total._model is Order
 
 
 def test_nested_fields_that_share_a_name_with_path_methods() -> None:
-    # ``path.name`` is the path's own property; indexing reaches the field of that name.
-    assert Order.ship_to["name"].elements == ("ship_to", "name")
-    assert Order.ship_to["city"].elements == ("ship_to", "city")
+    # A struct field wins over the path's own attributes; indexing reaches it too.
+    assert Order.ship_to.name._elements == ("ship_to", "name")
+    assert Order.ship_to["name"]._elements == ("ship_to", "name")
+    assert Order.ship_to["city"]._elements == ("ship_to", "city")
     with pytest.raises(AttributeError, match="no field 'nope'"):
         _ = Order.ship_to.nope
     with pytest.raises(AttributeError, match="not a struct"):
@@ -321,9 +322,10 @@ def test_private_and_dunder_class_attributes_are_untouched() -> None:
 
 
 def test_renamed_attributes_use_the_wire_name_in_paths_and_items() -> None:
-    assert Order.note.elements == ("n",)
-    assert Order.note.field_name == "note"
-    assert Order.ship_to.postcode.elements == ("ship_to", "pc")
+    assert Order.note._elements == ("n",)
+    assert Order.note._names == ("note",)
+    assert Order.ship_to.postcode._elements == ("ship_to", "pc")
+    assert Order.ship_to.postcode._dotted == "ship_to.postcode"
     ph = Placeholders()
     assert (Order.note == "x").encode(ph) == "#n0 = :v0"
     assert ph.names == {"#n0": "n"}
@@ -383,8 +385,8 @@ def test_subclass_inherits_table_keys_and_indexes() -> None:
     assert info.table == "orders"
     assert info.key_attributes == ("customer", "order_id")
     assert set(info.indexes) == {"by_status", "by_qty"}
-    assert SpecialOrder.gift_note.elements == ("gift_note",)
-    assert SpecialOrder.total.model is SpecialOrder
+    assert SpecialOrder.gift_note._elements == ("gift_note",)
+    assert SpecialOrder.total._model is SpecialOrder
     item = SpecialOrder(customer="c", order_id="o", gift_note="hi").to_dynamodb()
     assert item["gift_note"] == {"S": "hi"}
     assert model_info(ArchivedOrder).table == "orders_archive"
