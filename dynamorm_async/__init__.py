@@ -45,6 +45,16 @@ from ._models import (
     Version,
 )
 from ._pagination import Page
+from ._path_functions import (
+    attribute_type,
+    begins_with,
+    between,
+    contains,
+    exists,
+    is_in,
+    not_exists,
+    size,
+)
 from ._query import ProjectedQuery, ProjectedScan, Query, Scan
 from ._retry import RetryPolicy
 from ._session import Session
@@ -107,10 +117,18 @@ __all__ = [
     "UpdatedAt",
     "ValidationError",
     "Version",
+    "attribute_type",
+    "begins_with",
+    "between",
+    "contains",
+    "exists",
     "from_epoch",
+    "is_in",
     "migrate",
+    "not_exists",
     "parse_datetime",
     "path",
+    "size",
     "to_decimal",
     "to_epoch",
     "to_int",

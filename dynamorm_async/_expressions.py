@@ -16,7 +16,13 @@ from typing import Any, get_args, get_origin
 import msgspec
 
 from ._errors import ValidationError
-from ._marshal import AttributeValue, strip_annotated, to_wire_value, unwrap_optional
+from ._marshal import (
+    AttributeValue,
+    _is_struct,
+    strip_annotated,
+    to_wire_value,
+    unwrap_optional,
+)
 
 __all__ = [
     "And",
@@ -33,17 +39,9 @@ __all__ = [
     "Size",
     "as_condition",
     "as_path",
-    "attribute_type",
-    "begins_with",
-    "between",
-    "contains",
     "dotted",
-    "exists",
-    "is_in",
-    "not_exists",
     "path",
     "projection_expression",
-    "size",
 ]
 
 _json = msgspec.json.Encoder(order="deterministic")
@@ -340,19 +338,12 @@ class _Comparable:
         return self._cmp(">=", other)
 
     def between(self, low: Any, high: Any) -> Between:
-        """Inclusive range: ``low <= self <= high``; also :func:`between`."""
-        return self._between(low, high)
-
-    def is_in(self, values: Iterable[Any]) -> In:
-        """True when the attribute equals one of ``values`` (1..100 values); also
-        :func:`is_in`."""
-        return self._is_in(values)
-
-    def _between(self, low: Any, high: Any) -> Between:
+        """Inclusive range: ``low <= self <= high``."""
         annotation = self._value_annotation()
         return Between(self, _operand(low, annotation), _operand(high, annotation))  # type: ignore[arg-type]
 
-    def _is_in(self, values: Iterable[Any]) -> In:
+    def is_in(self, values: Iterable[Any]) -> In:
+        """True when the attribute equals one of ``values`` (1..100 values)."""
         options = tuple(Operand(v, self._value_annotation()) for v in values)
         if not 1 <= len(options) <= 100:
             raise ValidationError(f"is_in() takes 1 to 100 values, got {len(options)}")
@@ -391,18 +382,25 @@ class _FieldStep:
         return path._child(info.encode_name, info.type, info.name)
 
 
+def _path_class(annotation: Any) -> type[AttributePath]:
+    """The class of paths whose value has type ``annotation``."""
+    target = unwrap_optional(annotation)
+    if _is_struct(target):
+        return _struct_path_class(target)
+    return AttributePath
+
+
 @cache
-def _path_class(target: Any) -> type[AttributePath]:
-    """The class of paths whose value is ``target``: for a struct, a subclass of AttributePath
-    that has one class-level :class:`_FieldStep` per field (built once per struct)."""
-    if not (isinstance(target, type) and issubclass(target, msgspec.Struct)):
-        return AttributePath
+def _struct_path_class(struct: type[msgspec.Struct]) -> type[AttributePath]:
+    """A subclass of AttributePath with one class-level :class:`_FieldStep` per field of
+    ``struct`` (built once per struct). Fields starting with ``_`` are left out so they never
+    hide the path's internals; ``path["_field"]`` reaches them."""
     steps: dict[str, Any] = {
         info.name: _FieldStep(info)
-        for info in msgspec.structs.fields(target)
+        for info in msgspec.structs.fields(struct)
         if not info.name.startswith("_")
     }
-    return type(f"AttributePath[{target.__name__}]", (AttributePath,), {"__slots__": (), **steps})
+    return type(f"AttributePath[{struct.__name__}]", (AttributePath,), {"__slots__": (), **steps})
 
 
 class AttributePath(_Comparable):
@@ -426,7 +424,7 @@ class AttributePath(_Comparable):
 
     def __new__(cls, *args: Any, **kwargs: Any) -> AttributePath:
         annotation = args[1] if len(args) > 1 else kwargs.get("annotation")
-        target = cls if cls is not AttributePath else _path_class(unwrap_optional(annotation))
+        target = cls if cls is not AttributePath else _path_class(annotation)
         return object.__new__(target)
 
     def __init__(
@@ -490,7 +488,7 @@ class AttributePath(_Comparable):
         return dotted(self._names)
 
     def _child(self, element: str | int, annotation: Any, name: str | int | None = None) -> Any:
-        child = object.__new__(_path_class(unwrap_optional(annotation)))
+        child = object.__new__(_path_class(annotation))
         names = (*self._names, element if name is None else name)
         child._fill((*self._elements, element), names, annotation, self._model)
         return child
@@ -508,7 +506,7 @@ class AttributePath(_Comparable):
         if name.startswith("__"):
             raise AttributeError(name)
         target = unwrap_optional(self._annotation)
-        if isinstance(target, type) and issubclass(target, msgspec.Struct):
+        if _is_struct(target):
             return self._field(target, name)
         raise AttributeError(
             f"{self._dotted} is not a struct; use path['key'] for map keys or path[0] for lists"
@@ -526,37 +524,38 @@ class AttributePath(_Comparable):
             if origin is tuple and args and not (len(args) == 2 and args[1] is Ellipsis):
                 return self._child(key, args[key] if key < len(args) else None)
             return self._child(key, args[0] if args and origin in (list, tuple) else None)
-        if isinstance(target, type) and issubclass(target, msgspec.Struct):
+        if _is_struct(target):
             return self._field(target, key)
         return self._child(key, args[1] if origin is dict and len(args) == 2 else None)
 
     # --- condition functions (each also a free function, for fields that shadow it) ------
 
     def exists(self) -> Function:
-        """attribute_exists(path); also :func:`exists`."""
-        return exists(self)
+        """attribute_exists(path)."""
+        return Function("attribute_exists", self)
 
     def not_exists(self) -> Function:
-        """attribute_not_exists(path); also :func:`not_exists`."""
-        return not_exists(self)
+        """attribute_not_exists(path)."""
+        return Function("attribute_not_exists", self)
 
     def begins_with(self, prefix: str | bytes) -> Function:
-        """begins_with(path, prefix) for strings or binary; also :func:`begins_with`."""
-        return begins_with(self, prefix)
+        """begins_with(path, prefix) for strings or binary."""
+        annotation = bytes if isinstance(prefix, bytes) else str
+        return Function("begins_with", self, Operand(prefix, annotation))
 
     def contains(self, value: Any) -> Function:
-        """contains(path, value): substring of a string, element of a set or list; also
-        :func:`contains`."""
-        return contains(self, value)
+        """contains(path, value): substring of a string, element of a set or list."""
+        return Function("contains", self, Operand(value, self._element_annotation()))
 
     def is_type(self, type_name: str) -> Function:
-        """attribute_type(path, T) for T in S SS N NS B BS BOOL NULL L M; also
-        :func:`attribute_type`."""
-        return attribute_type(self, type_name)
+        """attribute_type(path, T) for T in S SS N NS B BS BOOL NULL L M."""
+        if type_name not in _TYPE_NAMES:
+            raise ValidationError(f"is_type() takes one of {', '.join(_TYPE_NAMES)}")
+        return Function("attribute_type", self, Operand(type_name, str))
 
     def size(self) -> Size:
-        """size(path), to compare: ``Order.lines.size() > 2``; also :func:`size`."""
-        return size(self)
+        """size(path), to compare: ``Order.lines.size() > 2``."""
+        return Size(self)
 
     def _element_annotation(self) -> Any:
         target = unwrap_optional(self._annotation)
@@ -564,58 +563,6 @@ class AttributePath(_Comparable):
             args = get_args(target)
             return strip_annotated(args[0]) if args else None
         return None if target is None else target
-
-
-# --- free functions: reach every path function even where a struct field shadows it -------
-
-
-def exists(attribute: object) -> Function:
-    """``attribute_exists(path)``: ``exists(Order.ship_to)``."""
-    return Function("attribute_exists", as_path(attribute))
-
-
-def not_exists(attribute: object) -> Function:
-    """``attribute_not_exists(path)``: ``not_exists(Order.ship_to)``."""
-    return Function("attribute_not_exists", as_path(attribute))
-
-
-def begins_with(attribute: object, prefix: str | bytes) -> Function:
-    """``begins_with(path, prefix)`` for strings or binary."""
-    annotation = bytes if isinstance(prefix, bytes) else str
-    return Function("begins_with", as_path(attribute), Operand(prefix, annotation))
-
-
-def contains(attribute: object, value: Any) -> Function:
-    """``contains(path, value)``: substring of a string, element of a set or list."""
-    target = as_path(attribute)
-    return Function("contains", target, Operand(value, target._element_annotation()))
-
-
-def attribute_type(attribute: object, type_name: str) -> Function:
-    """``attribute_type(path, T)`` for T in S SS N NS B BS BOOL NULL L M."""
-    if type_name not in _TYPE_NAMES:
-        names = ", ".join(_TYPE_NAMES)
-        raise ValidationError(f"is_type()/attribute_type() takes one of {names}")
-    return Function("attribute_type", as_path(attribute), Operand(type_name, str))
-
-
-def size(attribute: object) -> Size:
-    """``size(path)``, to compare: ``size(Order.lines) > 2``."""
-    return Size(as_path(attribute))
-
-
-def between(subject: object, low: Any, high: Any) -> Between:
-    """Inclusive range ``low <= subject <= high`` of a path or a :func:`size`."""
-    return _subject(subject)._between(low, high)
-
-
-def is_in(subject: object, values: Iterable[Any]) -> In:
-    """True when a path (or a :func:`size`) equals one of ``values`` (1..100 values)."""
-    return _subject(subject)._is_in(values)
-
-
-def _subject(value: object) -> _Comparable:
-    return value if isinstance(value, Size) else as_path(value)
 
 
 def projection_expression(paths: Iterable[AttributePath], ph: Placeholders) -> str:
