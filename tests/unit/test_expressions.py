@@ -12,6 +12,16 @@ from typing import Annotated, Any
 import msgspec
 import pytest
 
+from dynamorm_async import (
+    attribute_type,
+    begins_with,
+    between,
+    contains,
+    exists,
+    is_in,
+    not_exists,
+    size,
+)
 from dynamorm_async._errors import ValidationError
 from dynamorm_async._expressions import (
     And,
@@ -24,7 +34,9 @@ from dynamorm_async._expressions import (
     as_path,
     projection_expression,
 )
-from dynamorm_async._models import TTL, HashKey, Model, RangeKey
+from dynamorm_async._models import TTL, HashKey, Model, RangeKey, model_info
+from dynamorm_async._projection import DictDecoder, check_paths
+from dynamorm_async._update_expr import make_action, render_update
 
 
 class Color(enum.Enum):
@@ -360,3 +372,213 @@ def test_condition_paths_lists_every_path_read() -> None:
         (Order.qty > Order.total) & Order.lines.size().between(1, 2)
     ) | ~Order.note.exists()
     assert [p._dotted for p in condition.paths()] == ["qty", "total", "lines", "note"]
+
+
+# --- struct fields win over the path's own attributes -------------------------------------
+
+# Every public name a path has (methods and properties), plus the names of its internals.
+PATH_NAMES = sorted(
+    {n for n in dir(AttributePath) if not n.startswith("_")}
+    | {"name", "dotted", "model", "elements", "annotation", "field_name", "is_top_level"}
+    | {"same_as", "overlaps", "size", "contains", "exists", "not_exists", "begins_with"}
+    | {"is_type", "between", "is_in", "attribute_type", "encode", "paths", "value"}
+)
+Shadow = msgspec.defstruct("Shadow", [(n, int, 0) for n in PATH_NAMES])
+
+
+class Product(msgspec.Struct):
+    name: str
+    size: int = 0
+    dotted: str = ""
+    model: str = ""
+    contains: list[str] = msgspec.field(default_factory=list)
+    elements: int = 0
+    label: str = msgspec.field(default="", name="m.a.p")
+    _secret: str = ""
+
+
+class Holder(msgspec.Struct):
+    product: Product | None = None
+
+
+class Priced(msgspec.Struct, rename="camel"):
+    unit_price: int = 0
+
+
+class Node(msgspec.Struct):
+    value: int = 0
+    child: Node | None = None
+
+
+class Shop(Model, table="shop"):
+    pk: Annotated[str, HashKey()]
+    shadow: Shadow | None = None
+    product: Product | None = None
+    holder: Holder | None = None
+    products: list[Product] = msgspec.field(default_factory=list)
+    by_sku: dict[str, Product] = msgspec.field(default_factory=dict)
+    priced: Priced = msgspec.field(default_factory=Priced, name="pr")
+    root: Node | None = None
+
+
+@pytest.mark.parametrize("name", PATH_NAMES)
+def test_a_nested_field_wins_over_every_path_attribute(name: str) -> None:
+    field_path = getattr(Shop.shadow, name)
+    assert isinstance(field_path, AttributePath)
+    assert field_path._elements == ("shadow", name)
+    text, names, values = render(field_path == 1)
+    assert text == "#n0.#n1 = :v0"
+    assert names == {"#n0": "shadow", "#n1": name}
+    assert values == {":v0": {"N": "1"}}
+
+
+def test_common_field_names_are_paths_with_their_own_type() -> None:
+    assert Shop.product.name._elements == ("product", "name")
+    assert render(Shop.product.name == "x")[2] == {":v0": {"S": "x"}}
+    assert render(Shop.product.size > 2)[:2] == ("#n0.#n1 > :v0", {"#n0": "product", "#n1": "size"})
+    assert render(Shop.product.dotted == "d")[1] == {"#n0": "product", "#n1": "dotted"}
+    assert render(Shop.product.model == "m")[1] == {"#n0": "product", "#n1": "model"}
+    assert render(Shop.product.contains[0] == "c")[0] == "#n0.#n1[0] = :v0"
+    assert render(Shop.product.elements == 3)[2] == {":v0": {"N": "3"}}
+    # Fields of list elements and map values win too.
+    assert Shop.products[2].size._elements == ("products", 2, "size")
+    assert Shop.by_sku["a"].name._elements == ("by_sku", "a", "name")
+
+
+def test_paths_to_scalars_keep_their_methods() -> None:
+    # The path methods stay where no field shadows them, on nested paths as well.
+    assert render(Shop.product.name.size() > 1)[0] == "size(#n0.#n1) > :v0"
+    assert render(Shop.product.name.begins_with("a"))[0] == "begins_with(#n0.#n1, :v0)"
+    assert render(Shop.product.exists())[0] == "attribute_exists(#n0)"
+
+
+FREE_FUNCTIONS = [
+    ("size", "size", lambda p: size(p) > 2, "size(#n0.#n1) > :v0"),
+    ("size between", "size", lambda p: between(size(p), 1, 2), "size(#n0.#n1) BETWEEN :v0 AND :v1"),
+    ("size is_in", "size", lambda p: is_in(size(p), [1, 2]), "size(#n0.#n1) IN (:v0, :v1)"),
+    ("exists", "exists", exists, "attribute_exists(#n0.#n1)"),
+    ("not_exists", "not_exists", not_exists, "attribute_not_exists(#n0.#n1)"),
+    ("begins_with", "begins_with", lambda p: begins_with(p, "x"), "begins_with(#n0.#n1, :v0)"),
+    ("contains", "contains", lambda p: contains(p, 1), "contains(#n0.#n1, :v0)"),
+    ("attribute_type", "is_type", lambda p: attribute_type(p, "N"), "attribute_type(#n0.#n1, :v0)"),
+    ("between", "between", lambda p: between(p, 1, 2), "#n0.#n1 BETWEEN :v0 AND :v1"),
+    ("is_in", "is_in", lambda p: is_in(p, [1, 2]), "#n0.#n1 IN (:v0, :v1)"),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "build", "expected"),
+    [f[1:] for f in FREE_FUNCTIONS],
+    ids=[f[0] for f in FREE_FUNCTIONS],
+)
+def test_free_functions_reach_shadowed_path_functions(name: str, build: Any, expected: str) -> None:
+    # ``Shop.shadow.<name>`` is a field named like the path method; the free function still
+    # applies that path function to it.
+    shadowed = getattr(Shop.shadow, name)
+    assert isinstance(shadowed, AttributePath)
+    text, names, _ = render(build(shadowed))
+    assert text == expected
+    assert names == {"#n0": "shadow", "#n1": name}
+
+
+def test_free_functions_match_the_methods() -> None:
+    assert render(contains(Order.tags, "gift")) == render(Order.tags.contains("gift"))
+    assert render(contains(Shop.product.contains, "c"))[2] == {":v0": {"S": "c"}}
+    assert render(begins_with(Order.data, b"\xff")) == render(Order.data.begins_with(b"\xff"))
+    assert render(size(Order.lines) >= 1) == render(Order.lines.size() >= 1)
+    assert render(is_in(Order.total, [1, 2])) == render(Order.total.is_in([1, 2]))
+    with pytest.raises(ValidationError, match="is_type"):
+        attribute_type(Order.status, "STRING")
+    with pytest.raises(ValidationError, match="1 to 100"):
+        is_in(Order.qty, [])
+    for function in (size, exists, not_exists):
+        with pytest.raises(ValidationError, match="expected an attribute path"):
+            function("status")
+    with pytest.raises(ValidationError, match="expected an attribute path"):
+        between(3, 1, 2)
+
+
+def test_private_names_stay_internal_and_underscored_fields_are_reachable() -> None:
+    assert Shop.product._secret._elements == ("product", "_secret")
+    assert Shop.product["_secret"]._elements == ("product", "_secret")
+    assert Shop.product["name"]._elements == ("product", "name")
+    with pytest.raises(AttributeError, match="no field 'nope'"):
+        _ = Shop.product.nope
+    with pytest.raises(AttributeError, match="not a struct"):
+        _ = Shop.product.name.nope
+    # One path class per struct, shared by every path that reaches it.
+    assert type(Shop.product) is type(Shop.holder.product) is type(Shop.products[0])
+    assert type(Shop.product.name) is AttributePath
+
+
+def test_paths_through_optional_structs() -> None:
+    text, names, values = render(Shop.holder.product.name == "x")
+    assert text == "#n0.#n1.#n2 = :v0"
+    assert names == {"#n0": "holder", "#n1": "product", "#n2": "name"}
+    assert values == {":v0": {"S": "x"}}
+    assert render(Shop.root.child.child.value > 1)[0] == "#n0.#n1.#n1.#n2 > :v0"
+    assert render(exists(Shop.holder.product.size))[0] == "attribute_exists(#n0.#n1.#n2)"
+
+
+def test_renamed_nested_fields_render_their_stored_name_through_placeholders() -> None:
+    label = Shop.holder.product.label
+    assert label._elements == ("holder", "product", "m.a.p")
+    assert repr(label) == "AttributePath('holder.product.label')"
+    text, names, _ = render(label == "v")
+    assert text == "#n0.#n1.#n2 = :v0"
+    assert names == {"#n0": "holder", "#n1": "product", "#n2": "m.a.p"}
+    # ``rename=`` on the struct and a renamed top-level field.
+    assert Shop.priced.unit_price._elements == ("pr", "unitPrice")
+    assert Shop.priced.unit_price._dotted == "priced.unit_price"
+    ph = Placeholders()
+    assert projection_expression([label, Shop.priced.unit_price], ph) == "#n0.#n1.#n2, #n3.#n4"
+    assert ph.names == {
+        "#n0": "holder",
+        "#n1": "product",
+        "#n2": "m.a.p",
+        "#n3": "pr",
+        "#n4": "unitPrice",
+    }
+
+
+def test_projected_results_are_keyed_by_field_names() -> None:
+    paths = [Shop.holder.product.label, Shop.priced.unit_price, Shop.product.size]
+    decode = DictDecoder(model_info(Shop), check_paths(model_info(Shop), paths))
+    item = {
+        "holder": {"M": {"product": {"M": {"m.a.p": {"S": "hi"}, "name": {"S": "n"}}}}},
+        "pr": {"M": {"unitPrice": {"N": "7"}}},
+        "product": {"M": {"size": {"N": "3"}, "name": {"S": "p"}}},
+    }
+    assert decode(item) == {
+        "holder.product.label": "hi",
+        "priced.unit_price": 7,
+        "product.size": 3,
+    }
+
+
+def test_update_actions_on_shadowing_optional_and_renamed_fields() -> None:
+    info = model_info(Shop)
+    actions = (
+        make_action(info, "set", Shop.holder.product.label, "new"),
+        make_action(info, "increment", Shop.product.size, 2),
+        make_action(info, "append", Shop.product.contains, ["c"]),
+        make_action(info, "set", Shop.priced.unit_price, 5),
+    )
+    ph = Placeholders()
+    text = render_update(actions, ph)
+    assert text == (
+        "SET #n0.#n1.#n2 = :v0, #n1.#n3 = if_not_exists(#n1.#n3, :v1) + :v2, "
+        "#n1.#n4 = list_append(if_not_exists(#n1.#n4, :v3), :v4), #n5.#n6 = :v5"
+    )
+    assert ph.names == {
+        "#n0": "holder",
+        "#n1": "product",
+        "#n2": "m.a.p",
+        "#n3": "size",
+        "#n4": "contains",
+        "#n5": "pr",
+        "#n6": "unitPrice",
+    }
+    assert ph.values[":v0"] == {"S": "new"}
+    with pytest.raises(ValidationError, match=r"Shop\.product\.size"):
+        make_action(info, "set", Shop.product.size, "many")
