@@ -1,0 +1,81 @@
+"""Attribute paths: the free path functions take model class attributes as they are (no
+``path()`` wrapper), and nested fields named like path methods are reachable."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, assert_type
+
+import msgspec
+from typing_models import Order
+
+from dynamorm_async import (
+    AttributePath,
+    Condition,
+    HashKey,
+    Model,
+    Session,
+    attribute_type,
+    begins_with,
+    between,
+    contains,
+    exists,
+    is_in,
+    not_exists,
+    path,
+    size,
+)
+from dynamorm_async._expressions import Between, Compare, Function, In, Size
+
+
+class Product(msgspec.Struct):
+    name: str
+    size: int = 0
+    contains: list[str] = msgspec.field(default_factory=list)
+
+
+class Listing(Model, table="listings"):
+    pk: Annotated[str, HashKey()]
+    product: Product
+    maybe: Product | None = None
+
+
+def free_functions() -> None:
+    assert_type(size(Order.lines), Size)
+    assert_type(size(Order.lines) > 2, Compare)
+    assert_type(exists(Order.ship_to), Function)
+    assert_type(not_exists(Order.created_at), Function)
+    assert_type(begins_with(Order.order_id, "2025-"), Function)
+    assert_type(begins_with(Order.order_id, b"\x00"), Function)
+    assert_type(contains(Order.tags, "gift"), Function)
+    assert_type(attribute_type(Order.total, "N"), Function)
+    assert_type(between(Order.qty, 1, 5), Between)
+    assert_type(between(size(Order.lines), 1, 5), Between)
+    assert_type(is_in(Order.status, ["new", "paid"]), In)
+    assert_type(is_in(size(Order.tags), [1, 2]), In)
+    condition = (size(Order.lines) > 2) & contains(Order.tags, "gift") & exists(Order.ship_to)
+    assert_type(condition, Condition)
+
+    begins_with(Order.order_id, 2025)  # type: ignore[arg-type]
+    is_in(Order.status, "new", "paid")  # type: ignore[call-arg]
+    size()  # type: ignore[call-arg]
+
+
+def shadowing_fields() -> None:
+    # Type checkers read nested class attributes as values, so they pass to the free functions
+    # unchanged; at runtime each is the path of the field, never the path method it shadows.
+    condition = (size(Listing.product.contains) > 1) & (Listing.product.size == 3)
+    assert_type(condition, Condition)
+    assert_type(contains(Listing.product.contains, "red"), Function)
+    assert_type(Listing.product.name, str)
+    # Through an optional struct, path() types the parent and field access gives Any.
+    assert_type(path(Listing.maybe).name, Any)
+    assert_type(exists(path(Listing.maybe).name), Function)
+    assert_type(path(Listing.maybe), AttributePath)
+
+
+async def in_queries(db: Session) -> None:
+    found = await db.scan(Listing).filter(contains(Listing.product.contains, "red")).all()
+    assert_type(found, list[Listing])
+    await db.update(Listing, pk="p").set(Listing.product.size, 2).condition(
+        exists(Listing.product.name) & (size(Listing.product.contains) < 5)
+    )
