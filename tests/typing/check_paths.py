@@ -8,22 +8,8 @@ from typing import Annotated, Any, assert_type
 import msgspec
 from typing_models import Order
 
-from dynamorm_async import (
-    AttributePath,
-    Condition,
-    HashKey,
-    Model,
-    Session,
-    attribute_type,
-    begins_with,
-    between,
-    contains,
-    exists,
-    is_in,
-    not_exists,
-    path,
-    size,
-)
+import dynamorm_async as dm
+from dynamorm_async import AttributePath, Condition, HashKey, Model, Session, path
 from dynamorm_async._expressions import Between, Compare, Function, In, Size
 
 
@@ -40,42 +26,43 @@ class Listing(Model, table="listings"):
 
 
 def free_functions() -> None:
-    assert_type(size(Order.lines), Size)
-    assert_type(size(Order.lines) > 2, Compare)
-    assert_type(exists(Order.ship_to), Function)
-    assert_type(not_exists(Order.created_at), Function)
-    assert_type(begins_with(Order.order_id, "2025-"), Function)
-    assert_type(begins_with(Order.order_id, b"\x00"), Function)
-    assert_type(contains(Order.tags, "gift"), Function)
-    assert_type(attribute_type(Order.total, "N"), Function)
-    assert_type(between(Order.qty, 1, 5), Between)
-    assert_type(between(size(Order.lines), 1, 5), Between)
-    assert_type(is_in(Order.status, ["new", "paid"]), In)
-    assert_type(is_in(size(Order.tags), [1, 2]), In)
-    condition = (size(Order.lines) > 2) & contains(Order.tags, "gift") & exists(Order.ship_to)
+    assert_type(dm.size(Order.lines), Size)
+    assert_type(dm.size(Order.lines) > 2, Compare)
+    assert_type(dm.exists(Order.ship_to), Function)
+    assert_type(dm.not_exists(Order.created_at), Function)
+    assert_type(dm.begins_with(Order.order_id, "2025-"), Function)
+    assert_type(dm.begins_with(Order.order_id, b"\x00"), Function)
+    assert_type(dm.contains(Order.tags, "gift"), Function)
+    assert_type(dm.attribute_type(Order.total, "N"), Function)
+    assert_type(dm.between(Order.qty, 1, 5), Between)
+    assert_type(dm.between(dm.size(Order.lines), 1, 5), Between)
+    assert_type(dm.is_in(Order.status, ["new", "paid"]), In)
+    assert_type(dm.is_in(dm.size(Order.tags), [1, 2]), In)
+    condition = (dm.size(Order.lines) > 2) & dm.contains(Order.tags, "gift")
+    condition = condition & dm.exists(Order.ship_to)
     assert_type(condition, Condition)
 
-    begins_with(Order.order_id, 2025)  # type: ignore[arg-type]
-    is_in(Order.status, "new", "paid")  # type: ignore[call-arg]
-    size()  # type: ignore[call-arg]
+    dm.begins_with(Order.order_id, 2025)  # type: ignore[arg-type]
+    dm.is_in(Order.status, "new", "paid")  # type: ignore[call-arg]
+    dm.size()  # type: ignore[call-arg]
 
 
 def shadowing_fields() -> None:
     # Type checkers read nested class attributes as values, so they pass to the free functions
     # unchanged; at runtime each is the path of the field, never the path method it shadows.
-    condition = (size(Listing.product.contains) > 1) & (Listing.product.size == 3)
+    condition = (dm.size(Listing.product.contains) > 1) & (Listing.product.size == 3)
     assert_type(condition, Condition)
-    assert_type(contains(Listing.product.contains, "red"), Function)
+    assert_type(dm.contains(Listing.product.contains, "red"), Function)
     assert_type(Listing.product.name, str)
     # Through an optional struct, path() types the parent and field access gives Any.
     assert_type(path(Listing.maybe).name, Any)
-    assert_type(exists(path(Listing.maybe).name), Function)
+    assert_type(dm.exists(path(Listing.maybe).name), Function)
     assert_type(path(Listing.maybe), AttributePath)
 
 
 async def in_queries(db: Session) -> None:
-    found = await db.scan(Listing).filter(contains(Listing.product.contains, "red")).all()
+    found = await db.scan(Listing).filter(dm.contains(Listing.product.contains, "red")).all()
     assert_type(found, list[Listing])
     await db.update(Listing, pk="p").set(Listing.product.size, 2).condition(
-        exists(Listing.product.name) & (size(Listing.product.contains) < 5)
+        dm.exists(Listing.product.name) & (dm.size(Listing.product.contains) < 5)
     )
