@@ -76,7 +76,16 @@ class FieldRule:
     """The write rules of one struct field: its tagger plus None, empty-set and constraint
     handling (see the module docstring)."""
 
-    __slots__ = ("attribute", "check", "empty_ok", "name", "none", "omit_default", "tagger")
+    __slots__ = (
+        "attribute",
+        "check",
+        "empty_ok",
+        "name",
+        "none",
+        "omit_default",
+        "required",
+        "tagger",
+    )
 
     def __init__(
         self, info: msgspec.structs.FieldInfo, annotation: Any, tagger: Tagger, *, omit: bool
@@ -84,6 +93,10 @@ class FieldRule:
         self.name = info.name
         self.attribute = info.encode_name
         self.tagger = tagger
+        #: No default: an item without the attribute does not load (unless Optional).
+        self.required = (
+            info.default is msgspec.NODEFAULT and info.default_factory is msgspec.NODEFAULT
+        )
         self.none = _none_rule(info, annotation)
         self.empty_ok = _default_is_empty_set(info)
         self.check = constraint_checker(annotation)

@@ -11,7 +11,7 @@ would. :func:`prepare_update` adds the model's managed actions (``UpdatedAt``, `
 from __future__ import annotations
 
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -19,8 +19,10 @@ from typing import Any, Literal, get_args
 
 import msgspec
 
+from ._codec import struct_codec
 from ._errors import ValidationError
 from ._expressions import AttributePath, Condition, Placeholders, as_path
+from ._field_rules import MAX_NESTING, FieldRule, check_nesting
 from ._marshal import (
     AttributeValue,
     Item,
@@ -189,25 +191,31 @@ def _root(info: ModelInfo, path: AttributePath, where: str) -> FieldSpec:
 
 def _required_leaf(info: ModelInfo, spec: FieldSpec, path: AttributePath) -> bool:
     """True when the path names a struct field without a default (removing it breaks loads)."""
+    rule = _leaf_rule(info, spec, path)
+    return rule is not None and rule.required
+
+
+def _leaf_rule(info: ModelInfo, spec: FieldSpec, path: AttributePath) -> FieldRule | None:
+    """The write rule of the struct field a path ends at; None for list elements, map values
+    and paths the model does not describe."""
     if path.is_top_level:
-        return not spec.has_default
+        return _rule_named(info.codec.rules, spec.attribute)
     parent = unwrap_optional(spec.annotation)
     for element in path.elements[1:-1]:
         if isinstance(element, int) or not _is_struct(parent):
-            return False
-        parent = _struct_field(parent, element)
-        if parent is None:
-            return False
-        parent = unwrap_optional(parent.type)
+            return None
+        found = _struct_field(parent, element)
+        if found is None:
+            return None
+        parent = unwrap_optional(found.type)
     leaf = path.elements[-1]
     if isinstance(leaf, int) or not _is_struct(parent):
-        return False
-    found = _struct_field(parent, leaf)
-    return (
-        found is not None
-        and found.default is msgspec.NODEFAULT
-        and found.default_factory is msgspec.NODEFAULT
-    )
+        return None
+    return _rule_named(struct_codec(parent).rules, leaf)
+
+
+def _rule_named(rules: tuple[FieldRule, ...], attribute: str) -> FieldRule | None:
+    return next((rule for rule in rules if rule.attribute == attribute), None)
 
 
 def _is_struct(tp: Any) -> bool:
@@ -245,10 +253,23 @@ def _marshal(
         tagger = spec.tagger
     else:
         tagger = tagger_for(annotation if annotation is not None else Any)
+    return _encode_at(where, path, tagger, value)
+
+
+def _encode_at(
+    where: str, path: AttributePath, encode: Callable[[Any], AttributeValue | None], value: object
+) -> AttributeValue | None:
+    """``encode(value)`` for storing at ``path``: errors name the path down to the bad value,
+    and the value may nest only as deep as DynamoDB allows below the path."""
     try:
-        return tagger(value)
+        av = encode(value)
+        if av is not None:
+            check_nesting(av, levels=MAX_NESTING - len(path.elements) + 1)
     except ValidationError as exc:
-        raise ValidationError(f"{where}: {exc.message}") from None
+        steps = "".join(getattr(exc, "field_path", ()))
+        reason = getattr(exc, "reason", exc.message)
+        raise ValidationError(f"{where}: {path.dotted}{steps}: {reason}") from None
+    return av
 
 
 def make_action(
@@ -270,6 +291,14 @@ def make_action(
         raise ValidationError(f"{where}: needs a value, got None; use remove() to drop a value")
     if op == "set":
         _check_value(where, annotation, value)
+        rule = _leaf_rule(info, spec, path)
+        if rule is not None:
+            # A struct field stores exactly what a put of the struct would (None as NULL or
+            # left out, empty sets only where the default is one); left out means REMOVE.
+            av = _encode_at(where, path, rule.encode, value)
+            if av is None:
+                return _removal(info, spec, path, where)
+            return UpdateAction("set", path, av)
         av = _marshal(where, spec, path, annotation, value)
         if isinstance(path.elements[-1], int):
             # Removing a list element would shift the ones after it: store the value (NULL).
