@@ -28,23 +28,23 @@ from dynamorm_async.testing import local_session
 pytestmark = pytest.mark.timeout(60)
 
 
+class Counter(Model, table="counters"):
+    name: Annotated[str, HashKey()]
+    hits: int = 0
+    version: Annotated[int, Version()] = 0
+    tags: set[str] = msgspec.field(default_factory=set)
+
+
 class Strict(Model, table="strict"):
     pk: Annotated[str, HashKey()]
     name: str
     amount: Decimal
 
 
-class Counter(Model, table="counters"):
-    name: Annotated[str, HashKey()]
-    hits: int = 0
-    tags: set[str] = msgspec.field(default_factory=set)
-    version: Annotated[int, Version()] = 0
-
-
 @pytest.fixture
 async def db(dynamodb_session: Session) -> AsyncIterator[Session]:
-    await dynamodb_session.create_table(Strict)
-    await dynamodb_session.create_table(Counter)
+    for model in (Strict, Counter):
+        await dynamodb_session.create_table(model)
     yield dynamodb_session
 
 

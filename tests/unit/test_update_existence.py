@@ -33,14 +33,11 @@ NOW = datetime(2025, 1, 2, tzinfo=UTC)
 
 
 class Strict(Model, table="strict"):
+    """The issue's example: two required fields besides the key."""
+
     pk: Annotated[str, HashKey()]
-    name: str
     amount: Decimal
-
-
-class Counter(Model, table="counters"):
-    name: Annotated[str, HashKey()]
-    hits: int = 0
+    name: str
 
 
 class Kinds(Model, table="kinds"):
@@ -55,6 +52,13 @@ class Kinds(Model, table="kinds"):
     maybe: str | None  # required, but absent decodes as None
     note: str = ""
     extra: list[str] = msgspec.field(default_factory=list)
+
+
+class Counter(Model, table="counters"):
+    """Nothing required: every update may create it."""
+
+    name: Annotated[str, HashKey()]
+    hits: int = 0
 
 
 class Loose(Model, table="loose"):
