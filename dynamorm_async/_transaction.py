@@ -4,9 +4,10 @@
 checks, each checked and marshalled when it is added, and sends them as one TransactWriteItems
 when the block exits; if the block raises, nothing is sent. Version and timestamp semantics, and
 the rule that an update never creates an item that cannot be read, are those of the single-item
-calls; new versions and timestamps reach the caller's put instances only
-after DynamoDB committed. A cancelled transaction raises ``TransactionCanceled`` whose reasons
-name each action's index, operation, table and key.
+calls; new versions and timestamps reach the caller's put instances only after DynamoDB
+committed. A cancelled transaction raises ``TransactionCanceled`` whose reasons name each
+action's index, operation, table and key; an update whose item is missing and must not be
+created says so in its reason's message (``ItemNotFound: ...``).
 
 Concurrency contract: a Transaction belongs to the task that opened it; several transactions
 may run concurrently on one Session.
