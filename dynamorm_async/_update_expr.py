@@ -44,6 +44,7 @@ __all__ = [
     "add_action",
     "make_action",
     "prepare_update",
+    "why_update_cannot_create",
 ]
 
 ActionOp = Literal[
@@ -77,6 +78,11 @@ _ONE: AttributeValue = {"N": "1"}
 _EMPTY_LIST: AttributeValue = {"L": []}
 _SETS = (TypeKind.STRING_SET, TypeKind.NUMBER_SET, TypeKind.BINARY_SET)
 _SET_TAGS = ("SS", "NS", "BS")
+# Top-level actions after which the attribute exists even if the item did not: SET (None and
+# empty sets became REMOVE already), if_not_exists SETs, counters and list_append from [].
+_CREATING_OPS = frozenset(
+    {"set", "set_if_not_exists", "increment", "decrement", "add", "append", "prepend"}
+)
 _NO_VALUE: Any = object()
 
 
@@ -389,6 +395,41 @@ def add_action(actions: tuple[UpdateAction, ...], action: UpdateAction) -> tuple
     return (*actions, action)
 
 
+# --- may an update create the item? ------------------------------------------------------
+
+
+def why_update_cannot_create(info: ModelInfo, actions: Iterable[UpdateAction]) -> str | None:
+    """Why an update of a key with no item must not create one, or None when it may.
+
+    A missing item would be created holding only its key and what ``actions`` write, so it
+    decodes only if they set every required field: one without a default that the decoder
+    does not read as None when absent (exactly ``ModelInfo.decode``'s rule). REMOVE and
+    DELETE leave an attribute absent, and a nested path needs its parent stored already
+    (DynamoDB rejects it on a missing item).
+    """
+    written: set[str] = set()
+    for action in actions:
+        if not action.path.is_top_level:
+            return (
+                f"{action.op}({info.cls.__name__}.{action.path.dotted}) reaches inside an "
+                "attribute that a missing item does not have"
+            )
+        if action.op in _CREATING_OPS:
+            written.add(action.path.name)
+    present = written.union(info.absent_means_none, info.key_attributes)
+    unset = [
+        spec.name
+        for spec in info.fields.values()
+        if not spec.has_default and spec.attribute not in present
+    ]
+    if not unset:
+        return None
+    return (
+        f"it does not set the required field{'s' if len(unset) > 1 else ''} "
+        f"{', '.join(unset)}, so a created item could not be read"
+    )
+
+
 # --- managed fields and the request -------------------------------------------------------
 
 
@@ -437,6 +478,8 @@ class PreparedUpdate:
 
     actions: tuple[UpdateAction, ...]
     condition: Condition | None
+    must_exist: str | None = None
+    """Why the condition requires a stored item (None when the update may create it)."""
 
     @property
     def touched(self) -> frozenset[str]:
@@ -472,8 +515,11 @@ def prepare_update(
     now: datetime,
     condition: Condition | None = None,
     expected_version: int | None = None,
+    must_exist: str | None = None,
 ) -> PreparedUpdate:
-    """Add the managed actions and the version condition; an empty update is rejected."""
+    """Add the managed actions, the version condition and, when the update must not create
+    the item (``must_exist`` says why, or :func:`why_update_cannot_create` finds a reason),
+    ``attribute_exists(<hash key>)``; an empty update is rejected."""
     if not actions:
         raise ValidationError(
             f"empty update of {info.cls.__name__}: add at least one action "
@@ -484,4 +530,10 @@ def prepare_update(
     if expected_version is not None and info.version is not None:
         check = version_condition(info, expected_version)
         condition = check if condition is None else condition & check
-    return PreparedUpdate((*actions, *managed), condition)
+    every = (*actions, *managed)
+    reason = must_exist or why_update_cannot_create(info, every)
+    if reason is not None:
+        assert info.hash_key is not None
+        exists = info.path(info.hash_key).exists()
+        condition = exists if condition is None else condition & exists
+    return PreparedUpdate(every, condition, reason)
