@@ -22,7 +22,7 @@ import msgspec
 from ._codec import struct_codec
 from ._errors import ValidationError
 from ._expressions import AttributePath, Condition, Placeholders, as_path
-from ._field_rules import MAX_NESTING, FieldRule, check_nesting
+from ._field_rules import MAX_NESTING, FieldRule, check_nesting, constraint_checker
 from ._marshal import (
     AttributeValue,
     Item,
@@ -233,16 +233,16 @@ def _struct_field(cls: type[msgspec.Struct], encode_name: str) -> msgspec.struct
 
 
 def _check_value(where: str, annotation: Any, value: object) -> None:
-    """Reject a value that a load of the item could not turn back into the annotation."""
-    if annotation is None:
+    """Check the ``msgspec.Meta`` constraints inside ``annotation``, as a read would (the
+    taggers check everything else)."""
+    check = constraint_checker(annotation) if annotation is not None else None
+    if check is None:
         return
     try:
-        msgspec.convert(value, annotation)
-    except msgspec.ValidationError as exc:
-        raise ValidationError(
-            f"{where}: {type(value).__name__} {value!r} does not fit the field's type "
-            f"{_type_name(annotation)}: {exc}"
-        ) from None
+        check(value)
+    except ValidationError as exc:
+        steps = "".join(getattr(exc, "field_path", ()))
+        raise ValidationError(f"{where}: {exc.message}{' at ' + steps if steps else ''}") from None
 
 
 def _type_name(annotation: Any) -> str:
