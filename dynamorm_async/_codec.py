@@ -43,6 +43,7 @@ from ._marshal import (
     Tagger,
     TypeKind,
     _epoch_datetime,
+    a_name,
     _is_epoch,
     _is_struct,
     _non_none_args,
@@ -134,7 +135,7 @@ def _struct_tagger(cls: type[msgspec.Struct]) -> Tagger:
         # Exactly the class: a dict, or a subclass with more fields, would not read back equal.
         if value.__class__ is cls:
             return {"M": struct_codec(cls).encode(value)}
-        raise mismatch(f"a {cls.__name__}", value)
+        raise mismatch(a_name(cls.__name__), value)
 
     return tag
 

@@ -38,6 +38,7 @@ __all__ = [
     "Item",
     "Tagger",
     "TypeKind",
+    "a_name",
     "at",
     "check_item_size",
     "decode_binary",
@@ -338,6 +339,11 @@ def describe(value: Any) -> str:
     return f"{type(value).__name__} {text}"
 
 
+def a_name(name: str) -> str:
+    """``a Line``, ``an Address``: the article for a type name in messages."""
+    return f"an {name}" if name[:1].lower() in "aeiou" else f"a {name}"
+
+
 def mismatch(expected: str, value: Any) -> ValidationError:
     """The error of a value that is not what its annotation stores."""
     return ValidationError(f"expected {expected}, got {describe(value)}")
@@ -420,7 +426,7 @@ def _enum_tagger(tp: type[enum.Enum]) -> Tagger:
     def tag(value: Any) -> AttributeValue:
         if isinstance(value, tp):
             return _tag_scalar(value.value)
-        raise mismatch(f"a {tp.__name__} member (values {names})", value)
+        raise mismatch(f"{a_name(tp.__name__)} member (values {names})", value)
 
     return tag
 
