@@ -840,7 +840,7 @@ def test_property_round_trip_through_json_text(obj: Everything) -> None:
 @given(everything)
 def test_property_compiled_codec_agrees_with_generic_path(obj: Everything) -> None:
     item = _json_round_trip(obj.to_dynamodb())
-    generic = INFO.from_builtins(untag_item(item))
+    generic = INFO.from_builtins(untag_item(item), item)
     assert INFO.codec.decode(item) == generic == obj
     builtins = msgspec.to_builtins(obj, builtin_types=(Decimal, datetime))
     assert encode_fields(builtins, INFO.codec.field_taggers) == obj.to_dynamodb()
