@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import types
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import msgspec
@@ -18,7 +18,15 @@ import msgspec
 from ._errors import DynamormError, ItemDecodeError, ValidationError
 from ._wire_read import item_key
 
-__all__ = ["OnInvalid", "check_on_invalid", "field_path", "item_decode_error", "log_skipped"]
+__all__ = [
+    "OnInvalid",
+    "check_on_invalid",
+    "field_path",
+    "item_decode_error",
+    "log_skipped",
+    "value_decode_error",
+    "wire_path",
+]
 
 logger = logging.getLogger("dynamorm_async")
 
@@ -85,6 +93,11 @@ def _step(rest: str, current: Any) -> tuple[str, str, Any]:
     return f".{name}", rest[len(name) :], Any
 
 
+def wire_path(elements: Sequence[str | int]) -> str:
+    """The msgspec-style wire path of attribute path ``elements``: ``.lines[1].q``."""
+    return "".join(f"[{e}]" if isinstance(e, int) else f".{e}" for e in elements)
+
+
 def field_path(model: type, message: str, *, under: str = "") -> str:
     """The field path a msgspec ValidationError ``message`` points at, with field names:
     ``Order.lines[1].qty`` (``Order`` when the message names no place). ``under`` is the
@@ -146,4 +159,25 @@ def log_skipped(error: ItemDecodeError) -> None:
         error.key,
         error.table,
         error.message,
+    )
+
+
+def value_decode_error(
+    model: type | None,
+    elements: Sequence[str | int],
+    item: Mapping[str, Any],
+    reason: str,
+    *,
+    key_attributes: tuple[str, ...] = (),
+) -> ItemDecodeError:
+    """The ItemDecodeError for one value of stored ``item`` (at attribute path ``elements``)
+    that a read cannot use, e.g. a string where an aggregate adds numbers."""
+    under = wire_path(elements)
+    where = field_path(model, "", under=under) if model is not None else under.lstrip(".")
+    return ItemDecodeError(
+        reason,
+        model=model,
+        item=item,
+        path=where,
+        key=item_key(item, key_attributes) if key_attributes else None,
     )

@@ -334,9 +334,9 @@ def decode_fields(
         annotation = strip_annotated(field_annotation(info, spec.name))
         try:
             value = untag(av)
-            if attribute in info.epoch_attributes and spec.annotation is not int:
-                if value is not None:
-                    value = datetime.fromtimestamp(int(value), tz=UTC)
+            epoch = attribute in info.epoch_attributes and spec.annotation is not int
+            if epoch and value is not None:
+                value = datetime.fromtimestamp(int(value), tz=UTC)
             out[spec.name] = msgspec.convert(value, annotation)
         except (msgspec.ValidationError, DynamormError, ValueError, OverflowError) as exc:
             raise info.decode_error(attributes, exc, under=f".{attribute}") from exc
