@@ -10,25 +10,30 @@ from __future__ import annotations
 import logging
 import re
 import types
-from collections.abc import Mapping, Sequence
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from collections.abc import Callable, Mapping, Sequence
+from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
 
 import msgspec
 
 from ._errors import DynamormError, ItemDecodeError, ValidationError
+from ._parallel import SKIP, Skip
 from ._wire_read import item_key
 
 __all__ = [
     "OnInvalid",
     "check_on_invalid",
+    "decode_page",
     "field_path",
     "item_decode_error",
     "log_skipped",
+    "skipping",
     "value_decode_error",
     "wire_path",
 ]
 
 logger = logging.getLogger("dynamorm_async")
+
+R = TypeVar("R")
 
 OnInvalid = Literal["raise", "skip"]
 """What a read does with a stored item that does not fit its model."""
@@ -181,3 +186,36 @@ def value_decode_error(
         path=where,
         key=item_key(item, key_attributes) if key_attributes else None,
     )
+
+
+def skipping(decode: Callable[[Any], R], on_invalid: OnInvalid) -> Callable[[Any], R | Skip]:
+    """``decode`` itself for ``"raise"``; for ``"skip"`` a decoder that logs an item that does
+    not fit and returns :data:`~._parallel.SKIP` for it."""
+    if on_invalid == "raise":
+        return decode
+
+    def decode_or_skip(item: Any) -> R | Skip:
+        try:
+            return decode(item)
+        except ItemDecodeError as exc:
+            log_skipped(exc)
+            return SKIP
+
+    return decode_or_skip
+
+
+def decode_page(
+    items: Sequence[Any], decode: Callable[[Any], R], on_invalid: OnInvalid
+) -> tuple[list[R], list[ItemDecodeError]]:
+    """A page's results, and (``"skip"``) the errors of the items left out, each logged."""
+    if on_invalid == "raise":
+        return [decode(item) for item in items], []
+    results: list[R] = []
+    invalid: list[ItemDecodeError] = []
+    for item in items:
+        try:
+            results.append(decode(item))
+        except ItemDecodeError as exc:
+            log_skipped(exc)
+            invalid.append(exc)
+    return results, invalid
