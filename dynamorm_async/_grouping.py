@@ -17,9 +17,10 @@ from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
 from ._aggregate import Aggregate, AggregateKey, Count, HavingCondition, as_having
-from ._errors import ValidationError
+from ._decode_error import value_decode_error
+from ._errors import DynamormError, ItemDecodeError, ValidationError
 from ._expressions import AttributePath, as_path
-from ._wire_read import WireItem, decode_value, item_key, resolve, tag_of, wire_binary, wire_decimal
+from ._wire_read import WireItem, decode_value, resolve, tag_of, wire_binary, wire_decimal
 
 __all__ = ["GroupAccumulator", "Row", "count_only", "needed_attributes"]
 
@@ -55,7 +56,7 @@ def _freeze(av: Mapping[str, Any] | None) -> Hashable:
         return ("L", tuple(_freeze(v) for v in value))
     if tag == "M":
         return ("M", frozenset((k, _freeze(v)) for k, v in value.items()))
-    raise ValidationError(f"unknown attribute value {dict(av)!r} on the wire")
+    raise ItemDecodeError(f"unknown attribute value {dict(av)!r} on the wire")
 
 
 _KEY_RANK = {"BOOL": 1, "N": 2, "S": 3, "B": 4, "SS": 5, "NS": 6, "BS": 7, "L": 8, "M": 9}
@@ -196,7 +197,9 @@ class GroupAccumulator:
         for aggregate in having.aggregates() if having is not None else ():
             specs.setdefault(aggregate.key, aggregate)
         self._group_elements = elements
-        self._annotations = tuple(p.annotation for p in paths)
+        self._annotations = tuple(
+            (p.annotation, p.model if isinstance(p.model, type) else None) for p in paths
+        )
         self._specs = tuple(specs.values())
         self._positions = {key: i for i, key in enumerate(specs)}
         self._names = names
@@ -342,17 +345,19 @@ class GroupAccumulator:
     def _display(self, avs: Sequence[Mapping[str, Any] | None], item: WireItem) -> tuple[Any, ...]:
         out: list[Any] = []
         columns = zip(avs, self._annotations, self._group_elements, strict=True)
-        for av, annotation, elements in columns:
+        for av, (annotation, model), elements in columns:
             if av is None:
                 out.append(None)
                 continue
             try:
                 out.append(decode_value(annotation, av))
-            except ValidationError as exc:
-                key = item_key(item, self._key_attributes)
-                raise ValidationError(
+            except DynamormError as exc:
+                raise value_decode_error(
+                    model,
+                    elements,
+                    item,
                     f"group_by {AttributePath(elements).dotted}: {exc.message}",
-                    key=key,
+                    key_attributes=self._key_attributes,
                 ) from exc
         return tuple(out)
 

@@ -29,7 +29,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import msgspec
 
-from ._errors import ModelError, ValidationError
+from ._errors import ItemDecodeError, ModelError, ValidationError
 
 __all__ = [
     "EPOCH_SECONDS",
@@ -254,7 +254,7 @@ def parse_number(text: str) -> int | Decimal:
         try:
             number = Decimal(text)
         except InvalidOperation as exc:
-            raise ValidationError(f"malformed number {text!r} on the wire") from exc
+            raise ItemDecodeError(f"malformed number {text!r} on the wire") from exc
         if number == number.to_integral_value() and abs(number.adjusted()) < 40:
             return int(number)
         return number
@@ -815,7 +815,7 @@ def from_wire_value(tp: Any, av: Mapping[str, Any]) -> Any:
     try:
         return msgspec.convert(value, tp)
     except msgspec.ValidationError as exc:
-        raise ValidationError(f"stored value {dict(av)!r} does not fit {tp!r}: {exc}") from exc
+        raise ItemDecodeError(f"stored value {dict(av)!r} does not fit {tp!r}: {exc}") from exc
 
 
 # --- size ---------------------------------------------------------------------------------

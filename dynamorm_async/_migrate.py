@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 import anyio
 import anyio.to_thread
 
-from ._errors import BatchWriteError, DynamormError, ValidationError
+from ._errors import BatchWriteError, DynamormError, ItemDecodeError, ValidationError
 from ._marshal import AttributeValue, Item
 from ._models import Model, ModelInfo, model_info
 
@@ -552,7 +552,7 @@ class _Migration(Generic[S, T]):
             return None
         try:
             before = self.src.decode(raw)
-        except ValidationError as exc:
+        except ItemDecodeError as exc:
             if self.in_place and self._decodes_as_target(raw):
                 report.skipped += 1
                 report.already_migrated += 1
@@ -604,7 +604,7 @@ class _Migration(Generic[S, T]):
     def _decodes_as_target(self, raw: Item) -> bool:
         try:
             self.tgt.decode(raw)
-        except ValidationError:
+        except ItemDecodeError:
             return False
         return True
 
@@ -678,7 +678,7 @@ class _Migration(Generic[S, T]):
         self.report.deleted += len(moved)
 
 
-def _why(exc: ValidationError) -> str:
+def _why(exc: DynamormError) -> str:
     """The codec's own message (msgspec's names the field), without our wrapper's prefix."""
     cause = exc.__cause__
     return str(cause) if cause is not None else exc.message

@@ -17,7 +17,8 @@ from typing import Annotated, Any, ClassVar, Literal, Self, dataclass_transform
 import msgspec
 
 from ._codec import DECODE_ERRORS, struct_codec
-from ._errors import ModelError, ValidationError
+from ._decode_error import item_decode_error
+from ._errors import DynamormError, ItemDecodeError, ModelError, ValidationError
 from ._expressions import AttributePath
 from ._field_rules import MAX_NESTING, check_nesting, max_nesting
 from ._marshal import (
@@ -400,28 +401,45 @@ class ModelInfo:
                 )
 
     def decode(self, item: Mapping[str, AttributeValue]) -> Any:
-        """Wire item -> model instance."""
+        """Wire item -> model instance (ItemDecodeError when the stored item does not fit)."""
         try:
             return self.codec.decode(item)
         except DECODE_ERRORS:
-            # The generic path accepts every valid spelling and reports what does not fit.
-            return self.from_builtins({k: untag(v) for k, v in item.items()})
-
-    def from_builtins(self, data: dict[str, Any]) -> Any:
-        for attribute in self.absent_means_none:
-            data.setdefault(attribute, None)
-        for attribute in self.epoch_attributes:
-            value = data.get(attribute)
-            spec = self.by_attribute[attribute]
-            if value is not None and spec.annotation is not int:
-                data[attribute] = datetime.fromtimestamp(int(value), tz=UTC)
+            pass
+        # The generic path accepts every valid spelling and reports what does not fit.
         try:
+            data = {k: untag(v) for k, v in item.items()}
+        except DynamormError as exc:  # a malformed value on the wire
+            raise self.decode_error(item, exc) from exc
+        return self.from_builtins(data, item)
+
+    def from_builtins(self, data: dict[str, Any], item: Mapping[str, Any]) -> Any:
+        """Untagged attributes -> model instance; ``item`` is the wire item errors show."""
+        try:
+            for attribute in self.absent_means_none:
+                data.setdefault(attribute, None)
+            for attribute in self.epoch_attributes:
+                value = data.get(attribute)
+                spec = self.by_attribute[attribute]
+                if value is not None and spec.annotation is not int:
+                    data[attribute] = datetime.fromtimestamp(int(value), tz=UTC)
             return msgspec.convert(data, self.cls)
-        except msgspec.ValidationError as exc:
-            key = {a: data.get(a) for a in self.key_attributes} if self.hash_key else None
-            raise ValidationError(
-                f"stored item does not fit {self.cls.__name__}: {exc}", table=self.table, key=key
-            ) from exc
+        except (msgspec.ValidationError, ValueError, TypeError, OverflowError, OSError) as exc:
+            raise self.decode_error(item, exc) from exc
+
+    def decode_error(
+        self, item: Mapping[str, Any], exc: BaseException, *, under: str = ""
+    ) -> ItemDecodeError:
+        """The ItemDecodeError for a stored item of this model that failed with ``exc``
+        (``under``: wire path of the value that failed, when not the whole item)."""
+        return item_decode_error(
+            self.cls,
+            item,
+            exc,
+            table=self.table,
+            key_attributes=self.key_attributes if self.hash_key else (),
+            under=under,
+        )
 
     def key_of(self, obj: msgspec.Struct) -> Item:
         """The primary key of an instance, as wire attributes."""

@@ -369,16 +369,13 @@ def decode_fields(
         spec = info.by_attribute.get(attribute)
         if spec is None or (wanted is not None and attribute not in wanted):
             continue
-        value = untag(av)
         annotation = strip_annotated(field_annotation(info, spec.name))
-        if attribute in info.epoch_attributes and spec.annotation is not int and value is not None:
-            value = datetime.fromtimestamp(int(value), tz=UTC)
         try:
+            value = untag(av)
+            epoch = attribute in info.epoch_attributes and spec.annotation is not int
+            if epoch and value is not None:
+                value = datetime.fromtimestamp(int(value), tz=UTC)
             out[spec.name] = msgspec.convert(value, annotation)
-        except msgspec.ValidationError as exc:
-            raise ValidationError(
-                f"stored {info.cls.__name__}.{spec.name} {av!r} does not fit "
-                f"{annotation!r}: {exc}",
-                table=info.table,
-            ) from exc
+        except (msgspec.ValidationError, DynamormError, ValueError, OverflowError) as exc:
+            raise info.decode_error(attributes, exc, under=f".{attribute}") from exc
     return out

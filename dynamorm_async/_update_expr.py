@@ -274,7 +274,8 @@ def _encode_at(
     except ValidationError as exc:
         steps = "".join(getattr(exc, "field_path", ()))
         reason = getattr(exc, "reason", exc.message)
-        raise ValidationError(f"{where}: {path.dotted}{steps}: {reason}") from None
+        at_path = f"{path.dotted}{steps}: " if steps else ""
+        raise ValidationError(f"{where}: {at_path}{reason}") from None
     return av
 
 

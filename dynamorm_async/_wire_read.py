@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from ._errors import ModelError, ValidationError
+from ._errors import DynamormError, ItemDecodeError, ModelError
 from ._marshal import TypeKind, from_wire_value, kind_of, parse_number, untag, unwrap_optional
 
 __all__ = [
@@ -68,7 +68,7 @@ def tag_of(av: Mapping[str, Any]) -> str:
     """The type tag of an AttributeValue (``"S"``, ``"N"``, ...)."""
     for tag in av:
         return str(tag)
-    raise ValidationError("empty attribute value on the wire")
+    raise ItemDecodeError("empty attribute value on the wire")
 
 
 def item_key(item: WireItem, key_attributes: tuple[str, ...]) -> dict[str, Any] | None:
@@ -79,7 +79,7 @@ def item_key(item: WireItem, key_attributes: tuple[str, ...]) -> dict[str, Any] 
         if av is not None:
             try:
                 key[attribute] = untag(av)
-            except ValidationError:
+            except DynamormError:
                 key[attribute] = dict(av)
     return key or None
 
@@ -89,9 +89,9 @@ def wire_decimal(text: object) -> Decimal:
     try:
         number = Decimal(str(text))
     except InvalidOperation as exc:
-        raise ValidationError(f"malformed number {text!r} on the wire") from exc
+        raise ItemDecodeError(f"malformed number {text!r} on the wire") from exc
     if not number.is_finite():
-        raise ValidationError(f"malformed number {text!r} on the wire")
+        raise ItemDecodeError(f"malformed number {text!r} on the wire")
     return number
 
 
@@ -102,7 +102,7 @@ def wire_binary(value: object) -> bytes:
     try:
         return base64.b64decode(str(value), validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise ValidationError(f"malformed binary value {value!r} on the wire") from exc
+        raise ItemDecodeError(f"malformed binary value {value!r} on the wire") from exc
 
 
 def kind_or_none(annotation: Any) -> TypeKind | None:

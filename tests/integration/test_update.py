@@ -23,6 +23,7 @@ from dynamorm_async import (
     Model,
     RangeKey,
     RequestEvent,
+    RequestRejected,
     Session,
     UpdatedAt,
     ValidationError,
@@ -635,9 +636,9 @@ async def test_builders_are_immutable(db: Session) -> None:
     assert "set(status)" in repr(base)
 
 
-async def test_server_side_rejection_is_a_validation_error(db: Session) -> None:
+async def test_server_side_rejection_is_request_rejected(db: Session) -> None:
     await seed(db)
-    with pytest.raises(ValidationError, match="DynamoDB rejected the request"):
+    with pytest.raises(RequestRejected, match="DynamoDB rejected the request"):
         # a nested field of a map the item does not have: only DynamoDB can know
         await db.update(Order, **KEY).set(Order.ship_to.city, "x")  # type: ignore[union-attr]
 

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dynamorm_async._errors import ValidationError
+from dynamorm_async._errors import ItemDecodeError, ValidationError
 from dynamorm_async._marshal import (
     MAX_ITEM_BYTES,
     check_item_size,
@@ -467,7 +467,7 @@ def test_parse_number_is_exact() -> None:
     assert parse_number("1E+2") == 100
     assert isinstance(parse_number("1E+2"), int)
     assert parse_number("1E+100") == Decimal("1E+100")
-    with pytest.raises(ValidationError, match="malformed"):
+    with pytest.raises(ItemDecodeError, match="malformed"):
         parse_number("twelve")
 
 
@@ -595,12 +595,13 @@ def test_other_valid_spellings_decode_through_the_generic_path() -> None:
         ({"pk": {"S": "p"}, "text": {"XX": "?"}}, "unknown attribute value"),
     ],
 )
-def test_items_that_do_not_fit_the_model_raise_validation_error(
+def test_items_that_do_not_fit_the_model_raise_item_decode_error(
     item: dict[str, Any], match: str
 ) -> None:
-    with pytest.raises(ValidationError, match=match) as caught:
+    with pytest.raises(ItemDecodeError, match=match) as caught:
         Everything.from_dynamodb(item)
-    assert caught.value.table == "everything" or "unknown" in match
+    assert caught.value.table == "everything"
+    assert caught.value.model is Everything and caught.value.item == item
 
 
 def test_untag_strips_every_tag() -> None:
@@ -727,13 +728,15 @@ def test_less_common_struct_shapes_round_trip() -> None:
 def test_constraints_and_strict_structs_are_enforced_on_decode(
     attribute: str, av: dict[str, Any], match: str
 ) -> None:
-    with pytest.raises(ValidationError, match=match):
+    with pytest.raises(ItemDecodeError, match=match) as caught:
         Exotic.from_dynamodb({"pk": {"S": "p"}, attribute: av})
+    assert caught.value.key == {"pk": "p"}
+    assert caught.value.path is not None and caught.value.path.startswith(f"Exotic.{attribute}")
 
 
 def test_nested_struct_of_the_wrong_class_is_rejected() -> None:
     obj = Everything(pk="p", address=Point(1, 2))  # type: ignore[arg-type]
-    with pytest.raises(ValidationError, match="expected a Address"):
+    with pytest.raises(ValidationError, match="expected an Address"):
         obj.to_dynamodb()
 
 
@@ -833,7 +836,7 @@ def test_property_round_trip_through_json_text(obj: Everything) -> None:
 @given(everything)
 def test_property_compiled_codec_agrees_with_generic_path(obj: Everything) -> None:
     item = _json_round_trip(obj.to_dynamodb())
-    generic = INFO.from_builtins(untag_item(item))
+    generic = INFO.from_builtins(untag_item(item), item)
     assert INFO.codec.decode(item) == generic == obj
 
 

@@ -19,6 +19,7 @@ from dynamorm_async import (
     HashKey,
     Model,
     RangeKey,
+    RequestRejected,
     Session,
     TransactionCanceled,
     UpdatedAt,
@@ -209,9 +210,9 @@ async def test_cancellation_with_missing_reasons_still_lists_every_action() -> N
 
 
 async def test_other_errors_propagate_unchanged() -> None:
-    failure = ValidationError("DynamoDB rejected the request")
+    failure = RequestRejected("DynamoDB rejected the request", code="ValidationException")
     rec = Recorder(fail=failure)
-    with pytest.raises(ValidationError) as caught:
+    with pytest.raises(RequestRejected) as caught:
         async with Transaction(session(rec)) as tx:
             tx.put(Note(pk="a"))
     assert caught.value is failure

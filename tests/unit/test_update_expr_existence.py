@@ -172,7 +172,7 @@ def test_a_required_any_field_counts_as_required() -> None:
     # ModelInfo.decode falls back to msgspec.convert, which refuses a missing Any field.
     info = model_info(Loose)
     with pytest.raises(DynamormError, match="missing required field `anything`"):
-        info.from_builtins({"pk": "p"})
+        info.from_builtins({"pk": "p"}, {"pk": {"S": "p"}})
     assert why_update_cannot_create(info, actions(info, ("set", Loose.anything, 1))) is None
     reason = why_update_cannot_create(info, (UpdateAction("remove", info.path("anything")),))
     assert reason is not None and "field anything" in reason
