@@ -10,7 +10,6 @@ same way.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, cast
 
@@ -20,6 +19,7 @@ from ._errors import ValidationError
 from ._expressions import AttributePath, as_path
 from ._marshal import from_wire_value
 from ._models import Model, ModelInfo, model_info
+from ._wire import epoch_datetime
 
 __all__ = [
     "DictDecoder",
@@ -160,7 +160,7 @@ class DictDecoder:
             if value is None:
                 continue
             if epoch and "N" in value:
-                out[key] = datetime.fromtimestamp(int(value["N"]), tz=UTC)
+                out[key] = epoch_datetime(value["N"])
             else:
                 out[key] = from_wire_value(annotation, value)
         return out

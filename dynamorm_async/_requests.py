@@ -15,7 +15,7 @@ import msgspec
 
 from ._errors import ConditionFailed, ValidationError
 from ._expressions import Condition, Placeholders
-from ._marshal import Item, TypeKind
+from ._marshal import Item
 from ._models import ModelInfo
 
 __all__ = [
@@ -35,9 +35,6 @@ __all__ = [
 
 BillingMode = Literal["PAY_PER_REQUEST", "PROVISIONED"]
 
-_SCALAR = {TypeKind.STRING: "S", TypeKind.NUMBER: "N", TypeKind.BINARY: "B"}
-
-
 def create_table_request(
     info: ModelInfo,
     table_name: str,
@@ -50,7 +47,8 @@ def create_table_request(
     definitions: dict[str, str] = {}
 
     def define(attribute: str) -> None:
-        definitions[attribute] = _SCALAR[info.by_attribute[attribute].kind]
+        # A key attribute's TypeKind (one of KEY_KINDS, checked by the model) is its tag.
+        definitions[attribute] = info.by_attribute[attribute].kind.value
 
     def key_schema(hash_key: str, range_key: str | None) -> list[dict[str, str]]:
         define(hash_key)

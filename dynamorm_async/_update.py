@@ -40,6 +40,7 @@ from ._update_expr import (
     make_action,
     prepare_update,
 )
+from ._wire import epoch_datetime
 
 if TYPE_CHECKING:
     from ._session import Session
@@ -334,7 +335,7 @@ def decode_fields(
         value = untag(av)
         annotation = strip_annotated(field_annotation(info, spec.name))
         if attribute in info.epoch_attributes and spec.annotation is not int and value is not None:
-            value = datetime.fromtimestamp(int(value), tz=UTC)
+            value = epoch_datetime(value)
         try:
             out[spec.name] = msgspec.convert(value, annotation)
         except msgspec.ValidationError as exc:

@@ -32,6 +32,7 @@ from ._marshal import (
 )
 from ._models import FieldSpec, ModelInfo
 from ._requests import condition_payload, version_condition
+from ._wire import SET_TAGS as _SET_TAGS
 
 __all__ = [
     "RETURN_VALUES",
@@ -74,7 +75,6 @@ _ZERO: AttributeValue = {"N": "0"}
 _ONE: AttributeValue = {"N": "1"}
 _EMPTY_LIST: AttributeValue = {"L": []}
 _SETS = (TypeKind.STRING_SET, TypeKind.NUMBER_SET, TypeKind.BINARY_SET)
-_SET_TAGS = ("SS", "NS", "BS")
 _NO_VALUE: Any = object()
 
 
