@@ -19,8 +19,8 @@ import msgspec
 from ._codec import DECODE_ERRORS, struct_codec
 from ._errors import ModelError, ValidationError
 from ._expressions import AttributePath
+from ._field_rules import MAX_NESTING, check_nesting, max_nesting
 from ._marshal import (
-    _PASSTHROUGH,
     EPOCH_SECONDS,
     AttributeValue,
     Item,
@@ -30,6 +30,7 @@ from ._marshal import (
     kind_of,
     strip_annotated,
     tagger_for,
+    to_wire_value,
     untag,
     unwrap_optional,
 )
@@ -213,6 +214,12 @@ class ModelInfo:
         self.codec = struct_codec(
             cls, frozenset([self.ttl]) if self.ttl is not None else frozenset()
         )
+        #: (field, attribute) of fields whose values can nest deeper than DynamoDB allows.
+        self.deep_fields = tuple(
+            (name, spec.attribute)
+            for name, spec in self.fields.items()
+            if max_nesting(hints[name]) > MAX_NESTING
+        )
         self.paths: dict[str, AttributePath] = {n: self._build_path(n) for n in self.fields}
 
     # --- validation at class creation ------------------------------------------------
@@ -361,7 +368,18 @@ class ModelInfo:
             raise ValidationError(
                 f"expected a {self.cls.__name__} instance, got {type(obj).__name__}"
             )
-        item = self.encode(obj)
+        try:
+            item = self.encode(obj)
+            for name, attribute in self.deep_fields:
+                if attribute in item:
+                    try:
+                        check_nesting(item[attribute])
+                    except ValidationError as exc:
+                        where = f"{self.cls.__name__}.{name}"
+                        raise ValidationError(f"{where}: {exc.message}") from None
+        except ValidationError as exc:
+            exc.table = exc.table or self.table
+            raise
         self.check_key(item)
         return item, check_item_size(item, table=self.table)
 
@@ -441,10 +459,7 @@ class ModelInfo:
                 "key values",
                 table=self.table,
             )
-        builtin = msgspec.to_builtins(value, builtin_types=_PASSTHROUGH)
-        tagged = spec.tagger(builtin)
-        assert tagged is not None
-        return tagged
+        return to_wire_value(spec.annotation, value)
 
     def path(self, field_name: str) -> AttributePath:
         """The attribute path of a top-level field (built once; paths are immutable)."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import msgspec
@@ -17,6 +17,7 @@ from ._errors import ConditionFailed, ValidationError
 from ._expressions import Condition, Placeholders
 from ._marshal import Item
 from ._models import ModelInfo
+from ._wire import epoch_datetime, epoch_seconds
 
 __all__ = [
     "BillingMode",
@@ -157,6 +158,8 @@ def prepare_write(
             updates[info.updated_at] = now
         if info.created_at is not None and getattr(obj, info.created_at) is None:
             updates[info.created_at] = now
+    if info.ttl is not None:
+        _truncate_epoch(getattr(obj, info.ttl), info.ttl, updates)
     check: Condition | None = None
     if info.version is not None:
         current = getattr(obj, info.version)
@@ -165,6 +168,14 @@ def prepare_write(
     staged = msgspec.structs.replace(obj, **updates) if updates else obj
     item, json_size = info.encode_sized(staged)
     return PreparedWrite(item, _combine(condition, check), updates, json_size)
+
+
+def _truncate_epoch(value: Any, field: str, updates: dict[str, Any]) -> None:
+    """A TTL datetime reads back as whole seconds in UTC: the confirmed write says so too."""
+    if isinstance(value, datetime) and value.utcoffset() is not None:
+        stored = epoch_datetime(epoch_seconds(value)["N"])
+        if value.tzinfo is not UTC or stored != value:
+            updates[field] = stored
 
 
 def prepare_delete(

@@ -43,6 +43,7 @@ __all__ = [
     "decode_binary",
     "decode_date",
     "decode_datetime",
+    "describe",
     "encode_binary",
     "epoch_datetime",
     "epoch_seconds",
@@ -50,12 +51,26 @@ __all__ = [
     "format_number",
     "key_fingerprint",
     "malformed",
+    "mismatch",
     "number_problem",
     "number_size",
     "parse_decimal",
     "parse_number",
     "tag_of",
 ]
+
+
+def describe(value: Any) -> str:
+    """``type value`` for error messages, the value's repr shortened."""
+    text = repr(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{type(value).__name__} {text}"
+
+
+def mismatch(expected: str, value: Any) -> ValidationError:
+    """The error of a value that is not what its annotation stores."""
+    return ValidationError(f"expected {expected}, got {describe(value)}")
 
 
 def malformed(what: str, value: object) -> ValidationError:
@@ -232,7 +247,7 @@ _to_builtins = msgspec.to_builtins
 
 
 def format_datetime(value: Any) -> str:
-    """The S text of an aware datetime: fixed-width RFC 3339 in UTC (text passes through)."""
+    """The S text of an aware datetime: fixed-width RFC 3339 in UTC."""
     if isinstance(value, datetime):
         if value.tzinfo is None or value.utcoffset() is None:
             raise ValidationError(
@@ -249,9 +264,7 @@ def format_datetime(value: Any) -> str:
         # order, which range keys and between() rely on.
         text: str = _to_builtins(value)
         return text if len(text) == 27 else text[:19] + ".000000Z"
-    if isinstance(value, str):
-        return value
-    raise ValidationError(f"expected a datetime, got {type(value).__name__}")
+    raise mismatch("a datetime", value)
 
 
 def decode_datetime(text: str) -> datetime:
@@ -270,7 +283,7 @@ def decode_date(text: str) -> date:
 
 
 def epoch_seconds(value: Any) -> dict[str, Any]:
-    """A datetime (or a number) as epoch seconds (N), the format of TTL attributes.
+    """An aware datetime as epoch seconds (N), the format of TTL attributes.
 
     A fraction of a second is dropped toward the past, exactly as ``epoch_datetime`` reads it
     back: ``epoch_datetime(epoch_seconds(dt)["N"]) == dt.replace(microsecond=0)``.
@@ -279,7 +292,7 @@ def epoch_seconds(value: Any) -> dict[str, Any]:
         if value.tzinfo is None or value.utcoffset() is None:
             raise ValidationError("naive datetime for a TTL field: attach a timezone")
         return {"N": str((value - EPOCH) // _SECOND)}
-    return {"N": format_number(value)}
+    raise mismatch("a datetime", value)
 
 
 def epoch_datetime(value: object) -> datetime:

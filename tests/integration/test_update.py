@@ -19,6 +19,7 @@ from dynamorm_async import (
     ConditionFailed,
     CreatedAt,
     HashKey,
+    ItemNotFound,
     Model,
     RangeKey,
     RequestEvent,
@@ -418,11 +419,13 @@ async def test_instance_update_checks_and_bumps_the_version(db: Session) -> None
     assert (again.version, again.qty) == (3, 1)
 
 
-async def test_instance_update_of_a_new_instance_needs_the_item_absent(db: Session) -> None:
-    fresh = Order(**KEY)
-    created = await db.update(fresh).set(Order.status, "first").returning("ALL_NEW")
-    assert (created.version, created.status) == (1, "first")
-    with pytest.raises(ConditionFailed):
+async def test_instance_update_needs_the_stored_item(db: Session) -> None:
+    # The instance's other values are not in the update, so it never creates the item.
+    with pytest.raises(ItemNotFound):
+        await db.update(Order(**KEY)).set(Order.status, "first")
+    assert (await db.scan(Order).all()) == []
+    await seed(db)
+    with pytest.raises(ConditionFailed):  # a fresh instance still holds version 0
         await db.update(Order(**KEY)).set(Order.status, "second")
 
 
@@ -636,9 +639,7 @@ async def test_server_side_rejection_is_a_validation_error(db: Session) -> None:
     await seed(db)
     with pytest.raises(ValidationError, match="DynamoDB rejected the request"):
         # a nested field of a map the item does not have: only DynamoDB can know
-        await db.update(Order, customer="c1", order_id="absent").set(
-            Order.ship_to.city, "x"  # type: ignore[union-attr]
-        )
+        await db.update(Order, **KEY).set(Order.ship_to.city, "x")  # type: ignore[union-attr]
 
 
 async def test_timestamps_use_utc(db: Session) -> None:

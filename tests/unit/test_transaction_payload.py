@@ -163,7 +163,9 @@ async def test_instance_of_an_update_is_not_changed() -> None:
     async with Transaction(session(rec)) as tx:
         tx.update(order).set(Order.status, "x")
     update = rec.calls[0][1]["TransactItems"][0]["Update"]
-    assert update["ConditionExpression"] == "#n3 = :v3"
+    # The version check, and the stored item the instance names must exist.
+    assert update["ConditionExpression"] == "(#n3 = :v3) AND (attribute_exists(#n4))"
+    assert update["ExpressionAttributeNames"]["#n4"] == "customer"
     assert update["ExpressionAttributeValues"][":v2"] == {"N": "4"}
     assert update["ExpressionAttributeValues"][":v3"] == {"N": "3"}
     assert order.version == 3

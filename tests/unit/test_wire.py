@@ -225,6 +225,8 @@ def test_datetime_text_is_fixed_width_utc_and_round_trips() -> None:
     assert decode_datetime(text) == value
     with pytest.raises(ValidationError, match="naive datetime"):
         format_datetime(datetime(2025, 1, 1))
+    with pytest.raises(ValidationError, match="expected a datetime, got str"):
+        format_datetime("2025-01-31T12:00:00Z")
 
 
 @pytest.mark.parametrize(
@@ -242,8 +244,9 @@ def test_epoch_seconds_drop_the_fraction_toward_the_past(value: datetime, second
     assert epoch_datetime(str(seconds)) == value.replace(microsecond=0)
 
 
-def test_epoch_seconds_of_numbers_and_naive_datetimes() -> None:
-    assert epoch_seconds(1700000000) == {"N": "1700000000"}
+def test_epoch_seconds_take_only_aware_datetimes() -> None:
+    with pytest.raises(ValidationError, match="expected a datetime, got int 1700000000"):
+        epoch_seconds(1700000000)
     with pytest.raises(ValidationError, match="naive datetime"):
         epoch_seconds(datetime(2025, 1, 1))
 
