@@ -47,17 +47,10 @@ from ._errors import ItemDecodeError, ValidationError
 from ._expressions import AttributePath, as_path
 from ._having import AggregateKey, HavingCompare, HavingCondition, as_having
 from ._marshal import TypeKind, to_wire_value
-from ._wire_read import (
-    TYPE_NAMES,
-    WireItem,
-    decode_value,
-    item_key,
-    kind_or_none,
-    resolve,
-    tag_of,
-    wire_binary,
-    wire_decimal,
-)
+from ._wire import MAX_DIGITS, TYPE_NAMES, tag_of
+from ._wire import decode_binary as wire_binary
+from ._wire import parse_decimal as wire_decimal
+from ._wire_read import WireItem, decode_value, item_key, kind_or_none, resolve
 
 __all__ = [
     "Aggregate",
@@ -77,7 +70,9 @@ R = TypeVar("R")
 # DynamoDB numbers have at most 38 digits between 1E-130 and 1E+126, so 400 digits hold any sum
 # of them exactly; Inexact is trapped so a sum can never round silently.
 _SUM_CONTEXT = Context(prec=400, traps=[Inexact, Overflow, InvalidOperation])
-_AVG_CONTEXT = Context(prec=38, rounding=ROUND_HALF_EVEN, traps=[Overflow, InvalidOperation])
+_AVG_CONTEXT = Context(
+    prec=MAX_DIGITS, rounding=ROUND_HALF_EVEN, traps=[Overflow, InvalidOperation]
+)
 
 
 # --- aggregates ---------------------------------------------------------------------------

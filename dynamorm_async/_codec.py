@@ -41,16 +41,11 @@ from ._field_rules import (
 from ._marshal import (
     AttributeValue,
     Tagger,
-    TypeKind,
-    _epoch_datetime,
     _is_epoch,
     _is_struct,
     _non_none_args,
-    _parse_date,
-    _parse_datetime,
     _to_builtins,
     a_name,
-    decode_binary,
     install_struct_tagger,
     kind_of,
     mismatch,
@@ -59,6 +54,10 @@ from ._marshal import (
     untag,
     unwrap_optional,
 )
+from ._wire import TypeKind, decode_binary
+from ._wire import decode_date as _parse_date
+from ._wire import decode_datetime as _parse_datetime
+from ._wire import epoch_datetime as _epoch_datetime
 
 __all__ = [
     "DECODE_ERRORS",

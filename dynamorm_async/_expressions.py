@@ -16,6 +16,7 @@ import msgspec
 
 from ._errors import ValidationError
 from ._marshal import AttributeValue, strip_annotated, to_wire_value, unwrap_optional
+from ._wire import TYPE_NAMES
 
 __all__ = [
     "And",
@@ -38,7 +39,7 @@ __all__ = [
 
 _json = msgspec.json.Encoder(order="deterministic")
 
-_TYPE_NAMES = ("S", "SS", "N", "NS", "B", "BS", "BOOL", "NULL", "L", "M")
+_TYPE_NAMES = tuple(TYPE_NAMES)
 
 
 class Placeholders:

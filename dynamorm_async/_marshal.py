@@ -12,24 +12,38 @@ codec module installs the struct tagger (:func:`install_struct_tagger`) when it 
 this module does not depend on it.
 
 Binary values travel base64-encoded because the transport passes item JSON through untouched;
-decoding also accepts raw bytes, as boto3-shaped stream images carry them.
+decoding also accepts raw bytes, as boto3-shaped stream images carry them. The wire-format rules
+themselves (numbers and their limits, base64, datetime text, epoch seconds, type tags) live in
+``_wire``; the names this module always exported are re-exported from there.
 """
 
 from __future__ import annotations
 
-import binascii
 import enum
 import types
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
+from datetime import date, datetime
+from decimal import Decimal
 from functools import cache
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import msgspec
 
 from ._errors import ItemDecodeError, ModelError, ValidationError
+from ._wire import (
+    TypeKind,
+    decode_binary,
+    describe,
+    format_number,
+    mismatch,
+    parse_number,
+)
+from ._wire import encode_binary as _b64
+from ._wire import epoch_datetime as _epoch_datetime
+from ._wire import epoch_seconds as _epoch_seconds
+from ._wire import format_datetime as _format_datetime
+from ._wire import number_size as _number_size
 
 __all__ = [
     "EPOCH_SECONDS",
@@ -63,26 +77,9 @@ Item = dict[str, AttributeValue]
 Tagger = Callable[[Any], AttributeValue | None]
 
 MAX_ITEM_BYTES = 400 * 1024
-_MAX_DIGITS = 38
 # Types msgspec.to_builtins should hand over unchanged: the taggers render them exactly.
 _PASSTHROUGH = (Decimal, datetime)
 _to_builtins = msgspec.to_builtins
-
-
-class TypeKind(enum.Enum):
-    """The DynamoDB scalar family an annotation maps to; used for key and set validation."""
-
-    STRING = "S"
-    NUMBER = "N"
-    BINARY = "B"
-    BOOL = "BOOL"
-    NULL = "NULL"
-    LIST = "L"
-    MAP = "M"
-    STRING_SET = "SS"
-    NUMBER_SET = "NS"
-    BINARY_SET = "BS"
-    ANY = "ANY"
 
 
 class EpochSeconds:
@@ -202,127 +199,6 @@ def kind_of(tp: Any) -> TypeKind:
     raise ModelError(f"unsupported field type {tp!r}")
 
 
-# --- numbers ------------------------------------------------------------------------------
-
-
-def format_number(value: Any) -> str:
-    """Render an int/float/Decimal as a DynamoDB number string, enforcing DynamoDB's limits."""
-    if isinstance(value, bool):
-        raise ValidationError("a bool is not a number; use a bool field (BOOL)")
-    if isinstance(value, int):
-        text = str(value)
-        digits = text.lstrip("-").rstrip("0")
-        if len(digits) > _MAX_DIGITS:
-            raise ValidationError(f"number {text} has more than 38 significant digits")
-        if len(text.lstrip("-")) > 126:
-            raise ValidationError(f"number {text} exceeds DynamoDB's range (1E+126)")
-        return text
-    if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
-            raise ValidationError(f"{value} cannot be stored: DynamoDB has no NaN or Infinity")
-        text = repr(value)
-        number = Decimal(text)
-        _check_decimal(number, text)
-        # repr() writes exponents as 'e-07'; the Decimal spelling ('1E-7') is the canonical one.
-        return str(number) if "e" in text else text
-    if isinstance(value, Decimal):
-        if not value.is_finite():
-            raise ValidationError(f"{value} cannot be stored: DynamoDB has no NaN or Infinity")
-        text = str(value)
-        _check_decimal(value, text)
-        return text
-    raise ValidationError(f"expected a number, got {type(value).__name__}: {value!r}")
-
-
-def _check_decimal(value: Decimal, text: str) -> None:
-    if value.is_zero():
-        return
-    _sign, digits, _exponent = value.as_tuple()
-    significant = "".join(map(str, digits)).strip("0")
-    if len(significant) > _MAX_DIGITS:
-        raise ValidationError(f"number {text} has more than 38 significant digits")
-    adjusted = value.adjusted()
-    if adjusted > 125 or adjusted < -130:
-        raise ValidationError(f"number {text} is outside DynamoDB's range (1E-130 .. 9.9E+125)")
-
-
-def parse_number(text: str) -> int | Decimal:
-    """Parse a DynamoDB number string exactly: int when integral, Decimal otherwise."""
-    try:
-        return int(text)
-    except ValueError:
-        try:
-            number = Decimal(text)
-        except InvalidOperation as exc:
-            raise ItemDecodeError(f"malformed number {text!r} on the wire") from exc
-        if number == number.to_integral_value() and abs(number.adjusted()) < 40:
-            return int(number)
-        return number
-
-
-# --- scalars ------------------------------------------------------------------------------
-
-
-def _format_datetime(value: Any) -> str:
-    if isinstance(value, datetime):
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise ValidationError(
-                f"naive datetime {value.isoformat()} cannot be stored: attach a timezone "
-                "(datetime.now(UTC))"
-            )
-        if value.tzinfo is not UTC:
-            try:
-                value = value.astimezone(UTC)
-            except OverflowError:
-                raise ValidationError(f"datetime {value.isoformat()} is out of range") from None
-        # msgspec renders a UTC datetime as RFC 3339 with 'Z' in C (isoformat() is far
-        # slower). Fixed width (always microseconds) keeps lexicographic order equal to time
-        # order, which range keys and between() rely on.
-        text: str = _to_builtins(value)
-        return text if len(text) == 27 else text[:19] + ".000000Z"
-    raise mismatch("a datetime", value)
-
-
-def _parse_datetime(text: str) -> datetime:
-    # The canonical form this module writes parses in C; any other text gets msgspec's rules.
-    if len(text) == 27 and text[26] == "Z":
-        return datetime.fromisoformat(text)
-    return msgspec.convert(text, datetime)
-
-
-def _parse_date(text: str) -> date:
-    if len(text) == 10:
-        return date.fromisoformat(text)
-    return msgspec.convert(text, date)
-
-
-def _epoch_seconds(value: Any) -> AttributeValue:
-    if isinstance(value, datetime):
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise ValidationError("naive datetime for a TTL field: attach a timezone")
-        return {"N": str(int(value.timestamp()))}
-    raise mismatch("a datetime", value)
-
-
-def _epoch_datetime(text: str) -> datetime:
-    return datetime.fromtimestamp(int(text), tz=UTC)
-
-
-def _b64(value: Any) -> str:
-    if isinstance(value, str):
-        return value  # to_builtins already base64-encoded it
-    if isinstance(value, bytes | bytearray | memoryview):
-        return binascii.b2a_base64(value, newline=False).decode("ascii")
-    raise ValidationError(f"expected bytes, got {type(value).__name__}")
-
-
-def decode_binary(value: str | bytes) -> bytes:
-    """A B/BS element as bytes: base64 text from the wire, or raw bytes from boto3 shapes."""
-    if isinstance(value, str):
-        return binascii.a2b_base64(value, strict_mode=True)
-    return bytes(value)
-
-
 # --- taggers ------------------------------------------------------------------------------
 #
 # A tagger is the write side of one annotation: it accepts exactly the Python values that the
@@ -331,22 +207,9 @@ def decode_binary(value: str | bytes) -> bytes:
 # operands, which are compared rather than stored, go through :func:`to_wire_value` instead.
 
 
-def describe(value: Any) -> str:
-    """``type value`` for error messages, the value's repr shortened."""
-    text = repr(value)
-    if len(text) > 60:
-        text = text[:57] + "..."
-    return f"{type(value).__name__} {text}"
-
-
 def a_name(name: str) -> str:
     """``a Line``, ``an Address``: the article for a type name in messages."""
     return f"an {name}" if name[:1].lower() in "aeiou" else f"a {name}"
-
-
-def mismatch(expected: str, value: Any) -> ValidationError:
-    """The error of a value that is not what its annotation stores."""
-    return ValidationError(f"expected {expected}, got {describe(value)}")
 
 
 def _tag_str(value: Any) -> AttributeValue:
@@ -819,11 +682,6 @@ def from_wire_value(tp: Any, av: Mapping[str, Any]) -> Any:
 
 
 # --- size ---------------------------------------------------------------------------------
-
-
-def _number_size(text: str) -> int:
-    mantissa = text.lstrip("-").split("E")[0].split("e")[0].replace(".", "").strip("0")
-    return (len(mantissa) + 1) // 2 + 1
 
 
 def _value_size(av: Mapping[str, Any]) -> int:

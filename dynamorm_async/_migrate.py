@@ -37,7 +37,6 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
@@ -47,6 +46,7 @@ import anyio.to_thread
 from ._errors import BatchWriteError, DynamormError, ItemDecodeError, ValidationError
 from ._marshal import AttributeValue, Item
 from ._models import Model, ModelInfo, model_info
+from ._wire import canonical
 
 if TYPE_CHECKING:
     from ._session import Session
@@ -302,28 +302,12 @@ class _Checkpoint:
 # --- the run -----------------------------------------------------------------------------------
 
 
-def _canonical(av: Mapping[str, Any]) -> Any:
-    """A comparable form of an AttributeValue: numbers by value, sets unordered."""
-    ((tag, value),) = av.items()
-    if tag == "N":
-        return ("N", Decimal(value))
-    if tag == "NS":
-        return ("NS", frozenset(Decimal(v) for v in value))
-    if tag in ("SS", "BS"):
-        return (tag, frozenset(value))
-    if tag == "M":
-        return ("M", {k: _canonical(v) for k, v in value.items()})
-    if tag == "L":
-        return ("L", [_canonical(v) for v in value])
-    return (tag, value)
-
-
 def _same_item(a: Mapping[str, AttributeValue], b: Mapping[str, AttributeValue]) -> bool:
-    return a.keys() == b.keys() and all(_canonical(a[k]) == _canonical(b[k]) for k in a)
+    return a.keys() == b.keys() and all(canonical(a[k]) == canonical(b[k]) for k in a)
 
 
 def _key_token(key: Mapping[str, AttributeValue]) -> tuple[Any, ...]:
-    return tuple(sorted((name, _canonical(av)) for name, av in key.items()))
+    return tuple(sorted((name, canonical(av)) for name, av in key.items()))
 
 
 def _qualname(cls: type) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal, Self, dataclass_transform
 
 import msgspec
@@ -35,6 +35,7 @@ from ._marshal import (
     untag,
     unwrap_optional,
 )
+from ._wire import KEY_KINDS, epoch_datetime
 
 __all__ = [
     "TTL",
@@ -51,7 +52,6 @@ __all__ = [
     "model_info",
 ]
 
-_KEY_KINDS = (TypeKind.STRING, TypeKind.NUMBER, TypeKind.BINARY)
 Projection = Literal["ALL", "KEYS_ONLY"] | Sequence[str]
 
 
@@ -248,7 +248,7 @@ class ModelInfo:
 
     def _check_key_field(self, name: str, role: str) -> None:
         spec = self.fields[name]
-        if spec.kind not in _KEY_KINDS:
+        if spec.kind not in KEY_KINDS:
             raise self._fail(
                 name, f"a {role} must be a string, number or bytes type, not {spec.annotation!r}"
             )
@@ -422,7 +422,7 @@ class ModelInfo:
                 value = data.get(attribute)
                 spec = self.by_attribute[attribute]
                 if value is not None and spec.annotation is not int:
-                    data[attribute] = datetime.fromtimestamp(int(value), tz=UTC)
+                    data[attribute] = epoch_datetime(value)
             return msgspec.convert(data, self.cls)
         except (msgspec.ValidationError, ValueError, TypeError, OverflowError, OSError) as exc:
             raise self.decode_error(item, exc) from exc

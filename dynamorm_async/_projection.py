@@ -10,7 +10,6 @@ same way.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, cast
 
@@ -21,6 +20,7 @@ from ._errors import DynamormError, ItemDecodeError, ValidationError
 from ._expressions import AttributePath, as_path
 from ._marshal import from_wire_value
 from ._models import Model, ModelInfo, model_info
+from ._wire import epoch_datetime
 from ._wire_read import item_key
 
 __all__ = [
@@ -173,7 +173,7 @@ class DictDecoder:
                 continue
             try:
                 if epoch and "N" in value:
-                    out[key] = datetime.fromtimestamp(int(value["N"]), tz=UTC)
+                    out[key] = epoch_datetime(value["N"])
                 else:
                     out[key] = from_wire_value(annotation, value)
             except (DynamormError, ValueError, OverflowError) as exc:

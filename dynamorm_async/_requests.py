@@ -15,10 +15,9 @@ import msgspec
 
 from ._errors import ConditionFailed, ValidationError
 from ._expressions import Condition, Placeholders
-from ._marshal import Item, TypeKind
-from ._marshal import _epoch_datetime as epoch_datetime
-from ._marshal import _epoch_seconds as epoch_seconds
+from ._marshal import Item
 from ._models import ModelInfo
+from ._wire import epoch_datetime, epoch_seconds
 
 __all__ = [
     "BillingMode",
@@ -37,9 +36,6 @@ __all__ = [
 
 BillingMode = Literal["PAY_PER_REQUEST", "PROVISIONED"]
 
-_SCALAR = {TypeKind.STRING: "S", TypeKind.NUMBER: "N", TypeKind.BINARY: "B"}
-
-
 def create_table_request(
     info: ModelInfo,
     table_name: str,
@@ -52,7 +48,8 @@ def create_table_request(
     definitions: dict[str, str] = {}
 
     def define(attribute: str) -> None:
-        definitions[attribute] = _SCALAR[info.by_attribute[attribute].kind]
+        # A key attribute's TypeKind (one of KEY_KINDS, checked by the model) is its tag.
+        definitions[attribute] = info.by_attribute[attribute].kind.value
 
     def key_schema(hash_key: str, range_key: str | None) -> list[dict[str, str]]:
         define(hash_key)

@@ -22,8 +22,6 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar, overload
 
-import msgspec
-
 from ._errors import CancellationReason, TransactionCanceled, ValidationError
 from ._expressions import Condition, Placeholders, as_condition
 from ._marshal import Item
@@ -31,6 +29,7 @@ from ._models import Model, ModelInfo, model_info
 from ._requests import condition_payload, delete_request, prepare_delete, prepare_write, put_request
 from ._update import TransactionSlot, UpdateBuilder
 from ._update_expr import PreparedUpdate
+from ._wire import key_fingerprint
 
 if TYPE_CHECKING:
     from ._session import Session
@@ -42,8 +41,6 @@ M = TypeVar("M", bound=Model)
 MAX_TRANSACTION_ACTIONS = 100
 
 Operation = Literal["Put", "Update", "Delete", "ConditionCheck", "Get"]
-
-_key_bytes = msgspec.json.Encoder(order="deterministic").encode
 
 
 @dataclass(slots=True)
@@ -59,6 +56,10 @@ class _Action:
     target: Model | None = None
     updates: Mapping[str, Any] = field(default_factory=dict)
     prepared: PreparedUpdate | None = None
+
+    def identity(self) -> bytes:
+        """The item's identity as DynamoDB sees it (keys ``1.0`` and ``1`` are one item)."""
+        return key_fingerprint(self.table, self.info.key_attributes, self.key)
 
     def describe(self, index: int) -> str:
         key = self.info.key_dict(self.key)
@@ -107,7 +108,7 @@ class Transaction:
     def __init__(self, session: Session) -> None:
         self._session = session
         self._actions: list[_Action] = []
-        self._items: dict[tuple[str, bytes], int] = {}
+        self._items: dict[bytes, int] = {}
         self._finished = False
         self.client_request_token = str(uuid.uuid4())
 
@@ -242,7 +243,7 @@ class Transaction:
                 f"{action.describe(index)} is one too many: split the work",
                 table=action.table,
             )
-        identity = (action.table, _key_bytes(action.key))
+        identity = action.identity()
         first = self._items.get(identity)
         if first is not None:
             raise ValidationError(
@@ -351,12 +352,12 @@ async def transact_get(
             "split the keys or use batch_get"
         )
     actions: list[_Action] = []
-    seen: dict[tuple[str, bytes], int] = {}
+    seen: dict[bytes, int] = {}
     for index, (model, key) in enumerate(requests):
         info = model_info(model)
         table = session.table_name(model)
         action = _Action("Get", info, table, info.key_from(key))
-        identity = (table, _key_bytes(action.key))
+        identity = action.identity()
         if identity in seen:
             raise ValidationError(
                 f"{action.describe(index)} repeats action {seen[identity]}: DynamoDB reads each "

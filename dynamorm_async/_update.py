@@ -47,6 +47,7 @@ from ._update_expr import (
     make_action,
     prepare_update,
 )
+from ._wire import epoch_datetime
 
 if TYPE_CHECKING:
     from ._session import Session
@@ -374,7 +375,7 @@ def decode_fields(
             value = untag(av)
             epoch = attribute in info.epoch_attributes and spec.annotation is not int
             if epoch and value is not None:
-                value = datetime.fromtimestamp(int(value), tz=UTC)
+                value = epoch_datetime(value)
             out[spec.name] = msgspec.convert(value, annotation)
         except (msgspec.ValidationError, DynamormError, ValueError, OverflowError) as exc:
             raise info.decode_error(attributes, exc, under=f".{attribute}") from exc

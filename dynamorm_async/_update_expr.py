@@ -34,6 +34,7 @@ from ._marshal import (
 )
 from ._models import FieldSpec, ModelInfo
 from ._requests import condition_payload, version_condition
+from ._wire import SET_TAGS as _SET_TAGS
 
 __all__ = [
     "RETURN_VALUES",
@@ -77,7 +78,6 @@ _ZERO: AttributeValue = {"N": "0"}
 _ONE: AttributeValue = {"N": "1"}
 _EMPTY_LIST: AttributeValue = {"L": []}
 _SETS = (TypeKind.STRING_SET, TypeKind.NUMBER_SET, TypeKind.BINARY_SET)
-_SET_TAGS = ("SS", "NS", "BS")
 # Top-level actions after which the attribute exists even if the item did not: SET (None and
 # empty sets became REMOVE already), if_not_exists SETs, counters and list_append from [].
 _CREATING_OPS = frozenset(
