@@ -17,8 +17,10 @@ Semantics, SQL-like:
   uses; datetimes are stored as fixed-width UTC text, so this is time order) and binary by
   bytes. Their result is decoded with the path's annotation (e.g. back to ``datetime``), or
   untagged when the path has none.
-- Mixing value types under one aggregate in one group (a number then a string) raises
-  ``ValidationError`` naming the aggregate and the offending item's key.
+- A path whose model type cannot be added (``Sum``/``Avg`` need numbers) or ordered (``Min``/
+  ``Max`` need numbers, strings or binary) is a ``ValidationError`` when the aggregate is built.
+- A stored value the aggregate cannot use (a string under ``Sum``, a number then a string under
+  ``Max``) raises ``ItemDecodeError`` naming the aggregate and the offending item's key.
 - HAVING uses SQL's three-valued logic: a comparison involving a ``None`` result is unknown,
   ``~unknown`` stays unknown, and only groups whose condition is true are kept.
 """
@@ -40,20 +42,15 @@ from decimal import (
 )
 from typing import Any, ClassVar, Generic, TypeVar
 
-from ._errors import ValidationError
+from ._decode_error import value_decode_error
+from ._errors import ItemDecodeError, ValidationError
 from ._expressions import AttributePath, as_path
+from ._having import AggregateKey, HavingCompare, HavingCondition, as_having
 from ._marshal import TypeKind, to_wire_value
-from ._wire_read import (
-    TYPE_NAMES,
-    WireItem,
-    decode_value,
-    item_key,
-    kind_or_none,
-    resolve,
-    tag_of,
-    wire_binary,
-    wire_decimal,
-)
+from ._wire import MAX_DIGITS, TYPE_NAMES, tag_of
+from ._wire import decode_binary as wire_binary
+from ._wire import parse_decimal as wire_decimal
+from ._wire_read import WireItem, decode_value, item_key, kind_or_none, resolve
 
 __all__ = [
     "Aggregate",
@@ -67,16 +64,15 @@ __all__ = [
     "as_having",
 ]
 
-AggregateKey = tuple[str, tuple[str | int, ...]]
-"""Structural identity of an aggregate: ``(kind, path elements)``; ``("count", ())`` is Count()."""
-
 S = TypeVar("S")
 R = TypeVar("R")
 
 # DynamoDB numbers have at most 38 digits between 1E-130 and 1E+126, so 400 digits hold any sum
 # of them exactly; Inexact is trapped so a sum can never round silently.
 _SUM_CONTEXT = Context(prec=400, traps=[Inexact, Overflow, InvalidOperation])
-_AVG_CONTEXT = Context(prec=38, rounding=ROUND_HALF_EVEN, traps=[Overflow, InvalidOperation])
+_AVG_CONTEXT = Context(
+    prec=MAX_DIGITS, rounding=ROUND_HALF_EVEN, traps=[Overflow, InvalidOperation]
+)
 
 
 # --- aggregates ---------------------------------------------------------------------------
@@ -129,6 +125,31 @@ class Aggregate(ABC, Generic[S, R]):
     def _where(self) -> str:
         return self.path._dotted if self.path is not None else ""
 
+    def _check_kind(self, allowed: frozenset[TypeKind], needs: str) -> None:
+        """ValidationError now when the path's model type is not one this aggregate reads."""
+        path = self.path
+        if path is None or path._annotation is None:
+            return
+        kind = kind_or_none(path._annotation)
+        if kind is None or kind is TypeKind.ANY or kind in allowed:
+            return
+        owner = path._model.__name__ + "." if isinstance(path._model, type) else ""
+        raise ValidationError(
+            f"{self!r} {needs}, but {owner}{path._dotted} is typed {path._annotation!r}"
+        )
+
+    def _bad_value(
+        self, reason: str, item: WireItem, key_attributes: tuple[str, ...]
+    ) -> ItemDecodeError:
+        model = self.path._model if self.path is not None else None
+        return value_decode_error(
+            model if isinstance(model, type) else None,
+            self._elements,
+            item,
+            reason,
+            key_attributes=key_attributes,
+        )
+
     @abstractmethod
     def new_state(self) -> S:
         """The state of an empty group."""
@@ -165,7 +186,8 @@ class Aggregate(ABC, Generic[S, R]):
         return _number_operand(self, value)
 
     def _compare(self, op: str, value: object) -> HavingCondition:
-        return _HavingCompare(self, op, self._operand(value))
+        operand = self._operand(value)
+        return HavingCompare(self, op, operand, isinstance(operand, Aggregate))
 
     def __eq__(self, other: object) -> HavingCondition:  # type: ignore[override]
         return self._compare("==", other)
@@ -234,17 +256,21 @@ class Count(Aggregate[int, int]):
 class _NumericAggregate(Aggregate[S, R]):
     __slots__ = ()
 
+    def __init__(self, path: object) -> None:
+        super().__init__(path)
+        self._check_kind(frozenset({TypeKind.NUMBER}), "adds numbers")
+
     def _number(self, item: WireItem, key_attributes: tuple[str, ...]) -> Decimal | None:
         av = resolve(item, self._elements)
         if av is None:
             return None
         text = av.get("N")
         if text is None:
-            key = item_key(item, key_attributes)
-            raise ValidationError(
+            raise self._bad_value(
                 f"{self!r} adds numbers, but an item holds a "
                 f"{TYPE_NAMES.get(tag_of(av), tag_of(av))} at {self._where()}",
-                key=key,
+                item,
+                key_attributes,
             )
         return wire_decimal(text)
 
@@ -342,6 +368,13 @@ class _Extremum(Aggregate[_Extreme | None, Any]):
     __slots__ = ()
     _better: ClassVar[Callable[[Any, Any], bool]]
 
+    def __init__(self, path: object) -> None:
+        super().__init__(path)
+        self._check_kind(
+            frozenset({TypeKind.NUMBER, TypeKind.STRING, TypeKind.BINARY}),
+            "compares numbers, strings or binary",
+        )
+
     def new_state(self) -> _Extreme | None:
         return None
 
@@ -360,26 +393,37 @@ class _Extremum(Aggregate[_Extreme | None, Any]):
         elif tag == "B":
             value = wire_binary(av["B"])
         else:
-            raise ValidationError(
+            raise self._bad_value(
                 f"{self!r} compares numbers, strings or binary, but an item holds a "
                 f"{TYPE_NAMES.get(tag, tag)} at {self._where()}",
-                key=item_key(item, key_attributes),
+                item,
+                key_attributes,
             )
         # Most items do not replace the current extreme: skip building their key (the hot path).
         if state is not None and state.kind == tag and not type(self)._better(value, state.value):
             return state
-        return self._pick(state, _Extreme(tag, value, av, item_key(item, key_attributes)))
+        candidate = _Extreme(tag, value, av, item_key(item, key_attributes))
+        return self._pick(state, candidate, item, key_attributes)
 
-    def _pick(self, current: _Extreme | None, candidate: _Extreme) -> _Extreme:
+    def _pick(
+        self,
+        current: _Extreme | None,
+        candidate: _Extreme,
+        item: WireItem | None = None,
+        key_attributes: tuple[str, ...] = (),
+    ) -> _Extreme:
         if current is None:
             return candidate
         if current.kind != candidate.kind:
-            raise ValidationError(
+            error = self._bad_value(
                 f"{self!r} mixes value types: an item holds a {TYPE_NAMES[candidate.kind]} "
                 f"at {self._where()} where item {current.key} holds a "
                 f"{TYPE_NAMES[current.kind]}; an aggregate compares values of one type",
-                key=candidate.key,
+                item or {},
+                key_attributes,
             )
+            error.key, error.item = candidate.key, dict(item) if item is not None else None
+            raise error
         # Ties keep the earlier value, so merging partial states equals one pass.
         return candidate if type(self)._better(candidate.value, current.value) else current
 
@@ -423,151 +467,3 @@ class Max(_Extremum):
     kind = "max"
     __slots__ = ()
     _better = operator.gt
-
-
-# --- HAVING -------------------------------------------------------------------------------
-
-_OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
-    "==": operator.eq,
-    "!=": operator.ne,
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
-}
-
-
-class HavingCondition(ABC):
-    """A condition on a group's aggregate results; combine with ``&``, ``|`` and ``~``."""
-
-    __slots__ = ()
-
-    def evaluate(self, values: Mapping[AggregateKey, Any]) -> bool:
-        """True when the condition holds for results keyed by :attr:`Aggregate.key`."""
-        return self._truth(values) is True
-
-    @abstractmethod
-    def _truth(self, values: Mapping[AggregateKey, Any]) -> bool | None:
-        """Three-valued truth: None means unknown (a None result was compared)."""
-
-    @abstractmethod
-    def aggregates(self) -> tuple[Aggregate[Any, Any], ...]:
-        """Every aggregate this condition reads."""
-
-    def __and__(self, other: HavingCondition) -> HavingCondition:
-        return _HavingAnd((self, as_having(other)))
-
-    def __or__(self, other: HavingCondition) -> HavingCondition:
-        return _HavingOr((self, as_having(other)))
-
-    def __invert__(self) -> HavingCondition:
-        return _HavingNot(self)
-
-    def __bool__(self) -> bool:
-        raise ValidationError(
-            "a HAVING condition has no truth value: combine conditions with & | ~, not and/or/not"
-        )
-
-
-def as_having(value: object) -> HavingCondition:
-    """``value`` itself when it is a HAVING condition; a ValidationError otherwise."""
-    if isinstance(value, HavingCondition):
-        return value
-    raise ValidationError(
-        f"expected a HAVING condition such as Sum(Order.total) > 100, got "
-        f"{type(value).__name__} {value!r}"
-    )
-
-
-def _lookup(values: Mapping[AggregateKey, Any], aggregate: Aggregate[Any, Any]) -> Any:
-    try:
-        return values[aggregate.key]
-    except KeyError:
-        raise ValidationError(f"HAVING reads {aggregate!r}, which was not computed") from None
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class _HavingCompare(HavingCondition):
-    aggregate: Aggregate[Any, Any]
-    op: str
-    operand: object
-
-    def _truth(self, values: Mapping[AggregateKey, Any]) -> bool | None:
-        left = _lookup(values, self.aggregate)
-        right = (
-            _lookup(values, self.operand) if isinstance(self.operand, Aggregate) else self.operand
-        )
-        if left is None or right is None:
-            return None
-        try:
-            return bool(_OPERATORS[self.op](left, right))
-        except TypeError as exc:
-            raise ValidationError(
-                f"HAVING cannot compare {self.aggregate!r} = {left!r} with {right!r}: {exc}"
-            ) from exc
-
-    def aggregates(self) -> tuple[Aggregate[Any, Any], ...]:
-        if isinstance(self.operand, Aggregate):
-            return (self.aggregate, self.operand)
-        return (self.aggregate,)
-
-    def __repr__(self) -> str:
-        return f"{self.aggregate!r} {self.op} {self.operand!r}"
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class _HavingAnd(HavingCondition):
-    parts: tuple[HavingCondition, ...]
-
-    def _truth(self, values: Mapping[AggregateKey, Any]) -> bool | None:
-        truths = [part._truth(values) for part in self.parts]
-        if False in truths:
-            return False
-        return None if None in truths else True
-
-    def aggregates(self) -> tuple[Aggregate[Any, Any], ...]:
-        return tuple(a for part in self.parts for a in part.aggregates())
-
-    def __and__(self, other: HavingCondition) -> HavingCondition:
-        return _HavingAnd((*self.parts, as_having(other)))
-
-    def __repr__(self) -> str:
-        return " & ".join(f"({p!r})" for p in self.parts)
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class _HavingOr(HavingCondition):
-    parts: tuple[HavingCondition, ...]
-
-    def _truth(self, values: Mapping[AggregateKey, Any]) -> bool | None:
-        truths = [part._truth(values) for part in self.parts]
-        if True in truths:
-            return True
-        return None if None in truths else False
-
-    def aggregates(self) -> tuple[Aggregate[Any, Any], ...]:
-        return tuple(a for part in self.parts for a in part.aggregates())
-
-    def __or__(self, other: HavingCondition) -> HavingCondition:
-        return _HavingOr((*self.parts, as_having(other)))
-
-    def __repr__(self) -> str:
-        return " | ".join(f"({p!r})" for p in self.parts)
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class _HavingNot(HavingCondition):
-    inner: HavingCondition
-
-    def _truth(self, values: Mapping[AggregateKey, Any]) -> bool | None:
-        truth = self.inner._truth(values)
-        return None if truth is None else not truth
-
-    def aggregates(self) -> tuple[Aggregate[Any, Any], ...]:
-        return self.inner.aggregates()
-
-    def __invert__(self) -> HavingCondition:
-        return self.inner
-
-    def __repr__(self) -> str:
-        return f"~({self.inner!r})"

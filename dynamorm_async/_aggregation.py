@@ -18,6 +18,9 @@ How it runs (the pure half lives in :mod:`._aggregate` and :mod:`._grouping`):
   Requests run under the Session's ``CapacityLimiter`` (the streams take it), never held by the
   folding tasks. Memory grows with the number of groups, not items, and ``max_groups`` caps it.
 - ``limit()`` on the query or scan caps the items aggregated, across all segments.
+- A stored value an aggregate or group key cannot use raises ``ItemDecodeError``; with
+  ``on_invalid("skip")`` (on the builder, or inherited from the query or scan) the item is
+  logged and counts nowhere: not in any aggregate, group or ``limit()``.
 
 Rows come in a stable order: by group key (a missing value first) unless ``order_by`` names an
 aggregate; see :meth:`GroupAccumulator.rows`.
@@ -32,7 +35,8 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, Self, TypeVar
 import anyio
 
 from ._aggregate import Aggregate, HavingCondition
-from ._errors import DynamormError, ValidationError
+from ._decode_error import OnInvalid, check_on_invalid, log_skipped
+from ._errors import DynamormError, ItemDecodeError, ValidationError
 from ._expressions import AttributePath, as_path
 from ._grouping import GroupAccumulator, Row, count_only, needed_attributes
 from ._models import Model, model_info
@@ -61,6 +65,9 @@ class AggregationSource(Protocol):
     @property
     def segment_count(self) -> int: ...
 
+    @property
+    def invalid_mode(self) -> OnInvalid: ...
+
     def raw_item_streams(
         self, attributes: Sequence[AttributePath] | None = None
     ) -> list[AsyncIterator[dict[str, Any]]]: ...
@@ -81,6 +88,7 @@ class _Spec:
     desc: bool = False
     limit_groups: int | None = None
     max_groups: int = DEFAULT_MAX_GROUPS
+    on_invalid: OnInvalid = "raise"
 
     def accumulator(self) -> GroupAccumulator:
         """A fresh accumulator for this aggregation (validates group_by, names and having)."""
@@ -158,11 +166,13 @@ def _named(model: type[Model], named: Mapping[str, object]) -> dict[str, Aggrega
 class _Tally:
     """Items folded so far across every stream, against the query's optional ``limit``."""
 
-    __slots__ = ("limit", "taken")
+    __slots__ = ("limit", "skip", "table", "taken")
 
-    def __init__(self, limit: int | None) -> None:
+    def __init__(self, limit: int | None, *, skip: bool = False, table: str | None = None) -> None:
         self.limit = limit
         self.taken = 0
+        self.skip = skip
+        self.table = table
 
     @property
     def full(self) -> bool:
@@ -177,8 +187,16 @@ async def _fold(
         async for item in stream:
             if tally.full:
                 break
+            try:
+                accumulator.add(item)  # unchanged when it raises
+            except ItemDecodeError as exc:
+                if exc.table is None:
+                    exc.table = tally.table
+                if not tally.skip:
+                    raise
+                log_skipped(exc)
+                continue
             tally.taken += 1
-            accumulator.add(item)
     finally:
         # An abandoned generator would otherwise finish (and hold its page) only when collected.
         aclose = getattr(stream, "aclose", None)
@@ -200,7 +218,7 @@ async def _accumulate(spec: _Spec) -> GroupAccumulator:
             result.add_count(await source.count())
             return result
         streams = source.raw_item_streams(projection)
-        tally = _Tally(spec.limit)
+        tally = _Tally(spec.limit, skip=spec.on_invalid == "skip", table=table)
         if len(streams) == 1:
             await _fold(streams[0], result, tally)
             return result
@@ -238,6 +256,11 @@ class _Builder(Generic[M]):
         """Add named results: ``aggregate(n=Count(), total=Sum(Order.total))``."""
         return self._from(self._spec.with_aggregates(_named(self._spec.source.model, named)))
 
+    def on_invalid(self, mode: OnInvalid) -> Self:
+        """``"raise"`` ItemDecodeError for a stored value the aggregation cannot use, or
+        ``"skip"`` the item (logged at WARNING, counted nowhere). Default: the query's."""
+        return self._from(replace(self._spec, on_invalid=check_on_invalid(mode)))
+
     @property
     def projection(self) -> tuple[str, ...]:
         """Top-level attributes the read projects (empty: ``Select=COUNT``)."""
@@ -258,7 +281,12 @@ class GroupBy(_Builder[M]):
     def __init__(
         self, source: AggregationSource, paths: Sequence[object], *, limit: int | None = None
     ) -> None:
-        spec = _Spec(source, limit, group_by=_group_paths(source.model, paths))
+        spec = _Spec(
+            source,
+            limit,
+            group_by=_group_paths(source.model, paths),
+            on_invalid=source.invalid_mode,
+        )
         spec.accumulator()
         object.__setattr__(self, "_spec", spec)
 
@@ -335,7 +363,8 @@ class Aggregation(_Builder[M]):
         *,
         limit: int | None = None,
     ) -> None:
-        spec = _Spec(source, limit).with_aggregates(_named(source.model, named))
+        spec = _Spec(source, limit, on_invalid=source.invalid_mode)
+        spec = spec.with_aggregates(_named(source.model, named))
         object.__setattr__(self, "_spec", spec)
 
     def __repr__(self) -> str:

@@ -4,7 +4,8 @@ The batch executors compose these pieces around their awaited calls:
 
 - :class:`WriteRequest` / :class:`GetKey`: one marshalled request, its key fingerprint, its
   position in the caller's input and the object the caller passed (reported back on failure);
-- :func:`key_fingerprint`: a key's identity that survives DynamoDB's re-rendering of numbers;
+- :func:`key_fingerprint` (from ``_wire``): a key's identity that survives DynamoDB's
+  re-rendering of numbers;
 - :class:`Chunker` / :func:`chunked`: chunks bounded by request count and JSON bytes;
 - :func:`dedupe`: first occurrence of each key, plus the duplicates found;
 - :func:`write_payload` / :func:`get_payload`: BatchWriteItem / BatchGetItem request payloads;
@@ -15,17 +16,16 @@ The batch executors compose these pieces around their awaited calls:
 
 from __future__ import annotations
 
-import base64
 import time
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from typing import Any, Generic, TypeVar
 
 import msgspec
 
 from ._errors import DynamormError, ValidationError
-from ._marshal import AttributeValue, Item
+from ._marshal import Item
+from ._wire import key_fingerprint
 
 __all__ = [
     "MAX_GET_KEYS",
@@ -60,42 +60,6 @@ T = TypeVar("T")
 K = TypeVar("K", bound=Hashable)
 
 _json_encode = msgspec.json.Encoder().encode
-
-
-# --- keys -----------------------------------------------------------------------------------
-
-
-def _canonical(tag: str, value: Any) -> Any:
-    # DynamoDB answers with its own rendering of numbers ("1.50" comes back as "1.5") and the
-    # fingerprint must match the key that was sent, so numbers and binaries are normalised.
-    if tag == "N":
-        try:
-            return str(Decimal(value).normalize())
-        except InvalidOperation:
-            return value
-    if tag == "B":
-        return base64.b64encode(base64.b64decode(value)).decode("ascii")
-    return value
-
-
-def key_fingerprint(
-    table: str, key_attributes: Sequence[str], item: Mapping[str, AttributeValue]
-) -> bytes:
-    """The identity of the primary key of ``item`` (a wire item or key) in ``table``.
-
-    Raises ValidationError when a key attribute is missing from ``item``.
-    """
-    parts: list[Any] = [table]
-    for attribute in key_attributes:
-        av = item.get(attribute)
-        if not av:
-            raise ValidationError(
-                f"key attribute {attribute!r} is missing from {dict(item)!r}", table=table
-            )
-        ((tag, value),) = av.items()
-        parts.append(tag)
-        parts.append(_canonical(tag, value))
-    return _json_encode(parts)
 
 
 # --- requests ---------------------------------------------------------------------------------

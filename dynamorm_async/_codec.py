@@ -28,31 +28,40 @@ from typing import Annotated, Any, Literal, get_args, get_origin
 
 import msgspec
 
-from ._errors import DynamormError, ModelError, ValidationError
+from ._errors import DynamormError, ModelError
+from ._field_rules import (
+    ENCODE_ERRORS,
+    FieldRule,
+    NoneRule,
+    admits_none,
+    empty_set_error,
+    locate,
+    none_error,
+)
 from ._marshal import (
     AttributeValue,
     Tagger,
-    TypeKind,
-    _epoch_datetime,
     _is_epoch,
     _is_struct,
     _non_none_args,
-    _parse_date,
-    _parse_datetime,
     _to_builtins,
-    decode_binary,
+    a_name,
     install_struct_tagger,
     kind_of,
+    mismatch,
     strip_annotated,
     tagger_for,
     untag,
     unwrap_optional,
 )
+from ._wire import TypeKind, decode_binary
+from ._wire import decode_date as _parse_date
+from ._wire import decode_datetime as _parse_datetime
+from ._wire import epoch_datetime as _epoch_datetime
 
 __all__ = [
     "DECODE_ERRORS",
     "StructCodec",
-    "encode_fields",
     "struct_codec",
 ]
 
@@ -77,11 +86,11 @@ class StructCodec:
     generated code, kept for debugging.
     """
 
-    __slots__ = ("cls", "decode", "encode", "field_taggers", "source")
+    __slots__ = ("cls", "decode", "encode", "rules", "source")
 
     def __init__(self, cls: type[msgspec.Struct]) -> None:
         self.cls = cls
-        self.field_taggers: tuple[tuple[str, Tagger], ...] = ()
+        self.rules: tuple[FieldRule, ...] = ()
         self.source = ""
         self.encode: Callable[[Any], dict[str, Any]] = _not_ready
         self.decode: Callable[[Mapping[str, Any]], Any] = _not_ready
@@ -122,33 +131,16 @@ def _struct_tagger(cls: type[msgspec.Struct]) -> Tagger:
     recursive struct types compile."""
 
     def tag(value: Any) -> AttributeValue:
-        if isinstance(value, cls):
-            # A subclass instance keeps its extra fields: it is encoded by its own codec.
-            return {"M": struct_codec(type(value)).encode(value)}
-        if isinstance(value, Mapping):  # the to_builtins form
-            return {"M": encode_fields(value, struct_codec(cls).field_taggers)}
-        raise ValidationError(f"expected a {cls.__name__}, got {type(value).__name__}")
+        # Exactly the class: a dict, or a subclass with more fields, would not read back equal.
+        if value.__class__ is cls:
+            return {"M": struct_codec(cls).encode(value)}
+        raise mismatch(a_name(cls.__name__), value)
 
     return tag
 
 
 # Installed on import, before any model can be defined: _models imports this module.
 install_struct_tagger(_struct_tagger)
-
-
-def encode_fields(
-    builtins: Mapping[str, Any], fields: tuple[tuple[str, Tagger], ...]
-) -> dict[str, Any]:
-    """Tag the builtin form of a struct field by field, omitting None and empty sets."""
-    out: dict[str, Any] = {}
-    for name, tagger in fields:
-        value = builtins.get(name)
-        if value is None:
-            continue
-        tagged = tagger(value)
-        if tagged is not None:
-            out[name] = tagged
-    return out
 
 
 # --- code generation ----------------------------------------------------------------------
@@ -165,6 +157,7 @@ _CODEC_HELPERS: dict[str, Any] = {
     "_date": _parse_date,
     "_epoch": _epoch_datetime,
     "_untag": untag,
+    "_str_keys": frozenset({str}).issuperset,
 }
 
 
@@ -232,50 +225,80 @@ def _compile(codec: StructCodec, epoch_fields: frozenset[str]) -> None:
         enc.lines.append(f"    out[{config.tag_field!r}] = {tag_av!r}")
     dec.lines += ["def decode(m):"]
     arguments: list[str] = []
-    taggers: list[tuple[str, Tagger]] = []
+    rules: list[FieldRule] = []
     for i, f in enumerate(msgspec.structs.fields(cls)):
         try:
             tagger = tagger_for(hints[f.name], epoch=f.name in epoch_fields)
             for struct in _structs_in(strip_annotated(hints[f.name])):
                 struct_codec(struct)  # compile (and so validate) nested structs now
-            _encode_field(enc, f, hints[f.name], tagger, f.name in epoch_fields)
+            rule = FieldRule(f, hints[f.name], tagger, omit=config.omit_defaults)
+            _encode_field(enc, rule, hints[f.name], f.name in epoch_fields)
             arguments.append(_decode_field(dec, i, f, hints[f.name], f.name in epoch_fields))
         except ModelError as exc:
             raise ModelError(f"{cls.__name__}.{f.name}: {exc.message}") from None
-        taggers.append((f.encode_name, tagger))
-    codec.field_taggers = tuple(taggers)
+        rules.append(rule)
+    codec.rules = tuple(rules)
     if arguments:
         # One C-level pass looks every attribute up (None when absent).
         wire_names = tuple(f.encode_name for f in msgspec.structs.fields(cls))
         lookups = ", ".join(f"a{i}" for i in range(len(wire_names)))
         dec.lines.insert(1, f"    {lookups}, = map(m.get, {dec.ref(wire_names)})")
     enc.lines.append("    return out")
+    _guard(enc, cls, codec.rules)
     # One call with every field as a keyword: cheaper than collecting a kwargs dict.
     dec.lines.append(f"    return {dec.ref(cls)}(")
     dec.lines += [f"        {argument}," for argument in arguments]
     dec.lines.append("    )")
     codec.source = "\n".join([*enc.lines, "", *dec.lines])
-    # to_builtins knows which values equal their defaults; keep its omissions.
-    codec.encode = (
-        _builtins_encoder(codec.field_taggers) if config.omit_defaults else _build(enc, cls)
-    )
+    codec.encode = _build(enc, cls)
     codec.decode = _build(dec, cls) if _plain_struct(cls) else _generic_decoder(cls)
 
 
-def _encode_field(
-    enc: _Source, f: msgspec.structs.FieldInfo, annotation: Any, tagger: Tagger, epoch: bool
-) -> None:
-    """Append the statements that store one field of ``obj`` into ``out``."""
-    getter = f"obj.{f.name}" if _is_name(f.name) else f"getattr(obj, {f.name!r})"
-    key = repr(f.encode_name)
+def _guard(enc: _Source, cls: type[msgspec.Struct], rules: tuple[FieldRule, ...]) -> None:
+    """Wrap the encoder's body so a rejected instance is reported with its field path.
+
+    A try block costs nothing until something raises; only then are the fields walked again
+    (:func:`locate`) to find the one at fault.
+    """
+    body = ["    " + line for line in enc.lines[1:]]
+    enc.lines[1:] = [
+        "    try:",
+        *body,
+        f"    except {enc.ref(ENCODE_ERRORS)} as exc:",
+        f"        raise {enc.ref(locate)}({enc.ref(cls)}, {enc.ref(rules)}, obj, exc) from None",
+    ]
+
+
+def _encode_field(enc: _Source, rule: FieldRule, annotation: Any, epoch: bool) -> None:
+    """Append the statements that store one field of ``obj`` into ``out``.
+
+    The rule's checks are inlined for the common case; :meth:`FieldRule.encode` is the same
+    logic in one call, used where inlining buys nothing (``omit_defaults`` structs).
+    """
+    getter = f"obj.{rule.name}" if _is_name(rule.name) else f"getattr(obj, {rule.name!r})"
+    key = repr(rule.attribute)
+    if rule.omit_default is not None:
+        enc.lines += [
+            f"    if (a := {enc.ref(rule.encode)}({getter})) is not None:",
+            f"        out[{key}] = a",
+        ]
+        return
     enc.lines += [f"    v = {getter}", "    if v is not None:"]
+    if rule.check is not None:
+        enc.lines.append(f"        {enc.ref(rule.check)}(v)")
     base = unwrap_optional(annotation)
     inline = None if epoch else _encode_expr(enc, base, "v", tagger_for(base))
     if inline is not None:
         enc.lines.append(f"        out[{key}] = {inline}")
     else:
-        enc.lines.append(f"        if (a := {enc.ref(tagger)}(v)) is not None:")
+        enc.lines.append(f"        if (a := {enc.ref(rule.tagger)}(v)) is not None:")
         enc.lines.append(f"            out[{key}] = a")
+        if not rule.empty_ok:
+            enc.lines.append(f"        else: raise {enc.ref(empty_set_error)}()")
+    if rule.none is NoneRule.NULL:
+        enc.lines.append(f'    else: out[{key}] = {{"NULL": True}}')
+    elif rule.none is NoneRule.REJECT:
+        enc.lines.append(f"    else: raise {enc.ref(none_error)}()")
 
 
 def _decode_field(
@@ -293,19 +316,12 @@ def _decode_field(
         missing = dec.ref(f.default)  # shared, exactly as the struct's __init__ shares it
     elif f.default_factory is not msgspec.NODEFAULT:
         missing = f"{dec.ref(f.default_factory)}()"
-    elif _admits_none(annotation):
+    elif admits_none(annotation):
         missing = "None"  # a required Optional field stored as None was omitted on write
     else:
         missing = None  # required: subscripting None raises, and the caller falls back
     value = expr if missing is None else f"({expr} if {av} is not None else {missing})"
     return f"{f.name}={value}" if _is_name(f.name) else f"**{{{f.name!r}: {value}}}"
-
-
-def _admits_none(annotation: Any) -> bool:
-    tp = strip_annotated(annotation)
-    return tp is type(None) or (
-        _non_none_args(tp) is not None and type(None) in get_args(tp)
-    ) or tp is Any
 
 
 def _is_name(name: str) -> bool:
@@ -319,14 +335,6 @@ def _build(src: _Source, cls: type) -> Any:
     code = compile("\n".join(src.lines), f"<dynamorm {cls.__qualname__}.{name}>", "exec")
     exec(code, namespace)
     return namespace[name]
-
-
-def _builtins_encoder(field_taggers: tuple[tuple[str, Tagger], ...]) -> Callable[[Any], Any]:
-    def encode(obj: Any) -> dict[str, Any]:
-        builtins = msgspec.to_builtins(obj, builtin_types=(Decimal, datetime))
-        return encode_fields(builtins, field_taggers)
-
-    return encode
 
 
 def _generic_decoder(cls: type) -> Callable[[Mapping[str, Any]], Any]:
@@ -418,7 +426,8 @@ def _encode_expr(src: _Source, tp: Any, var: str, tagger: Tagger) -> str | None:
         if elem is not None:
             return (
                 f'({{"M": {{{k}: {elem} for {k}, {x} in {var}.items()}}}} '
-                f'if {var}.__class__ is dict and "" not in {var} else {slow})'
+                f'if {var}.__class__ is dict and "" not in {var} and _str_keys(map(type, {var})) '
+                f"else {slow})"
             )
     return None
 

@@ -19,7 +19,7 @@ import re
 import uuid
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Mapping
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any, Generic, Literal, TypeVar
 
@@ -27,6 +27,7 @@ import msgspec
 
 from ._errors import ValidationError
 from ._models import Model
+from ._wire import EPOCH, number_problem
 
 __all__ = [
     "ConversionError",
@@ -46,11 +47,9 @@ H = TypeVar("H", bound=Hashable)
 
 EpochUnit = Literal["s", "ms", "us"]
 
-_MAX_DIGITS = 38  # DynamoDB numbers: 38 significant digits, magnitude 1E-130 .. 9.9E+125
 _INT_TEXT = re.compile(r"[+-]?[0-9]+")
 _DECIMAL_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _LONG_FRACTION = re.compile(r"[0-9][.,]([0-9]{7,})")
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROS_PER_UNIT = {"s": 1_000_000, "ms": 1_000, "us": 1}
 
 
@@ -79,19 +78,9 @@ def _reject_bool(value: object, to: str) -> None:
 
 
 def _check_dynamodb_number(number: Decimal, original: object) -> None:
-    """DynamoDB stores at most 38 significant digits within 1E-130 .. 9.9E+125."""
-    if number.is_zero():
-        return
-    digits = "".join(map(str, number.as_tuple().digits)).strip("0")
-    if len(digits) > _MAX_DIGITS:
-        raise ConversionError(
-            f"{_show(original)} has {len(digits)} significant digits; DynamoDB keeps 38, so "
-            "storing it would round it"
-        )
-    if not -130 <= number.adjusted() <= 125:
-        raise ConversionError(
-            f"{_show(original)} is outside DynamoDB's number range (1E-130 .. 9.9E+125)"
-        )
+    problem = number_problem(number)
+    if problem is not None:
+        raise ConversionError(f"{_show(original)} {problem}")
 
 
 def _parse_decimal_text(text: str) -> Decimal:
@@ -262,7 +251,7 @@ def from_epoch(value: int | float | Decimal | str, *, unit: EpochUnit = "s") -> 
             f"{_show(value)} {unit} is finer than a microsecond; a datetime would truncate it"
         )
     try:
-        return _EPOCH + timedelta(microseconds=int(micros))
+        return EPOCH + timedelta(microseconds=int(micros))
     except OverflowError as exc:
         raise ConversionError(
             f"{_show(value)} {unit} after the epoch is outside the years 1..9999"
@@ -289,7 +278,7 @@ def to_epoch(value: datetime | str, *, unit: EpochUnit = "s", truncate: bool = F
             f"naive datetime {value.isoformat()} has no timezone; attach one first "
             "(value.replace(tzinfo=UTC))"
         )
-    micros = (value - _EPOCH) // timedelta(microseconds=1)
+    micros = (value - EPOCH) // timedelta(microseconds=1)
     whole, rest = divmod(micros, _MICROS_PER_UNIT[unit])
     if rest and not truncate:
         raise ConversionError(

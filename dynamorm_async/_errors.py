@@ -2,7 +2,8 @@
 
     DynamormError
     ├── ModelError              a model class is defined wrongly (raised at class creation)
-    ├── ValidationError         bad input caught before any request
+    ├── ValidationError         your input, rejected before any request was sent
+    ├── ItemDecodeError         a stored item does not fit the model (the data's fault)
     ├── InvalidCursor           a pagination cursor that is tampered, truncated or foreign
     ├── ItemNotFound            get() of a key that has no item
     ├── ConditionFailed         a condition expression evaluated false
@@ -13,7 +14,13 @@
     ├── TableError              a table is missing, exists already, or is in the wrong state
     ├── ThrottledError          throughput exceeded after botocore's retries
     └── DynamoDBError           any other error DynamoDB or the transport reported
+        └── RequestRejected     DynamoDB's ValidationException: a request it refused
+                                (missing index, key over 1 KB, ...) that no local check caught
 
+Whose fault: ``ModelError`` and ``ValidationError`` point at the caller's code or input;
+``ItemDecodeError`` at what is stored in the table (written by another program, an older
+model, or raw calls); ``RequestRejected`` at a rule only DynamoDB knows (or a check the library
+lacks); the rest are outcomes (conditions, missing items) or the service and network.
 Every error raised from a botocore failure keeps that failure as ``__cause__``.
 """
 
@@ -30,9 +37,11 @@ __all__ = [
     "DynamoDBError",
     "DynamormError",
     "InvalidCursor",
+    "ItemDecodeError",
     "ItemExists",
     "ItemNotFound",
     "ModelError",
+    "RequestRejected",
     "TableError",
     "ThrottledError",
     "TransactionCanceled",
@@ -80,6 +89,29 @@ class ModelError(DynamormError):
 
 class ValidationError(DynamormError):
     """Input rejected before any request was sent."""
+
+
+class ItemDecodeError(DynamormError):
+    """A stored item does not fit the model it is read as; nothing the caller sent was wrong.
+
+    ``model`` is the class the item was decoded into, ``item`` the raw wire item, ``key`` its
+    key attributes (untagged) and ``path`` the field that failed, as the user writes it
+    (``Order.lines[1].qty``). Reads with ``on_invalid("skip")`` leave such items out instead.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        model: type | None = None,
+        item: Mapping[str, Any] | None = None,
+        path: str | None = None,
+        **kw: Any,
+    ) -> None:
+        super().__init__(message, **kw)
+        self.model = model
+        self.item: dict[str, Any] | None = dict(item) if item is not None else None
+        self.path = path
 
 
 class InvalidCursor(DynamormError):
@@ -206,6 +238,12 @@ class DynamoDBError(DynamormError):
     """Any other error DynamoDB or the HTTP transport reported."""
 
 
+class RequestRejected(DynamoDBError):
+    """DynamoDB refused the request (``ValidationException``): a rule the library could not
+    check before sending, such as a missing index or a key over 1 KB. ``code`` is DynamoDB's
+    error code and ``message`` starts with the server's own message."""
+
+
 _THROTTLE_CODES = frozenset(
     {
         "ProvisionedThroughputExceededException",
@@ -257,7 +295,7 @@ def map_client_error(
             **ctx,
         )
     if code in _VALIDATION_CODES:
-        return ValidationError(f"DynamoDB rejected the request: {message}", **ctx)
+        return RequestRejected(f"DynamoDB rejected the request: {message}", **ctx)
     if code in _TABLE_CODES:
         hint = (
             "create it with Session.create_table()/ensure_table()"

@@ -23,6 +23,7 @@ from ._marshal import (
     to_wire_value,
     unwrap_optional,
 )
+from ._wire import TYPE_NAMES
 
 __all__ = [
     "And",
@@ -46,7 +47,7 @@ __all__ = [
 
 _json = msgspec.json.Encoder(order="deterministic")
 
-_TYPE_NAMES = ("S", "SS", "N", "NS", "B", "BS", "BOOL", "NULL", "L", "M")
+_TYPE_NAMES = tuple(TYPE_NAMES)
 
 
 class Placeholders:

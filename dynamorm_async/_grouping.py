@@ -17,63 +17,15 @@ from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
 from ._aggregate import Aggregate, AggregateKey, Count, HavingCondition, as_having
-from ._errors import ValidationError
+from ._decode_error import value_decode_error
+from ._errors import DynamormError, ValidationError
 from ._expressions import AttributePath, as_path
-from ._wire_read import WireItem, decode_value, item_key, resolve, tag_of, wire_binary, wire_decimal
+from ._wire import canonical, canonical_order
+from ._wire_read import WireItem, decode_value, resolve
 
 __all__ = ["GroupAccumulator", "Row", "count_only", "needed_attributes"]
 
 _RESERVED_NAMES = frozenset({"key", "values", "as_dict"})
-
-
-# --- group keys ---------------------------------------------------------------------------
-
-
-def _freeze(av: Mapping[str, Any] | None) -> Hashable:
-    """A hashable canonical form of a value: equal DynamoDB values freeze equal."""
-    if av is None:
-        return None
-    tag = tag_of(av)
-    value = av[tag]
-    if tag == "S":
-        return ("S", value)
-    if tag == "N":
-        return ("N", wire_decimal(value))
-    if tag == "B":
-        return ("B", wire_binary(value))
-    if tag == "BOOL":
-        return ("BOOL", bool(value))
-    if tag == "NULL":
-        return None
-    if tag == "SS":
-        return ("SS", frozenset(value))
-    if tag == "NS":
-        return ("NS", frozenset(wire_decimal(v) for v in value))
-    if tag == "BS":
-        return ("BS", frozenset(wire_binary(v) for v in value))
-    if tag == "L":
-        return ("L", tuple(_freeze(v) for v in value))
-    if tag == "M":
-        return ("M", frozenset((k, _freeze(v)) for k, v in value.items()))
-    raise ValidationError(f"unknown attribute value {dict(av)!r} on the wire")
-
-
-_KEY_RANK = {"BOOL": 1, "N": 2, "S": 3, "B": 4, "SS": 5, "NS": 6, "BS": 7, "L": 8, "M": 9}
-
-
-def _key_order(frozen: Any) -> tuple[Any, ...]:
-    """Sort key of a frozen value: None first, then by type rank, then by value."""
-    if frozen is None:
-        return (0,)
-    tag, value = frozen
-    rank = _KEY_RANK[tag]
-    if tag in ("SS", "NS", "BS"):
-        return (rank, tuple(sorted(value)))
-    if tag == "L":
-        return (rank, tuple(_key_order(v) for v in value))
-    if tag == "M":
-        return (rank, tuple(sorted((k, _key_order(v)) for k, v in value)))
-    return (rank, value)
 
 
 class Row:
@@ -196,7 +148,9 @@ class GroupAccumulator:
         for aggregate in having.aggregates() if having is not None else ():
             specs.setdefault(aggregate.key, aggregate)
         self._group_elements = elements
-        self._annotations = tuple(p._annotation for p in paths)
+        self._annotations = tuple(
+            (p._annotation, p._model if isinstance(p._model, type) else None) for p in paths
+        )
         self._specs = tuple(specs.values())
         self._positions = {key: i for i, key in enumerate(specs)}
         self._names = names
@@ -223,7 +177,7 @@ class GroupAccumulator:
         if not isinstance(item, Mapping):
             raise ValidationError(f"expected a wire item (dict), got {type(item).__name__}")
         avs = [resolve(item, elements) for elements in self._group_elements]
-        frozen = tuple(_freeze(av) for av in avs)
+        frozen = tuple(canonical(av) for av in avs)
         group = self._groups.get(frozen)
         states = group.states if group is not None else self._initial
         keys = self._key_attributes
@@ -312,7 +266,7 @@ class GroupAccumulator:
                 for spec, state in zip(self._specs, group.states, strict=True)
             }
             if self._having is None or self._having.evaluate(results):
-                entries.append((tuple(_key_order(v) for v in frozen), group, results))
+                entries.append((tuple(canonical_order(v) for v in frozen), group, results))
         entries.sort(key=lambda entry: entry[0])
         if order_by is None or order_by == "key":
             if desc:
@@ -342,17 +296,19 @@ class GroupAccumulator:
     def _display(self, avs: Sequence[Mapping[str, Any] | None], item: WireItem) -> tuple[Any, ...]:
         out: list[Any] = []
         columns = zip(avs, self._annotations, self._group_elements, strict=True)
-        for av, annotation, elements in columns:
+        for av, (annotation, model), elements in columns:
             if av is None:
                 out.append(None)
                 continue
             try:
                 out.append(decode_value(annotation, av))
-            except ValidationError as exc:
-                key = item_key(item, self._key_attributes)
-                raise ValidationError(
+            except DynamormError as exc:
+                raise value_decode_error(
+                    model,
+                    elements,
+                    item,
                     f"group_by {AttributePath(elements)._dotted}: {exc.message}",
-                    key=key,
+                    key_attributes=self._key_attributes,
                 ) from exc
         return tuple(out)
 

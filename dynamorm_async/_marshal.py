@@ -12,24 +12,38 @@ codec module installs the struct tagger (:func:`install_struct_tagger`) when it 
 this module does not depend on it.
 
 Binary values travel base64-encoded because the transport passes item JSON through untouched;
-decoding also accepts raw bytes, as boto3-shaped stream images carry them.
+decoding also accepts raw bytes, as boto3-shaped stream images carry them. The wire-format rules
+themselves (numbers and their limits, base64, datetime text, epoch seconds, type tags) live in
+``_wire``; the names this module always exported are re-exported from there.
 """
 
 from __future__ import annotations
 
-import binascii
 import enum
 import types
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
+from datetime import date, datetime
+from decimal import Decimal
 from functools import cache
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import msgspec
 
-from ._errors import ModelError, ValidationError
+from ._errors import ItemDecodeError, ModelError, ValidationError
+from ._wire import (
+    TypeKind,
+    decode_binary,
+    describe,
+    format_number,
+    mismatch,
+    parse_number,
+)
+from ._wire import encode_binary as _b64
+from ._wire import epoch_datetime as _epoch_datetime
+from ._wire import epoch_seconds as _epoch_seconds
+from ._wire import format_datetime as _format_datetime
+from ._wire import number_size as _number_size
 
 __all__ = [
     "EPOCH_SECONDS",
@@ -38,13 +52,17 @@ __all__ = [
     "Item",
     "Tagger",
     "TypeKind",
+    "a_name",
+    "at",
     "check_item_size",
     "decode_binary",
+    "describe",
     "format_number",
     "from_wire_value",
     "install_struct_tagger",
     "item_size",
     "kind_of",
+    "mismatch",
     "parse_number",
     "strip_annotated",
     "tagger_for",
@@ -59,26 +77,9 @@ Item = dict[str, AttributeValue]
 Tagger = Callable[[Any], AttributeValue | None]
 
 MAX_ITEM_BYTES = 400 * 1024
-_MAX_DIGITS = 38
 # Types msgspec.to_builtins should hand over unchanged: the taggers render them exactly.
 _PASSTHROUGH = (Decimal, datetime)
 _to_builtins = msgspec.to_builtins
-
-
-class TypeKind(enum.Enum):
-    """The DynamoDB scalar family an annotation maps to; used for key and set validation."""
-
-    STRING = "S"
-    NUMBER = "N"
-    BINARY = "B"
-    BOOL = "BOOL"
-    NULL = "NULL"
-    LIST = "L"
-    MAP = "M"
-    STRING_SET = "SS"
-    NUMBER_SET = "NS"
-    BINARY_SET = "BS"
-    ANY = "ANY"
 
 
 class EpochSeconds:
@@ -198,171 +199,132 @@ def kind_of(tp: Any) -> TypeKind:
     raise ModelError(f"unsupported field type {tp!r}")
 
 
-# --- numbers ------------------------------------------------------------------------------
-
-
-def format_number(value: Any) -> str:
-    """Render an int/float/Decimal as a DynamoDB number string, enforcing DynamoDB's limits."""
-    if isinstance(value, bool):
-        raise ValidationError("a bool is not a number; use a bool field (BOOL)")
-    if isinstance(value, int):
-        text = str(value)
-        digits = text.lstrip("-").rstrip("0")
-        if len(digits) > _MAX_DIGITS:
-            raise ValidationError(f"number {text} has more than 38 significant digits")
-        if len(text.lstrip("-")) > 126:
-            raise ValidationError(f"number {text} exceeds DynamoDB's range (1E+126)")
-        return text
-    if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
-            raise ValidationError(f"{value} cannot be stored: DynamoDB has no NaN or Infinity")
-        text = repr(value)
-        number = Decimal(text)
-        _check_decimal(number, text)
-        # repr() writes exponents as 'e-07'; the Decimal spelling ('1E-7') is the canonical one.
-        return str(number) if "e" in text else text
-    if isinstance(value, Decimal):
-        if not value.is_finite():
-            raise ValidationError(f"{value} cannot be stored: DynamoDB has no NaN or Infinity")
-        text = str(value)
-        _check_decimal(value, text)
-        return text
-    raise ValidationError(f"expected a number, got {type(value).__name__}: {value!r}")
-
-
-def _check_decimal(value: Decimal, text: str) -> None:
-    if value.is_zero():
-        return
-    _sign, digits, _exponent = value.as_tuple()
-    significant = "".join(map(str, digits)).strip("0")
-    if len(significant) > _MAX_DIGITS:
-        raise ValidationError(f"number {text} has more than 38 significant digits")
-    adjusted = value.adjusted()
-    if adjusted > 125 or adjusted < -130:
-        raise ValidationError(f"number {text} is outside DynamoDB's range (1E-130 .. 9.9E+125)")
-
-
-def parse_number(text: str) -> int | Decimal:
-    """Parse a DynamoDB number string exactly: int when integral, Decimal otherwise."""
-    try:
-        return int(text)
-    except ValueError:
-        try:
-            number = Decimal(text)
-        except InvalidOperation as exc:
-            raise ValidationError(f"malformed number {text!r} on the wire") from exc
-        if number == number.to_integral_value() and abs(number.adjusted()) < 40:
-            return int(number)
-        return number
-
-
-# --- scalars ------------------------------------------------------------------------------
-
-
-def _format_datetime(value: Any) -> str:
-    if isinstance(value, datetime):
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise ValidationError(
-                f"naive datetime {value.isoformat()} cannot be stored: attach a timezone "
-                "(datetime.now(UTC))"
-            )
-        if value.tzinfo is not UTC:
-            try:
-                value = value.astimezone(UTC)
-            except OverflowError:
-                raise ValidationError(f"datetime {value.isoformat()} is out of range") from None
-        # msgspec renders a UTC datetime as RFC 3339 with 'Z' in C (isoformat() is far
-        # slower). Fixed width (always microseconds) keeps lexicographic order equal to time
-        # order, which range keys and between() rely on.
-        text: str = _to_builtins(value)
-        return text if len(text) == 27 else text[:19] + ".000000Z"
-    if isinstance(value, str):
-        return value
-    raise ValidationError(f"expected a datetime, got {type(value).__name__}")
-
-
-def _parse_datetime(text: str) -> datetime:
-    # The canonical form this module writes parses in C; any other text gets msgspec's rules.
-    if len(text) == 27 and text[26] == "Z":
-        return datetime.fromisoformat(text)
-    return msgspec.convert(text, datetime)
-
-
-def _parse_date(text: str) -> date:
-    if len(text) == 10:
-        return date.fromisoformat(text)
-    return msgspec.convert(text, date)
-
-
-def _epoch_seconds(value: Any) -> AttributeValue:
-    if isinstance(value, datetime):
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise ValidationError("naive datetime for a TTL field: attach a timezone")
-        return {"N": str(int(value.timestamp()))}
-    return {"N": format_number(value)}
-
-
-def _epoch_datetime(text: str) -> datetime:
-    return datetime.fromtimestamp(int(text), tz=UTC)
-
-
-def _b64(value: Any) -> str:
-    if isinstance(value, str):
-        return value  # to_builtins already base64-encoded it
-    if isinstance(value, bytes | bytearray | memoryview):
-        return binascii.b2a_base64(value, newline=False).decode("ascii")
-    raise ValidationError(f"expected bytes, got {type(value).__name__}")
-
-
-def decode_binary(value: str | bytes) -> bytes:
-    """A B/BS element as bytes: base64 text from the wire, or raw bytes from boto3 shapes."""
-    if isinstance(value, str):
-        return binascii.a2b_base64(value, strict_mode=True)
-    return bytes(value)
-
-
 # --- taggers ------------------------------------------------------------------------------
+#
+# A tagger is the write side of one annotation: it accepts exactly the Python values that the
+# model's decoder turns back into an equal value, and raises ValidationError for anything else
+# (a str for a UUID field, an enum name, a dict for a struct, a float for an int). Expression
+# operands, which are compared rather than stored, go through :func:`to_wire_value` instead.
 
 
-def _tag_string(value: Any) -> AttributeValue:
+def a_name(name: str) -> str:
+    """``a Line``, ``an Address``: the article for a type name in messages."""
+    return f"an {name}" if name[:1].lower() in "aeiou" else f"a {name}"
+
+
+def _tag_str(value: Any) -> AttributeValue:
     if isinstance(value, str):
         return {"S": value}
-    if isinstance(value, datetime):
-        return {"S": _format_datetime(value)}
-    if isinstance(value, date):
-        return {"S": value.isoformat()}
-    if isinstance(value, enum.Enum):
-        return _tag_string(value.value)
-    if isinstance(value, uuid.UUID):
-        return {"S": str(value)}
-    raise ValidationError(f"expected a string, got {type(value).__name__}: {value!r}")
+    raise mismatch("a str", value)
 
 
 def _tag_datetime(value: Any) -> AttributeValue:
-    return {"S": _format_datetime(value)}
+    if isinstance(value, datetime):
+        return {"S": _format_datetime(value)}
+    raise mismatch("a datetime", value)
 
 
-def _tag_number(value: Any) -> AttributeValue:
-    if isinstance(value, enum.Enum):
-        value = value.value
-    return {"N": format_number(value)}
+def _tag_date(value: Any) -> AttributeValue:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return {"S": value.isoformat()}
+    raise mismatch("a date", value)
+
+
+def _tag_uuid(value: Any) -> AttributeValue:
+    if isinstance(value, uuid.UUID):
+        return {"S": str(value)}
+    raise mismatch("a uuid.UUID", value)
+
+
+def _tag_int(value: Any) -> AttributeValue:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return {"N": format_number(value)}
+    raise mismatch("an int", value)
+
+
+def _tag_float(value: Any) -> AttributeValue:
+    if isinstance(value, float):
+        return {"N": format_number(value)}
+    # An int reads back as the equal float only while the float can hold it exactly.
+    if isinstance(value, int) and not isinstance(value, bool) and float(value) == value:
+        return {"N": format_number(value)}
+    raise mismatch("a float", value)
+
+
+def _tag_decimal(value: Any) -> AttributeValue:
+    if isinstance(value, Decimal) or (isinstance(value, int) and not isinstance(value, bool)):
+        return {"N": format_number(value)}
+    # A float reads back as Decimal(repr(x)), which is not equal to the float.
+    raise mismatch("a Decimal (or int)", value)
 
 
 def _tag_binary(value: Any) -> AttributeValue:
-    return {"B": _b64(value)}
+    if isinstance(value, bytes | bytearray):
+        return {"B": _b64(value)}
+    raise mismatch("bytes", value)
 
 
 def _tag_bool(value: Any) -> AttributeValue:
-    if not isinstance(value, bool):
-        raise ValidationError(f"expected a bool, got {type(value).__name__}")
-    return {"BOOL": value}
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    raise mismatch("a bool", value)
 
 
 def _tag_null(value: Any) -> AttributeValue:
-    return {"NULL": True}
+    if value is None:
+        return {"NULL": True}
+    raise mismatch("None", value)
+
+
+def _tag_scalar(value: Any) -> AttributeValue:
+    """An enum or Literal value (already checked to belong) as S or N."""
+    if isinstance(value, str):
+        return {"S": value}
+    return {"N": format_number(value)}
+
+
+def _enum_tagger(tp: type[enum.Enum]) -> Tagger:
+    names = ", ".join(repr(m.value) for m in list(tp)[:6])
+
+    def tag(value: Any) -> AttributeValue:
+        if isinstance(value, tp):
+            return _tag_scalar(value.value)
+        raise mismatch(f"{a_name(tp.__name__)} member (values {names})", value)
+
+    return tag
+
+
+def _literal_tagger(tp: Any) -> Tagger:
+    allowed = get_args(tp)
+
+    def tag(value: Any) -> AttributeValue:
+        # 1 == True, so the type must match as well as the value.
+        if any(value == a and type(value) is type(a) for a in allowed):
+            return _tag_scalar(value)
+        raise mismatch(f"one of {allowed!r}", value)
+
+    return tag
+
+
+def _union_tagger(tp: Any) -> Tagger:
+    """Unions of several types: msgspec decides membership, as it does when reading back."""
+
+    def tag(value: Any) -> AttributeValue | None:
+        try:
+            msgspec.convert(value, tp)
+        except msgspec.ValidationError:
+            raise mismatch(_type_name(tp), value) from None
+        return _tag_dynamic(value)
+
+    return tag
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", None) or repr(tp).replace("typing.", "")
 
 
 def _tag_dynamic(value: Any) -> AttributeValue | None:
+    """``Any`` fields: the value's own Python type picks the DynamoDB type."""
     if value is None:
         return {"NULL": True}
     if isinstance(value, bool):
@@ -371,17 +333,20 @@ def _tag_dynamic(value: Any) -> AttributeValue | None:
         return {"S": value}
     if isinstance(value, int | float | Decimal):
         return {"N": format_number(value)}
-    if isinstance(value, datetime | date | uuid.UUID | enum.Enum):
-        return _tag_string(value)
+    if isinstance(value, enum.Enum):
+        return _tag_scalar(value.value)
+    if isinstance(value, datetime):
+        return _tag_datetime(value)
+    if isinstance(value, date):
+        return _tag_date(value)
+    if isinstance(value, uuid.UUID):
+        return _tag_uuid(value)
     if isinstance(value, bytes | bytearray | memoryview):
         return {"B": _b64(value)}
     if isinstance(value, Mapping):
-        if "" in value:
-            raise ValidationError(_EMPTY_MAP_KEY)
-        # Like typed maps, entries DynamoDB cannot hold (empty sets) are left out.
-        return {"M": {str(k): t for k, v in value.items() if (t := _tag_dynamic(v)) is not None}}
+        return {"M": _tag_map_values(value, _tag_dynamic, omit_empty=True)}
     if isinstance(value, list | tuple):
-        return {"L": [_or_null(_tag_dynamic(v)) for v in value]}
+        return {"L": _tag_elements(value, _tag_dynamic)}
     if isinstance(value, set | frozenset):
         if not value:
             return None
@@ -409,82 +374,107 @@ _only_str = frozenset({str}).issuperset
 _only_int = frozenset({int}).issuperset
 
 
-def _tag_set(tag: str, elem: Callable[[Any], str], value: Any) -> AttributeValue | None:
-    """SS/NS/BS value with elements rendered by ``elem``, sorted so equal sets encode equally."""
-    if isinstance(value, str | bytes | Mapping) or not hasattr(value, "__iter__"):
-        raise ValidationError(f"expected a set, got {type(value).__name__}")
-    if not value:
-        return None  # DynamoDB has no empty sets: the attribute is omitted
-    return {tag: sorted({elem(e) for e in value})}
+def _set_tagger(tag: str, element: Tagger) -> Tagger:
+    """SS/NS/BS of elements tagged by ``element``, sorted so equal sets encode equally."""
 
-
-def _tag_string_set(value: Any) -> AttributeValue | None:
-    # Plain strings need no rendering: one C-level type check covers every element.
-    if value.__class__ in _SET_TYPES and _only_str(map(type, value)):
-        return {"SS": sorted(value)} if value else None
-    return _tag_set("SS", _string_element, value)
-
-
-def _tag_number_set(value: Any) -> AttributeValue | None:
-    if value.__class__ in _SET_TYPES and _only_int(map(type, value)):
+    def tag_set(value: Any) -> AttributeValue | None:
+        if not isinstance(value, set | frozenset):
+            raise mismatch("a set", value)
         if not value:
-            return None
-        texts = sorted(map(str, value))
-        if max(map(len, texts)) < 39:  # <= 38 digits: within DynamoDB's precision and range
-            return {"NS": texts}
-    return _tag_set("NS", _number_element, value)
+            return None  # DynamoDB has no empty sets: the field decides (see _codec)
+        return {tag: sorted({_element(element, e) for e in value})}
+
+    return tag_set
 
 
-def _tag_binary_set(value: Any) -> AttributeValue | None:
-    return _tag_set("BS", _b64, value)
+def _element(element: Tagger, value: Any) -> Any:
+    av = element(value)
+    assert av is not None  # scalar taggers never omit
+    for inner in av.values():
+        return inner
+    raise AssertionError("empty attribute value")  # pragma: no cover - taggers return one tag
 
 
-def _string_element(value: Any) -> str:
-    text: str = _tag_string(value)["S"]
-    return text
+def _string_set_tagger(element: Tagger) -> Tagger:
+    slow = _set_tagger("SS", element)
+
+    def tag(value: Any) -> AttributeValue | None:
+        # Plain strings need no rendering: one C-level type check covers every element.
+        if value.__class__ in _SET_TYPES and _only_str(map(type, value)):
+            return {"SS": sorted(value)} if value else None
+        return slow(value)
+
+    return tag
 
 
-def _number_element(value: Any) -> str:
-    if isinstance(value, enum.Enum):
-        value = value.value
-    return format_number(value)
+def _int_set_tagger(element: Tagger) -> Tagger:
+    slow = _set_tagger("NS", element)
+
+    def tag(value: Any) -> AttributeValue | None:
+        if value.__class__ in _SET_TYPES and _only_int(map(type, value)):
+            if not value:
+                return None
+            texts = sorted(map(str, value))
+            if max(map(len, texts)) < 39:  # <= 38 digits: within DynamoDB's precision and range
+                return {"NS": texts}
+        return slow(value)
+
+    return tag
+
+
+_SCALAR_TAGGERS: dict[Any, Tagger] = {
+    str: _tag_str,
+    int: _tag_int,
+    float: _tag_float,
+    Decimal: _tag_decimal,
+    bool: _tag_bool,
+    bytes: _tag_binary,
+    bytearray: _tag_binary,
+    datetime: _tag_datetime,
+    date: _tag_date,
+    uuid.UUID: _tag_uuid,
+    type(None): _tag_null,
+}
 
 
 @cache
 def tagger_for(tp: Any, *, epoch: bool = False) -> Tagger:
     """Compile the function that turns a value of annotation ``tp`` into an AttributeValue.
 
-    The value may be the plain Python value or its ``msgspec.to_builtins(..., builtin_types=
-    (Decimal, datetime))`` form. The tagger returns ``None`` for values DynamoDB cannot hold
-    (empty sets). ``epoch`` (or an :data:`EPOCH_SECONDS` marker) stores datetimes as epoch
-    seconds, the format of TTL attributes.
+    The tagger accepts exactly the values that read back equal (see the section comment) and
+    returns ``None`` for values DynamoDB cannot hold (empty sets), leaving it to the field to
+    decide. ``epoch`` (or an :data:`EPOCH_SECONDS` marker) stores datetimes as epoch seconds,
+    the format of TTL attributes.
     """
     if epoch or _is_epoch(tp):
-        return _epoch_seconds
+        # An int field holds the seconds itself; a datetime field is converted to them.
+        base = unwrap_optional(tp)
+        seconds = _tag_int if base is int else _epoch_seconds
+        return _nullable(seconds) if base is not strip_annotated(tp) else seconds
     tp = strip_annotated(tp)
     args = _non_none_args(tp)
     if args is not None:
-        inner = tagger_for(args[0]) if len(args) == 1 else _tag_dynamic
-        return _nullable(inner)
-    kind = kind_of(tp)
-    if kind is TypeKind.STRING:
-        if isinstance(tp, type) and issubclass(tp, datetime):
-            return _tag_datetime
-        return _tag_string
-    if kind is TypeKind.NUMBER:
-        return _tag_number
-    if kind is TypeKind.BINARY:
-        return _tag_binary
-    if kind is TypeKind.BOOL:
-        return _tag_bool
-    if kind is TypeKind.NULL:
-        return _tag_null
-    if kind is TypeKind.STRING_SET:
-        return _tag_string_set
-    if kind is TypeKind.NUMBER_SET:
-        return _tag_number_set
-    if kind is TypeKind.BINARY_SET:
-        return _tag_binary_set
+        inner = tagger_for(args[0]) if len(args) == 1 else _union_tagger(Union[args])  # noqa: UP007
+        return _nullable(inner) if type(None) in get_args(tp) else inner
+    kind = kind_of(tp)  # raises ModelError for what DynamoDB cannot store
+    if tp is Any or kind is TypeKind.ANY:
+        return _tag_dynamic
+    scalar = _SCALAR_TAGGERS.get(tp)
+    if scalar is not None:
+        return scalar
+    origin = get_origin(tp)
+    if origin is Literal:
+        return _literal_tagger(tp)
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        return _enum_tagger(tp)
+    if origin in _SET_TYPES:
+        (element,) = get_args(tp) or (Any,)
+        element_tagger = tagger_for(element)
+        if strip_annotated(element) is str:
+            return _string_set_tagger(element_tagger)
+        if strip_annotated(element) is int:
+            return _int_set_tagger(element_tagger)
+        return _set_tagger(kind.value, element_tagger)
     if kind is TypeKind.LIST:
         return _list_tagger(tp)
     if kind is TypeKind.MAP:
@@ -492,50 +482,112 @@ def tagger_for(tp: Any, *, epoch: bool = False) -> Tagger:
             return _struct_tagger(tp)
         map_args = get_args(tp)
         value_tagger = tagger_for(map_args[1]) if map_args else _tag_dynamic
-        return lambda v: {"M": _tag_map_values(v, value_tagger)}
-    return _tag_dynamic
+        return _map_tagger(value_tagger, omit_empty=not map_args)
+    if isinstance(tp, type):
+        # Subclasses of the scalar types (str/int subclasses, datetime subclasses) store as
+        # their base and read back as it.
+        for base, tagger in _SCALAR_TAGGERS.items():
+            if isinstance(base, type) and issubclass(tp, base):
+                return tagger
+    raise ModelError(f"unsupported field type {tp!r}")
 
 
 _EMPTY_MAP_KEY = "a map key is empty: DynamoDB rejects empty attribute names"
+_EMPTY_SET = (
+    "an empty set cannot be stored here: DynamoDB has no empty sets, and the value would "
+    "read back as something else"
+)
 
 
-def _tag_map_values(value: Any, value_tagger: Tagger) -> dict[str, Any]:
-    if not isinstance(value, Mapping):
-        raise ValidationError(f"expected a dict, got {type(value).__name__}")
+def _map_tagger(value_tagger: Tagger, *, omit_empty: bool) -> Tagger:
+    def tag(value: Any) -> AttributeValue:
+        if not isinstance(value, dict):
+            raise mismatch("a dict", value)
+        return {"M": _tag_map_values(value, value_tagger, omit_empty=omit_empty)}
+
+    return tag
+
+
+def _tag_map_values(value: Any, value_tagger: Tagger, *, omit_empty: bool) -> dict[str, Any]:
+    """Tag each value of a map; errors carry the key that holds the bad value."""
     out: dict[str, Any] = {}
     for k, v in value.items():
+        if not isinstance(k, str):
+            raise at(mismatch("a str map key", k), f"[{k!r}]")
         if k == "":
             raise ValidationError(_EMPTY_MAP_KEY)
-        tagged = value_tagger(v)
+        try:
+            tagged = value_tagger(v)
+        except ValidationError as exc:
+            raise at(exc, f"[{k!r}]") from None
         if tagged is not None:
             out[k] = tagged
+        elif not omit_empty:
+            # A typed map would read back without the key.
+            raise at(ValidationError(_EMPTY_SET), f"[{k!r}]")
     return out
+
+
+def _tag_elements(values: Any, element: Tagger) -> list[AttributeValue]:
+    """Tag each element of a list; errors carry the index of the bad element."""
+    try:
+        return [_or_null(element(e)) for e in values]
+    except ValidationError:
+        pass
+    for index, e in enumerate(values):
+        try:
+            _or_null(element(e))
+        except ValidationError as exc:
+            raise at(exc, f"[{index}]") from None
+    raise AssertionError("unreachable")  # pragma: no cover - the first pass raised
 
 
 def _list_tagger(tp: Any) -> Tagger:
     args = get_args(tp)
-    if get_origin(tp) is tuple and args and (len(args) != 2 or args[1] is not Ellipsis):
+    container = get_origin(tp) or tp
+    if container is tuple and args and (len(args) != 2 or args[1] is not Ellipsis):
         taggers = [tagger_for(a) for a in args]
 
         def tag_tuple(v: Any) -> AttributeValue:
-            if not isinstance(v, list | tuple) or len(v) != len(taggers):
-                raise ValidationError(f"expected a tuple of {len(taggers)} items, got {v!r}")
-            return {"L": [_or_null(t(e)) for t, e in zip(taggers, v, strict=True)]}
+            if not isinstance(v, tuple) or len(v) != len(taggers):
+                raise mismatch(f"a tuple of {len(taggers)} items", v)
+            out = []
+            for index, (t, e) in enumerate(zip(taggers, v, strict=True)):
+                try:
+                    out.append(_or_null(t(e)))
+                except ValidationError as exc:
+                    raise at(exc, f"[{index}]") from None
+            return {"L": out}
 
         return tag_tuple
     elem = tagger_for(args[0]) if args else _tag_dynamic
+    name = "a list" if container is list else "a tuple"
 
     def tag_list(v: Any) -> AttributeValue:
-        if not isinstance(v, list | tuple):
-            raise ValidationError(f"expected a list, got {type(v).__name__}")
-        return {"L": [_or_null(elem(e)) for e in v]}
+        # A tuple in a list field (or a list in a tuple field) would read back as the other.
+        if not isinstance(v, container):
+            raise mismatch(name, v)
+        return {"L": _tag_elements(v, elem)}
 
     return tag_list
 
 
 def _or_null(av: AttributeValue | None) -> AttributeValue:
-    # Inside a list an empty set cannot be dropped without shifting positions.
-    return {"NULL": True} if av is None else av
+    # Inside a list an empty set can be neither dropped (positions shift) nor stored.
+    if av is None:
+        raise ValidationError(_EMPTY_SET)
+    return av
+
+
+def at(exc: ValidationError, step: str) -> ValidationError:
+    """``exc`` one step further down a value (``.field``, ``[3]``, ``['key']``).
+
+    The steps collect in ``exc.field_path`` as the error travels up; the struct or model that
+    finally reports it prefixes its own name (``Order.lines[1].qty``).
+    """
+    path: tuple[str, ...] = getattr(exc, "field_path", ())
+    exc.field_path = (step, *path)  # type: ignore[attr-defined]
+    return exc
 
 
 #: Makes the tagger of a nested struct class (stored as M). Struct values are encoded by their
@@ -552,7 +604,12 @@ def install_struct_tagger(factory: Callable[[type[msgspec.Struct]], Tagger]) -> 
 
 
 def to_wire_value(tp: Any, value: Any) -> AttributeValue:
-    """Encode one Python value as an AttributeValue using annotation ``tp`` (for expressions)."""
+    """Encode an expression operand or key value as an AttributeValue using annotation ``tp``.
+
+    Operands are compared with stored values, not stored, so they may also be spelled the
+    way a read would accept them (a UUID's text, an enum's value); such a spelling is
+    converted to the field's type first and must then be a valid stored value.
+    """
     if value is None and tp is not None and kind_of(tp) is not TypeKind.NULL:
         base = strip_annotated(tp)
         if base is not Any and _non_none_args(base) is None:
@@ -560,7 +617,18 @@ def to_wire_value(tp: Any, value: Any) -> AttributeValue:
                 "None is not a stored value here (None fields are left out of items): "
                 "test for a missing attribute with .not_exists()"
             )
-    tagged = tagger_for(tp)(value) if tp is not None else _tag_dynamic(value)
+    if tp is None:
+        tagged = _tag_dynamic(value)
+    else:
+        tagger = tagger_for(tp)
+        try:
+            tagged = tagger(value)
+        except ValidationError:
+            try:
+                converted = msgspec.convert(value, strip_annotated(tp))
+            except (msgspec.ValidationError, TypeError):
+                raise mismatch(_type_name(strip_annotated(tp)), value) from None
+            tagged = tagger(converted)
     if tagged is None:
         raise ValidationError("an empty set cannot be used as a value: DynamoDB rejects it")
     return tagged
@@ -610,15 +678,10 @@ def from_wire_value(tp: Any, av: Mapping[str, Any]) -> Any:
     try:
         return msgspec.convert(value, tp)
     except msgspec.ValidationError as exc:
-        raise ValidationError(f"stored value {dict(av)!r} does not fit {tp!r}: {exc}") from exc
+        raise ItemDecodeError(f"stored value {dict(av)!r} does not fit {tp!r}: {exc}") from exc
 
 
 # --- size ---------------------------------------------------------------------------------
-
-
-def _number_size(text: str) -> int:
-    mantissa = text.lstrip("-").split("E")[0].split("e")[0].replace(".", "").strip("0")
-    return (len(mantissa) + 1) // 2 + 1
 
 
 def _value_size(av: Mapping[str, Any]) -> int:

@@ -37,16 +37,16 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 import anyio
 import anyio.to_thread
 
-from ._errors import BatchWriteError, DynamormError, ValidationError
+from ._errors import BatchWriteError, DynamormError, ItemDecodeError, ValidationError
 from ._marshal import AttributeValue, Item
 from ._models import Model, ModelInfo, model_info
+from ._wire import canonical
 
 if TYPE_CHECKING:
     from ._session import Session
@@ -302,28 +302,12 @@ class _Checkpoint:
 # --- the run -----------------------------------------------------------------------------------
 
 
-def _canonical(av: Mapping[str, Any]) -> Any:
-    """A comparable form of an AttributeValue: numbers by value, sets unordered."""
-    ((tag, value),) = av.items()
-    if tag == "N":
-        return ("N", Decimal(value))
-    if tag == "NS":
-        return ("NS", frozenset(Decimal(v) for v in value))
-    if tag in ("SS", "BS"):
-        return (tag, frozenset(value))
-    if tag == "M":
-        return ("M", {k: _canonical(v) for k, v in value.items()})
-    if tag == "L":
-        return ("L", [_canonical(v) for v in value])
-    return (tag, value)
-
-
 def _same_item(a: Mapping[str, AttributeValue], b: Mapping[str, AttributeValue]) -> bool:
-    return a.keys() == b.keys() and all(_canonical(a[k]) == _canonical(b[k]) for k in a)
+    return a.keys() == b.keys() and all(canonical(a[k]) == canonical(b[k]) for k in a)
 
 
 def _key_token(key: Mapping[str, AttributeValue]) -> tuple[Any, ...]:
-    return tuple(sorted((name, _canonical(av)) for name, av in key.items()))
+    return tuple(sorted((name, canonical(av)) for name, av in key.items()))
 
 
 def _qualname(cls: type) -> str:
@@ -552,7 +536,7 @@ class _Migration(Generic[S, T]):
             return None
         try:
             before = self.src.decode(raw)
-        except ValidationError as exc:
+        except ItemDecodeError as exc:
             if self.in_place and self._decodes_as_target(raw):
                 report.skipped += 1
                 report.already_migrated += 1
@@ -576,10 +560,12 @@ class _Migration(Generic[S, T]):
             )
             return None
         try:
+            # The encoder accepts exactly what reads back, so a stored result always decodes.
             item = self.tgt.encode_checked(after)
-            self.tgt.decode(item)
         except ValidationError as exc:
-            self._fail(key, f"result does not fit {self.target.__name__}: {_why(exc)}")
+            name = self.target.__name__
+            where = exc.message if exc.message.startswith(name) else f"{name}: {exc.message}"
+            self._fail(key, f"result does not fit {where}")
             return None
         report.transformed += 1
         new_key = {a: item[a] for a in self.tgt.key_attributes}
@@ -602,7 +588,7 @@ class _Migration(Generic[S, T]):
     def _decodes_as_target(self, raw: Item) -> bool:
         try:
             self.tgt.decode(raw)
-        except ValidationError:
+        except ItemDecodeError:
             return False
         return True
 
@@ -676,7 +662,7 @@ class _Migration(Generic[S, T]):
         self.report.deleted += len(moved)
 
 
-def _why(exc: ValidationError) -> str:
+def _why(exc: DynamormError) -> str:
     """The codec's own message (msgspec's names the field), without our wrapper's prefix."""
     cause = exc.__cause__
     return str(cause) if cause is not None else exc.message

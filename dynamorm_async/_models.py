@@ -11,16 +11,17 @@ from __future__ import annotations
 import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal, Self, dataclass_transform
 
 import msgspec
 
 from ._codec import DECODE_ERRORS, struct_codec
-from ._errors import ModelError, ValidationError
+from ._decode_error import item_decode_error
+from ._errors import DynamormError, ItemDecodeError, ModelError, ValidationError
 from ._expressions import AttributePath
+from ._field_rules import MAX_NESTING, check_nesting, max_nesting
 from ._marshal import (
-    _PASSTHROUGH,
     EPOCH_SECONDS,
     AttributeValue,
     Item,
@@ -30,9 +31,11 @@ from ._marshal import (
     kind_of,
     strip_annotated,
     tagger_for,
+    to_wire_value,
     untag,
     unwrap_optional,
 )
+from ._wire import KEY_KINDS, epoch_datetime
 
 __all__ = [
     "TTL",
@@ -49,7 +52,6 @@ __all__ = [
     "model_info",
 ]
 
-_KEY_KINDS = (TypeKind.STRING, TypeKind.NUMBER, TypeKind.BINARY)
 Projection = Literal["ALL", "KEYS_ONLY"] | Sequence[str]
 
 
@@ -213,6 +215,12 @@ class ModelInfo:
         self.codec = struct_codec(
             cls, frozenset([self.ttl]) if self.ttl is not None else frozenset()
         )
+        #: (field, attribute) of fields whose values can nest deeper than DynamoDB allows.
+        self.deep_fields = tuple(
+            (name, spec.attribute)
+            for name, spec in self.fields.items()
+            if max_nesting(hints[name]) > MAX_NESTING
+        )
         self.paths: dict[str, AttributePath] = {n: self._build_path(n) for n in self.fields}
 
     # --- validation at class creation ------------------------------------------------
@@ -240,7 +248,7 @@ class ModelInfo:
 
     def _check_key_field(self, name: str, role: str) -> None:
         spec = self.fields[name]
-        if spec.kind not in _KEY_KINDS:
+        if spec.kind not in KEY_KINDS:
             raise self._fail(
                 name, f"a {role} must be a string, number or bytes type, not {spec.annotation!r}"
             )
@@ -361,7 +369,18 @@ class ModelInfo:
             raise ValidationError(
                 f"expected a {self.cls.__name__} instance, got {type(obj).__name__}"
             )
-        item = self.encode(obj)
+        try:
+            item = self.encode(obj)
+            for name, attribute in self.deep_fields:
+                if attribute in item:
+                    try:
+                        check_nesting(item[attribute])
+                    except ValidationError as exc:
+                        where = f"{self.cls.__name__}.{name}"
+                        raise ValidationError(f"{where}: {exc.message}") from None
+        except ValidationError as exc:
+            exc.table = exc.table or self.table
+            raise
         self.check_key(item)
         return item, check_item_size(item, table=self.table)
 
@@ -382,28 +401,45 @@ class ModelInfo:
                 )
 
     def decode(self, item: Mapping[str, AttributeValue]) -> Any:
-        """Wire item -> model instance."""
+        """Wire item -> model instance (ItemDecodeError when the stored item does not fit)."""
         try:
             return self.codec.decode(item)
         except DECODE_ERRORS:
-            # The generic path accepts every valid spelling and reports what does not fit.
-            return self.from_builtins({k: untag(v) for k, v in item.items()})
-
-    def from_builtins(self, data: dict[str, Any]) -> Any:
-        for attribute in self.absent_means_none:
-            data.setdefault(attribute, None)
-        for attribute in self.epoch_attributes:
-            value = data.get(attribute)
-            spec = self.by_attribute[attribute]
-            if value is not None and spec.annotation is not int:
-                data[attribute] = datetime.fromtimestamp(int(value), tz=UTC)
+            pass
+        # The generic path accepts every valid spelling and reports what does not fit.
         try:
+            data = {k: untag(v) for k, v in item.items()}
+        except DynamormError as exc:  # a malformed value on the wire
+            raise self.decode_error(item, exc) from exc
+        return self.from_builtins(data, item)
+
+    def from_builtins(self, data: dict[str, Any], item: Mapping[str, Any]) -> Any:
+        """Untagged attributes -> model instance; ``item`` is the wire item errors show."""
+        try:
+            for attribute in self.absent_means_none:
+                data.setdefault(attribute, None)
+            for attribute in self.epoch_attributes:
+                value = data.get(attribute)
+                spec = self.by_attribute[attribute]
+                if value is not None and spec.annotation is not int:
+                    data[attribute] = epoch_datetime(value)
             return msgspec.convert(data, self.cls)
-        except msgspec.ValidationError as exc:
-            key = {a: data.get(a) for a in self.key_attributes} if self.hash_key else None
-            raise ValidationError(
-                f"stored item does not fit {self.cls.__name__}: {exc}", table=self.table, key=key
-            ) from exc
+        except (msgspec.ValidationError, ValueError, TypeError, OverflowError, OSError) as exc:
+            raise self.decode_error(item, exc) from exc
+
+    def decode_error(
+        self, item: Mapping[str, Any], exc: BaseException, *, under: str = ""
+    ) -> ItemDecodeError:
+        """The ItemDecodeError for a stored item of this model that failed with ``exc``
+        (``under``: wire path of the value that failed, when not the whole item)."""
+        return item_decode_error(
+            self.cls,
+            item,
+            exc,
+            table=self.table,
+            key_attributes=self.key_attributes if self.hash_key else (),
+            under=under,
+        )
 
     def key_of(self, obj: msgspec.Struct) -> Item:
         """The primary key of an instance, as wire attributes."""
@@ -441,10 +477,7 @@ class ModelInfo:
                 "key values",
                 table=self.table,
             )
-        builtin = msgspec.to_builtins(value, builtin_types=_PASSTHROUGH)
-        tagged = spec.tagger(builtin)
-        assert tagged is not None
-        return tagged
+        return to_wire_value(spec.annotation, value)
 
     def path(self, field_name: str) -> AttributePath:
         """The attribute path of a top-level field (built once; paths are immutable)."""

@@ -17,11 +17,11 @@ and bound to the query that made them; :class:`CursorSigner` adds the structural
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from ._cursor import CursorCodec
-from ._errors import InvalidCursor
+from ._errors import InvalidCursor, ItemDecodeError
 
 __all__ = [
     "CursorSigner",
@@ -44,11 +44,15 @@ class Page(Generic[T]):
 
     ``next_cursor`` is None on the last page and ``prev_cursor`` on the first; pass either to
     ``page(size=..., cursor=...)`` of the same query. Cursors are opaque URL-safe strings.
+    ``invalid`` lists the stored items of this page that did not fit the model, left out of
+    ``items`` by ``on_invalid("skip")``; they still take their place in the page's ``size``,
+    so the cursors step over them exactly.
     """
 
     items: list[T]
     next_cursor: str | None = None
     prev_cursor: str | None = None
+    invalid: list[ItemDecodeError] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

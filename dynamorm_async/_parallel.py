@@ -29,6 +29,7 @@ from anyio.streams.memory import MemoryObjectSendStream
 from ._errors import DynamormError
 
 __all__ = [
+    "SKIP",
     "Flatten",
     "PageSource",
     "RoundStream",
@@ -40,6 +41,16 @@ __all__ = [
 
 T = TypeVar("T")
 Out = TypeVar("Out")
+
+
+class Skip:
+    """The type of :data:`SKIP`."""
+
+    __slots__ = ()
+
+
+SKIP = Skip()
+"""What a stream's converter returns for an item to leave out (not counted against a limit)."""
 
 
 class PageSource(Protocol[T]):
@@ -116,9 +127,9 @@ class Tally:
 class RoundStream(Generic[T, Out]):
     """Async iterator over the items of several page sources, read round by round.
 
-    ``convert`` turns each raw item into the result handed out; ``limit`` ends the stream
-    after that many results. ``aclose()`` ends it early (nothing is running between calls, so
-    there is nothing else to stop).
+    ``convert`` turns each raw item into the result handed out (:data:`SKIP` leaves it out);
+    ``limit`` ends the stream after that many results. ``aclose()`` ends it early (nothing is
+    running between calls, so there is nothing else to stop).
     """
 
     __slots__ = ("_buffer", "_closed", "_convert", "_sources", "_tally")
@@ -126,7 +137,7 @@ class RoundStream(Generic[T, Out]):
     def __init__(
         self,
         sources: Sequence[PageSource[T]],
-        convert: Callable[[T], Out],
+        convert: Callable[[T], Out | Skip],
         *,
         limit: int | None = None,
     ) -> None:
@@ -140,17 +151,20 @@ class RoundStream(Generic[T, Out]):
         return self
 
     async def __anext__(self) -> Out:
-        while not self._buffer:
-            if self._closed or all(source.done for source in self._sources):
+        while True:
+            while not self._buffer:
+                if self._closed or all(source.done for source in self._sources):
+                    self._closed = True
+                    raise StopAsyncIteration
+                await self._read_round()
+            result = self._convert(self._buffer.popleft())
+            if isinstance(result, Skip):
+                continue
+            self._tally.taken += 1
+            if self._tally.full:
                 self._closed = True
-                raise StopAsyncIteration
-            await self._read_round()
-        item = self._buffer.popleft()
-        self._tally.taken += 1
-        if self._tally.full:
-            self._closed = True
-            self._buffer.clear()
-        return self._convert(item)
+                self._buffer.clear()
+            return result
 
     async def aclose(self) -> None:
         """Stop the stream; later ``__anext__`` calls raise StopAsyncIteration."""
@@ -177,12 +191,13 @@ class RoundStream(Generic[T, Out]):
 
 
 class Flatten(Generic[T, Out]):
-    """The items of a page stream, converted one by one, ending at the tally's limit."""
+    """The items of a page stream, converted one by one (:data:`SKIP` leaves an item out),
+    ending at the tally's limit."""
 
     __slots__ = ("_convert", "_page", "_pages", "_tally")
 
     def __init__(
-        self, pages: AsyncIterator[list[T]], convert: Callable[[T], Out], tally: Tally
+        self, pages: AsyncIterator[list[T]], convert: Callable[[T], Out | Skip], tally: Tally
     ) -> None:
         self._pages = pages
         self._convert = convert
@@ -193,12 +208,14 @@ class Flatten(Generic[T, Out]):
         return self
 
     async def __anext__(self) -> Out:
-        if self._tally.full:
-            raise StopAsyncIteration
-        while not self._page:
-            self._page.extend(await self._pages.__anext__())
-        self._tally.taken += 1
-        return self._convert(self._page.popleft())
+        while not self._tally.full:
+            while not self._page:
+                self._page.extend(await self._pages.__anext__())
+            result = self._convert(self._page.popleft())
+            if not isinstance(result, Skip):
+                self._tally.taken += 1
+                return result
+        raise StopAsyncIteration
 
 
 @asynccontextmanager

@@ -10,16 +10,18 @@ same way.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, cast
 
 import msgspec
 
-from ._errors import ValidationError
+from ._decode_error import wire_path
+from ._errors import DynamormError, ItemDecodeError, ValidationError
 from ._expressions import AttributePath, as_path, dotted
 from ._marshal import from_wire_value
 from ._models import Model, ModelInfo, model_info
+from ._wire import epoch_datetime
+from ._wire_read import item_key
 
 __all__ = [
     "DictDecoder",
@@ -99,14 +101,20 @@ class StructDecoder:
     """Wire item -> instance of a partial struct (extra attributes, such as keys fetched for
     cursors, are dropped first)."""
 
-    __slots__ = ("_attributes", "_info")
+    __slots__ = ("_attributes", "_info", "_keys")
 
     def __init__(self, struct: type[msgspec.Struct], model: type[Model]) -> None:
         self._info = _partial_info(struct, model)
         self._attributes = frozenset(self._info.by_attribute)
+        self._keys = model_info(model).key_attributes
 
     def __call__(self, item: Item) -> Any:
-        return self._info.decode({a: v for a, v in item.items() if a in self._attributes})
+        try:
+            return self._info.decode({a: v for a, v in item.items() if a in self._attributes})
+        except ItemDecodeError as exc:
+            # Name the item by the table's key, even when the struct does not select it.
+            exc.item, exc.key = dict(item), item_key(item, self._keys)
+            raise
 
 
 class DictDecoder:
@@ -117,9 +125,10 @@ class DictDecoder:
     path's list index is mapped to its position among the indexes selected under that list.
     """
 
-    __slots__ = ("_entries",)
+    __slots__ = ("_entries", "_info")
 
     def __init__(self, info: ModelInfo, paths: Sequence[AttributePath]) -> None:
+        self._info = info
         selected: dict[tuple[str | int, ...], set[int]] = {}
         for path in paths:
             for depth, element in enumerate(path._elements):
@@ -143,12 +152,13 @@ class DictDecoder:
             )
             # Result keys are field names (``ship_to.city``), never the stored attribute names.
             key = dotted((spec.name, *path._names[1:]))
-            entries.append((key, path._attribute, tuple(steps), path._annotation, epoch))
+            under = wire_path(path._elements)
+            entries.append((key, path._attribute, tuple(steps), path._annotation, epoch, under))
         self._entries = tuple(entries)
 
     def __call__(self, item: Item) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for key, attribute, steps, annotation, epoch in self._entries:
+        for key, attribute, steps, annotation, epoch, under in self._entries:
             value = item.get(attribute)
             for step in steps:
                 if value is None:
@@ -160,8 +170,11 @@ class DictDecoder:
                     value = (value.get("M") or {}).get(step)
             if value is None:
                 continue
-            if epoch and "N" in value:
-                out[key] = datetime.fromtimestamp(int(value["N"]), tz=UTC)
-            else:
-                out[key] = from_wire_value(annotation, value)
+            try:
+                if epoch and "N" in value:
+                    out[key] = epoch_datetime(value["N"])
+                else:
+                    out[key] = from_wire_value(annotation, value)
+            except (DynamormError, ValueError, OverflowError) as exc:
+                raise self._info.decode_error(item, exc, under=under) from exc
         return out

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar, cast, o
 import msgspec
 
 from ._cursor import CursorCodec
+from ._decode_error import OnInvalid, check_on_invalid, decode_page, skipping
 from ._errors import ValidationError
 from ._expressions import AttributePath, Condition, as_condition
 from ._models import Model, ModelInfo, model_info
@@ -212,6 +213,11 @@ class _Reader(Generic[R]):
         """Parallel-scan segments (1 for queries and sequential scans; internal hook)."""
         return self._spec.segments
 
+    @property
+    def invalid_mode(self) -> OnInvalid:
+        """What ``on_invalid()`` chose (internal hook for executors such as aggregation)."""
+        return self._spec.on_invalid
+
     # --- builder methods -------------------------------------------------------------------
 
     def filter(self, condition: Condition | bool) -> Self:
@@ -243,6 +249,12 @@ class _Reader(Generic[R]):
     def consistent(self, enabled: bool = True) -> Self:
         """Strongly consistent reads (the table or an LSI; a GSI is a ValidationError)."""
         return self._with(consistent=bool(enabled))
+
+    def on_invalid(self, mode: OnInvalid) -> Self:
+        """What to do with a stored item that does not fit the model: ``"raise"``
+        ItemDecodeError (the default), or ``"skip"`` it: log it at WARNING and leave it out
+        (listed on ``Page.invalid`` for pages; not counted against ``limit()``)."""
+        return self._with(on_invalid=check_on_invalid(mode))
 
     # --- plans -----------------------------------------------------------------------------
 
@@ -278,7 +290,8 @@ class _Reader(Generic[R]):
         """Stream every result, one DynamoDB page (per segment) in memory at a time."""
         plan = self._plan()
         sources: list[PageSource[Item]] = list(self._pagers(plan, _ItemPager))
-        return RoundStream(sources, self._decoder(), limit=self._spec.limit)
+        decode = skipping(self._decoder(), self._spec.on_invalid)
+        return RoundStream(sources, decode, limit=self._spec.limit)
 
     @asynccontextmanager
     async def stream(self) -> AsyncIterator[AsyncIterator[R]]:
@@ -290,7 +303,7 @@ class _Reader(Generic[R]):
         asked, so it needs no block; use this for throughput.
         """
         plan = self._plan()
-        decode = self._decoder()
+        decode = skipping(self._decoder(), self._spec.on_invalid)
         tally = Tally(self._spec.limit)
         async with merged_pages(self._pagers(plan, _ItemPager), want=tally.want) as pages:
             yield Flatten(pages, decode, tally)
@@ -362,8 +375,8 @@ class _Reader(Generic[R]):
             prev_cursor = signer.encode(
                 CursorState(resume_key(window.items[0], keys), True, window.offset)
             )
-        decode = self._decoder()
-        return Page([decode(item) for item in window.items], next_cursor, prev_cursor)
+        items, invalid = decode_page(window.items, self._decoder(), self._spec.on_invalid)
+        return Page(items, next_cursor, prev_cursor, invalid)
 
     def pages(self, size: int, cursor: str | None = None) -> AsyncIterator[Page[R]]:
         """Every page from ``cursor`` (or the start) onward: ``async for p in q.pages(20)``."""
@@ -401,8 +414,9 @@ class _Reader(Generic[R]):
 
         Every stream applies the filter, index, consistency and page size, and stops after
         ``limit`` items of its own (a parallel scan's limit is per stream here; cap the merged
-        total yourself). ``attributes``, when given, is exactly the ProjectionExpression and
-        overrides ``select()``. Streams hold no tasks: iterate them in your own task group,
+        total yourself; with ``on_invalid("skip")`` there is none: only the consumer knows
+        which items count). ``attributes``, when given, is exactly the ProjectionExpression
+        and overrides ``select()``. Streams hold no tasks: iterate them in your own task group,
         each request already runs under ``session.limiter`` when there are several.
         """
         if attributes is None:
@@ -413,7 +427,9 @@ class _Reader(Generic[R]):
                 raise ValidationError("raw_item_streams() needs at least one attribute path")
             plan = self._plan(paths)
         pagers = self._pagers(plan, _ItemPager)
-        return [RoundStream([pager], _as_is, limit=self._spec.limit) for pager in pagers]
+        # Skipped items take no place in the limit, so only the consumer can count it.
+        limit = self._spec.limit if self._spec.on_invalid == "raise" else None
+        return [RoundStream([pager], _as_is, limit=limit) for pager in pagers]
 
 
 class _PageWalk(Generic[R]):

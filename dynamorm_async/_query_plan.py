@@ -257,6 +257,7 @@ class ReadSpec:
     consistent: bool = False
     projection: Projection | None = None
     segments: int = 1
+    on_invalid: Literal["raise", "skip"] = "raise"
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import msgspec
 
 from ._errors import ConditionFailed, ValidationError
 from ._expressions import Condition, Placeholders
-from ._marshal import Item, TypeKind
+from ._marshal import Item
 from ._models import ModelInfo
+from ._wire import epoch_datetime, epoch_seconds
 
 __all__ = [
     "BillingMode",
@@ -35,9 +36,6 @@ __all__ = [
 
 BillingMode = Literal["PAY_PER_REQUEST", "PROVISIONED"]
 
-_SCALAR = {TypeKind.STRING: "S", TypeKind.NUMBER: "N", TypeKind.BINARY: "B"}
-
-
 def create_table_request(
     info: ModelInfo,
     table_name: str,
@@ -50,7 +48,8 @@ def create_table_request(
     definitions: dict[str, str] = {}
 
     def define(attribute: str) -> None:
-        definitions[attribute] = _SCALAR[info.by_attribute[attribute].kind]
+        # A key attribute's TypeKind (one of KEY_KINDS, checked by the model) is its tag.
+        definitions[attribute] = info.by_attribute[attribute].kind.value
 
     def key_schema(hash_key: str, range_key: str | None) -> list[dict[str, str]]:
         define(hash_key)
@@ -159,6 +158,8 @@ def prepare_write(
             updates[info.updated_at] = now
         if info.created_at is not None and getattr(obj, info.created_at) is None:
             updates[info.created_at] = now
+    if info.ttl is not None:
+        _truncate_epoch(getattr(obj, info.ttl), info.ttl, updates)
     check: Condition | None = None
     if info.version is not None:
         current = getattr(obj, info.version)
@@ -167,6 +168,14 @@ def prepare_write(
     staged = msgspec.structs.replace(obj, **updates) if updates else obj
     item, json_size = info.encode_sized(staged)
     return PreparedWrite(item, _combine(condition, check), updates, json_size)
+
+
+def _truncate_epoch(value: Any, field: str, updates: dict[str, Any]) -> None:
+    """A TTL datetime reads back as whole seconds in UTC: the confirmed write says so too."""
+    if isinstance(value, datetime) and value.utcoffset() is not None:
+        stored = epoch_datetime(epoch_seconds(value)["N"])
+        if value.tzinfo is not UTC or stored != value:
+            updates[field] = stored
 
 
 def prepare_delete(

@@ -2,10 +2,12 @@
 
 ``async with db.transaction() as tx`` collects puts, creates, updates, deletes and condition
 checks, each checked and marshalled when it is added, and sends them as one TransactWriteItems
-when the block exits; if the block raises, nothing is sent. Version and timestamp semantics are
-those of the single-item calls; new versions and timestamps reach the caller's put instances only
-after DynamoDB committed. A cancelled transaction raises ``TransactionCanceled`` whose reasons
-name each action's index, operation, table and key.
+when the block exits; if the block raises, nothing is sent. Version and timestamp semantics, and
+the rule that an update never creates an item that cannot be read, are those of the single-item
+calls; new versions and timestamps reach the caller's put instances only after DynamoDB
+committed. A cancelled transaction raises ``TransactionCanceled`` whose reasons name each
+action's index, operation, table and key; an update whose item is missing and must not be
+created says so in its reason's message (``ItemNotFound: ...``).
 
 Concurrency contract: a Transaction belongs to the task that opened it; several transactions
 may run concurrently on one Session.
@@ -20,14 +22,14 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar, overload
 
-import msgspec
-
 from ._errors import CancellationReason, TransactionCanceled, ValidationError
 from ._expressions import Condition, Placeholders, as_condition
 from ._marshal import Item
 from ._models import Model, ModelInfo, model_info
 from ._requests import condition_payload, delete_request, prepare_delete, prepare_write, put_request
 from ._update import TransactionSlot, UpdateBuilder
+from ._update_expr import PreparedUpdate
+from ._wire import key_fingerprint
 
 if TYPE_CHECKING:
     from ._session import Session
@@ -39,8 +41,6 @@ M = TypeVar("M", bound=Model)
 MAX_TRANSACTION_ACTIONS = 100
 
 Operation = Literal["Put", "Update", "Delete", "ConditionCheck", "Get"]
-
-_key_bytes = msgspec.json.Encoder(order="deterministic").encode
 
 
 @dataclass(slots=True)
@@ -55,6 +55,11 @@ class _Action:
     slot: TransactionSlot | None = None
     target: Model | None = None
     updates: Mapping[str, Any] = field(default_factory=dict)
+    prepared: PreparedUpdate | None = None
+
+    def identity(self) -> bytes:
+        """The item's identity as DynamoDB sees it (keys ``1.0`` and ``1`` are one item)."""
+        return key_fingerprint(self.table, self.info.key_attributes, self.key)
 
     def describe(self, index: int) -> str:
         key = self.info.key_dict(self.key)
@@ -70,7 +75,25 @@ class _Action:
         except ValidationError as exc:
             message = f"{self.describe(index)}: {exc.message}"
             raise ValidationError(message, table=self.table) from None
+        self.prepared = prepared
         return {"Update": prepared.request(self.table, self.key)}
+
+    def explain(self, code: str, message: str | None, raw: Mapping[str, Any]) -> str | None:
+        """DynamoDB's message for this action's cancellation, or what it means when the
+        existence check of an update failed: no stored item came back with the failure."""
+        prepared = self.prepared
+        if (
+            code != "ConditionalCheckFailed"
+            or prepared is None
+            or prepared.must_exist is None
+            or "Code" not in raw
+            or "Item" in raw
+        ):
+            return message
+        return (
+            f"ItemNotFound: no {self.info.cls.__name__} item under this key, and this update "
+            f"must not create one: {prepared.must_exist}"
+        )
 
 
 class Transaction:
@@ -85,7 +108,7 @@ class Transaction:
     def __init__(self, session: Session) -> None:
         self._session = session
         self._actions: list[_Action] = []
-        self._items: dict[tuple[str, bytes], int] = {}
+        self._items: dict[bytes, int] = {}
         self._finished = False
         self.client_request_token = str(uuid.uuid4())
 
@@ -220,7 +243,7 @@ class Transaction:
                 f"{action.describe(index)} is one too many: split the work",
                 table=action.table,
             )
-        identity = (action.table, _key_bytes(action.key))
+        identity = action.identity()
         first = self._items.get(identity)
         if first is not None:
             raise ValidationError(
@@ -278,15 +301,18 @@ def _explain(
     exc: TransactionCanceled, actions: Sequence[_Action], operation: str
 ) -> TransactionCanceled:
     """Attach each action's index, operation, table and key to DynamoDB's cancellation codes."""
-    raw = {r.index: r for r in exc.reasons}
+    by_index = {r.index: r for r in exc.reasons}
+    raw = _raw_reasons(exc)
     reasons: list[CancellationReason] = []
     for index, action in enumerate(actions):
-        given = raw.get(index)
+        given = by_index.get(index)
+        code = given.code if given is not None else "None"
+        message = given.message if given is not None else None
         reasons.append(
             CancellationReason(
                 index=index,
-                code=given.code if given is not None else "None",
-                message=given.message if given is not None else None,
+                code=code,
+                message=action.explain(code, message, raw[index] if index < len(raw) else {}),
                 operation=action.operation,
                 table=action.table,
                 key=action.info.key_dict(action.key),
@@ -308,6 +334,14 @@ def _explain(
     )
 
 
+def _raw_reasons(exc: TransactionCanceled) -> list[Mapping[str, Any]]:
+    """DynamoDB's own cancellation reasons (with the stored ``Item`` of a failed condition
+    check) from the error response the transport mapped, if it kept one."""
+    response = getattr(exc.__cause__, "response", None)
+    reasons = response.get("CancellationReasons") if isinstance(response, Mapping) else None
+    return [r if isinstance(r, Mapping) else {} for r in reasons or ()]
+
+
 async def transact_get(
     session: Session, requests: Sequence[tuple[type[Model], Mapping[str, object]]]
 ) -> list[Model | None]:
@@ -318,12 +352,12 @@ async def transact_get(
             "split the keys or use batch_get"
         )
     actions: list[_Action] = []
-    seen: dict[tuple[str, bytes], int] = {}
+    seen: dict[bytes, int] = {}
     for index, (model, key) in enumerate(requests):
         info = model_info(model)
         table = session.table_name(model)
         action = _Action("Get", info, table, info.key_from(key))
-        identity = (table, _key_bytes(action.key))
+        identity = action.identity()
         if identity in seen:
             raise ValidationError(
                 f"{action.describe(index)} repeats action {seen[identity]}: DynamoDB reads each "

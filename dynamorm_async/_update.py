@@ -9,8 +9,15 @@ a partly built update can be shared and extended safely. ``.returning(mode)`` tu
 
 An update built from an instance checks and bumps the instance's ``Version`` field but leaves the
 instance itself unchanged: it does not know the item's other attributes. Ask for ``ALL_NEW`` to
-get the stored item. Builders made by ``Transaction.update`` are recorded in their transaction
-and sent when its block exits.
+get the stored item.
+
+An update never creates an item that cannot be read: it may create a missing item only when its
+actions set every required field (:func:`._update_expr.why_update_cannot_create`). Otherwise, and
+after ``.must_exist()`` or for an update built from an instance (which names a stored item), it
+carries ``attribute_exists(<hash key>)`` and a missing item raises ``ItemNotFound``.
+
+Builders made by ``Transaction.update`` are recorded in their transaction and sent when its
+block exits.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, Self, TypeVar, overload
 
 import msgspec
 
-from ._errors import ConditionFailed, ValidationError
+from ._errors import ConditionFailed, DynamormError, ItemNotFound, ValidationError
 from ._expressions import Condition, as_condition
 from ._marshal import Item, strip_annotated, untag
 from ._models import Model, ModelInfo, model_info
@@ -40,6 +47,7 @@ from ._update_expr import (
     make_action,
     prepare_update,
 )
+from ._wire import epoch_datetime
 
 if TYPE_CHECKING:
     from ._session import Session
@@ -51,6 +59,12 @@ R_co = TypeVar("R_co", covariant=True)
 T = TypeVar("T")
 
 Number = int | float | Decimal
+
+_ASKED = "must_exist() was asked for"
+_FROM_INSTANCE = (
+    "the update was built from an instance, which names a stored item; update by key to "
+    "create missing items"
+)
 
 
 class TransactionSlot:
@@ -93,15 +107,31 @@ class UpdateState:
     expected_version: int | None = None
     mode: ReturnValues = "NONE"
     slot: TransactionSlot | None = None
+    must_exist: str | None = None
 
     def prepare(self, now: datetime) -> PreparedUpdate:
-        """The update with its managed actions and version condition (pure)."""
+        """The update with its managed actions, version and existence conditions (pure)."""
         return prepare_update(
             self.info,
             self.actions,
             now=now,
             condition=self.condition,
             expected_version=self.expected_version,
+            must_exist=self.must_exist,
+        )
+
+    def condition_error(self, prepared: PreparedUpdate, exc: ConditionFailed) -> DynamormError:
+        """The error for a failed condition: ItemNotFound when the existence check failed
+        (no stored item came back), else ``exc`` with the stored item decoded."""
+        if prepared.must_exist is None or exc.item is not None:
+            return with_stored_item(self.info, exc)
+        key = self.info.key_dict(self.key)
+        return ItemNotFound(
+            f"no {self.info.cls.__name__} item under key {key}, and this update must not "
+            f"create one: {prepared.must_exist}",
+            operation="UpdateItem",
+            table=self.table,
+            key=key,
         )
 
 
@@ -172,6 +202,11 @@ class _UpdateChain(Generic[M]):
         """``REMOVE path``: drop an attribute, a nested field or a list element."""
         return self._act("remove", path)
 
+    def must_exist(self) -> Self:
+        """Update only a stored item: a missing one raises ItemNotFound instead of being
+        created (updates that leave a required field unset check this by themselves)."""
+        return self._derive(must_exist=self._state.must_exist or _ASKED)
+
     def condition(self, condition: Condition | bool) -> Self:
         """Send only if ``condition`` holds (ConditionFailed otherwise); calls are ANDed."""
         new = as_condition(condition)
@@ -232,7 +267,7 @@ class _UpdateChain(Generic[M]):
                 "UpdateItem", request, table=state.table, key=info.key_dict(state.key)
             )
         except ConditionFailed as exc:
-            raise with_stored_item(info, exc) from exc.__cause__
+            raise state.condition_error(prepared, exc) from exc.__cause__
         attributes: Mapping[str, Any] | None = response.get("Attributes")
         if state.mode == "NONE":
             return None
@@ -248,6 +283,7 @@ class _UpdateChain(Generic[M]):
         key: Item,
         expected_version: int | None,
         slot: TransactionSlot | None,
+        must_exist: str | None = None,
     ) -> Self:
         state = UpdateState(
             session=session,
@@ -256,6 +292,7 @@ class _UpdateChain(Generic[M]):
             key=key,
             expected_version=expected_version,
             slot=slot,
+            must_exist=must_exist,
         )
         if slot is not None:
             slot.advance(state, state)
@@ -284,15 +321,17 @@ class UpdateBuilder(_UpdateChain[M]):
     def for_instance(
         cls, session: Session, obj: M, *, slot: TransactionSlot | None = None
     ) -> UpdateBuilder[M]:
-        """An update of the item ``obj`` was loaded from, checking and bumping its Version."""
+        """An update of the item ``obj`` was loaded from, checking and bumping its Version;
+        a missing item raises ItemNotFound (the update does not carry ``obj``'s values)."""
         info = model_info(type(obj))
         if not isinstance(obj, info.cls):
             raise ValidationError(f"expected a {info.cls.__name__} instance")
         version = getattr(obj, info.version) if info.version is not None else None
-        return cls._start(session, info, info.key_of(obj), version, slot)
+        return cls._start(session, info, info.key_of(obj), version, slot, _FROM_INSTANCE)
 
     async def execute(self) -> None:
-        """Send the UpdateItem; ConditionFailed when a condition or the version check fails."""
+        """Send the UpdateItem; ConditionFailed when a condition or the version check fails,
+        ItemNotFound when the item is missing and the update must not create it."""
         await self._execute()
 
     def __await__(self) -> Generator[Any, None, None]:
@@ -331,16 +370,13 @@ def decode_fields(
         spec = info.by_attribute.get(attribute)
         if spec is None or (wanted is not None and attribute not in wanted):
             continue
-        value = untag(av)
         annotation = strip_annotated(field_annotation(info, spec.name))
-        if attribute in info.epoch_attributes and spec.annotation is not int and value is not None:
-            value = datetime.fromtimestamp(int(value), tz=UTC)
         try:
+            value = untag(av)
+            epoch = attribute in info.epoch_attributes and spec.annotation is not int
+            if epoch and value is not None:
+                value = epoch_datetime(value)
             out[spec.name] = msgspec.convert(value, annotation)
-        except msgspec.ValidationError as exc:
-            raise ValidationError(
-                f"stored {info.cls.__name__}.{spec.name} {av!r} does not fit "
-                f"{annotation!r}: {exc}",
-                table=info.table,
-            ) from exc
+        except (msgspec.ValidationError, DynamormError, ValueError, OverflowError) as exc:
+            raise info.decode_error(attributes, exc, under=f".{attribute}") from exc
     return out

@@ -11,7 +11,7 @@ would. :func:`prepare_update` adds the model's managed actions (``UpdatedAt``, `
 from __future__ import annotations
 
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -19,8 +19,10 @@ from typing import Any, Literal, get_args
 
 import msgspec
 
+from ._codec import struct_codec
 from ._errors import ValidationError
 from ._expressions import AttributePath, Condition, Placeholders, as_path
+from ._field_rules import MAX_NESTING, FieldRule, check_nesting, constraint_checker
 from ._marshal import (
     AttributeValue,
     Item,
@@ -32,6 +34,7 @@ from ._marshal import (
 )
 from ._models import FieldSpec, ModelInfo
 from ._requests import condition_payload, version_condition
+from ._wire import SET_TAGS as _SET_TAGS
 
 __all__ = [
     "RETURN_VALUES",
@@ -42,6 +45,7 @@ __all__ = [
     "add_action",
     "make_action",
     "prepare_update",
+    "why_update_cannot_create",
 ]
 
 ActionOp = Literal[
@@ -74,7 +78,11 @@ _ZERO: AttributeValue = {"N": "0"}
 _ONE: AttributeValue = {"N": "1"}
 _EMPTY_LIST: AttributeValue = {"L": []}
 _SETS = (TypeKind.STRING_SET, TypeKind.NUMBER_SET, TypeKind.BINARY_SET)
-_SET_TAGS = ("SS", "NS", "BS")
+# Top-level actions after which the attribute exists even if the item did not: SET (None and
+# empty sets became REMOVE already), if_not_exists SETs, counters and list_append from [].
+_CREATING_OPS = frozenset(
+    {"set", "set_if_not_exists", "increment", "decrement", "add", "append", "prepend"}
+)
 _NO_VALUE: Any = object()
 
 
@@ -191,25 +199,31 @@ def _root(info: ModelInfo, path: AttributePath, where: str) -> FieldSpec:
 
 def _required_leaf(info: ModelInfo, spec: FieldSpec, path: AttributePath) -> bool:
     """True when the path names a struct field without a default (removing it breaks loads)."""
+    rule = _leaf_rule(info, spec, path)
+    return rule is not None and rule.required
+
+
+def _leaf_rule(info: ModelInfo, spec: FieldSpec, path: AttributePath) -> FieldRule | None:
+    """The write rule of the struct field a path ends at; None for list elements, map values
+    and paths the model does not describe."""
     if path._is_top_level:
-        return not spec.has_default
+        return _rule_named(info.codec.rules, spec.attribute)
     parent = unwrap_optional(spec.annotation)
     for element in path._elements[1:-1]:
         if isinstance(element, int) or not _is_struct(parent):
-            return False
-        parent = _struct_field(parent, element)
-        if parent is None:
-            return False
-        parent = unwrap_optional(parent.type)
+            return None
+        found = _struct_field(parent, element)
+        if found is None:
+            return None
+        parent = unwrap_optional(found.type)
     leaf = path._elements[-1]
     if isinstance(leaf, int) or not _is_struct(parent):
-        return False
-    found = _struct_field(parent, leaf)
-    return (
-        found is not None
-        and found.default is msgspec.NODEFAULT
-        and found.default_factory is msgspec.NODEFAULT
-    )
+        return None
+    return _rule_named(struct_codec(parent).rules, leaf)
+
+
+def _rule_named(rules: tuple[FieldRule, ...], attribute: str) -> FieldRule | None:
+    return next((rule for rule in rules if rule.attribute == attribute), None)
 
 
 def _is_struct(tp: Any) -> bool:
@@ -221,16 +235,16 @@ def _struct_field(cls: type[msgspec.Struct], encode_name: str) -> msgspec.struct
 
 
 def _check_value(where: str, annotation: Any, value: object) -> None:
-    """Reject a value that a load of the item could not turn back into the annotation."""
-    if annotation is None:
+    """Check the ``msgspec.Meta`` constraints inside ``annotation``, as a read would (the
+    taggers check everything else)."""
+    check = constraint_checker(annotation) if annotation is not None else None
+    if check is None:
         return
     try:
-        msgspec.convert(value, annotation)
-    except msgspec.ValidationError as exc:
-        raise ValidationError(
-            f"{where}: {type(value).__name__} {value!r} does not fit the field's type "
-            f"{_type_name(annotation)}: {exc}"
-        ) from None
+        check(value)
+    except ValidationError as exc:
+        steps = "".join(getattr(exc, "field_path", ()))
+        raise ValidationError(f"{where}: {exc.message}{' at ' + steps if steps else ''}") from None
 
 
 def _type_name(annotation: Any) -> str:
@@ -247,10 +261,24 @@ def _marshal(
         tagger = spec.tagger
     else:
         tagger = tagger_for(annotation if annotation is not None else Any)
+    return _encode_at(where, path, tagger, value)
+
+
+def _encode_at(
+    where: str, path: AttributePath, encode: Callable[[Any], AttributeValue | None], value: object
+) -> AttributeValue | None:
+    """``encode(value)`` for storing at ``path``: errors name the path down to the bad value,
+    and the value may nest only as deep as DynamoDB allows below the path."""
     try:
-        return tagger(value)
+        av = encode(value)
+        if av is not None:
+            check_nesting(av, levels=MAX_NESTING - len(path._elements) + 1)
     except ValidationError as exc:
-        raise ValidationError(f"{where}: {exc.message}") from None
+        steps = "".join(getattr(exc, "field_path", ()))
+        reason = getattr(exc, "reason", exc.message)
+        at_path = f"{path._dotted}{steps}: " if steps else ""
+        raise ValidationError(f"{where}: {at_path}{reason}") from None
+    return av
 
 
 def make_action(
@@ -272,6 +300,14 @@ def make_action(
         raise ValidationError(f"{where}: needs a value, got None; use remove() to drop a value")
     if op == "set":
         _check_value(where, annotation, value)
+        rule = _leaf_rule(info, spec, path)
+        if rule is not None:
+            # A struct field stores exactly what a put of the struct would (None as NULL or
+            # left out, empty sets only where the default is one); left out means REMOVE.
+            av = _encode_at(where, path, rule.encode, value)
+            if av is None:
+                return _removal(info, spec, path, where)
+            return UpdateAction("set", path, av)
         av = _marshal(where, spec, path, annotation, value)
         if isinstance(path._elements[-1], int):
             # Removing a list element would shift the ones after it: store the value (NULL).
@@ -362,6 +398,41 @@ def add_action(actions: tuple[UpdateAction, ...], action: UpdateAction) -> tuple
     return (*actions, action)
 
 
+# --- may an update create the item? ------------------------------------------------------
+
+
+def why_update_cannot_create(info: ModelInfo, actions: Iterable[UpdateAction]) -> str | None:
+    """Why an update of a key with no item must not create one, or None when it may.
+
+    A missing item would be created holding only its key and what ``actions`` write, so it
+    decodes only if they set every required field: one without a default that the decoder
+    does not read as None when absent (exactly ``ModelInfo.decode``'s rule). REMOVE and
+    DELETE leave an attribute absent, and a nested path needs its parent stored already
+    (DynamoDB rejects it on a missing item).
+    """
+    written: set[str] = set()
+    for action in actions:
+        if not action.path._is_top_level:
+            return (
+                f"{action.op}({info.cls.__name__}.{action.path._dotted}) reaches inside an "
+                "attribute that a missing item does not have"
+            )
+        if action.op in _CREATING_OPS:
+            written.add(action.path._attribute)
+    present = written.union(info.absent_means_none, info.key_attributes)
+    unset = [
+        spec.name
+        for spec in info.fields.values()
+        if not spec.has_default and spec.attribute not in present
+    ]
+    if not unset:
+        return None
+    return (
+        f"it does not set the required field{'s' if len(unset) > 1 else ''} "
+        f"{', '.join(unset)}, so a created item could not be read"
+    )
+
+
 # --- managed fields and the request -------------------------------------------------------
 
 
@@ -410,6 +481,8 @@ class PreparedUpdate:
 
     actions: tuple[UpdateAction, ...]
     condition: Condition | None
+    must_exist: str | None = None
+    """Why the condition requires a stored item (None when the update may create it)."""
 
     @property
     def touched(self) -> frozenset[str]:
@@ -445,8 +518,11 @@ def prepare_update(
     now: datetime,
     condition: Condition | None = None,
     expected_version: int | None = None,
+    must_exist: str | None = None,
 ) -> PreparedUpdate:
-    """Add the managed actions and the version condition; an empty update is rejected."""
+    """Add the managed actions, the version condition and, when the update must not create
+    the item (``must_exist`` says why, or :func:`why_update_cannot_create` finds a reason),
+    ``attribute_exists(<hash key>)``; an empty update is rejected."""
     if not actions:
         raise ValidationError(
             f"empty update of {info.cls.__name__}: add at least one action "
@@ -457,4 +533,10 @@ def prepare_update(
     if expected_version is not None and info.version is not None:
         check = version_condition(info, expected_version)
         condition = check if condition is None else condition & check
-    return PreparedUpdate((*actions, *managed), condition)
+    every = (*actions, *managed)
+    reason = must_exist or why_update_cannot_create(info, every)
+    if reason is not None:
+        assert info.hash_key is not None
+        exists = info.path(info.hash_key).exists()
+        condition = exists if condition is None else condition & exists
+    return PreparedUpdate(every, condition, reason)

@@ -172,19 +172,13 @@ async def change_status(db: Session, customer: str, order_id: str, change: Statu
     seen = Order(customer=customer, order_id=order_id, version=change.version)
     try:
         updated = await (
-            db.update(seen)  # checks and bumps the version
+            db.update(seen)  # checks and bumps the version; ItemNotFound if there is no order
             .set(Order.status, change.status)
-            # UpdateItem would create a missing item; a key attribute exists only on real ones.
-            .condition(Order.customer == customer)
             .returning("ALL_NEW")
             .execute()
         )
     except ConditionFailed as exc:
-        current = await db.get_or_none(Order, customer=customer, order_id=order_id)
-        if current is None:
-            raise ItemNotFound(
-                "no such order", operation=exc.operation, table=exc.table, key=exc.key
-            ) from exc
+        current: Order = exc.item  # the stored order the version check saw
         raise ConditionFailed(
             f"the order is at version {current.version}, not {change.version}; "
             "read it again and retry",

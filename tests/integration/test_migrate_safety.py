@@ -151,7 +151,7 @@ async def test_results_are_validated_against_the_target(dynamodb_session: Sessio
 
     reasons = dict((k["id"], r) for k, r in report.failed)
     assert reasons["k001"] == "transform returned str, expected ItemV2 or None"
-    assert reasons["k002"].startswith("result does not fit ItemV2: expected a number")
+    assert reasons["k002"] == "result does not fit ItemV2.qty: expected an int, got str '12'"
     assert "key attribute 'id' is empty" in reasons["k004"]
     assert report.written == 0
     assert all(item["schema"] == {"N": "1"} for item in (await stored(db)).values())

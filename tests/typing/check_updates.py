@@ -37,5 +37,7 @@ async def updates(db: Session, order: Order) -> None:
         .condition(Order.status == "new")
     )
     assert_type(chained, UpdateBuilder[Order])
+    assert_type(builder.must_exist(), UpdateBuilder[Order])
+    assert_type(new.must_exist(), ReturningUpdate[Order, Order])
 
     builder.returning("EVERYTHING")  # type: ignore[call-overload]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Context, Decimal
 from typing import Annotated, Any
@@ -13,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dynamorm_async._aggregate import Aggregate, Avg, Count, HavingCondition, Max, Min, Sum
-from dynamorm_async._errors import ValidationError
+from dynamorm_async._errors import ItemDecodeError, ValidationError
 from dynamorm_async._expressions import AttributePath, as_path
 from dynamorm_async._grouping import GroupAccumulator, Row, count_only, needed_attributes
 from dynamorm_async._models import TTL, HashKey, Model, RangeKey
@@ -250,7 +251,7 @@ def test_map_key_paths() -> None:
 def test_mixed_types_name_the_aggregate_and_item_key() -> None:
     acc = GroupAccumulator([], {"lo": Min(Order.total)}, key_attributes=KEY)
     acc.add(raw("o1", total={"N": "1"}))
-    with pytest.raises(ValidationError) as info:
+    with pytest.raises(ItemDecodeError) as info:
         acc.add(raw("o2", total={"S": "one"}))
     assert "Min(total)" in str(info.value)
     assert "string" in str(info.value) and "number" in str(info.value)
@@ -261,9 +262,11 @@ def test_mixed_types_name_the_aggregate_and_item_key() -> None:
 @pytest.mark.parametrize("aggregate", [Sum(Order.total), Avg(Order.total)])
 def test_sum_and_avg_need_numbers(aggregate: Aggregate[Any, Any]) -> None:
     acc = GroupAccumulator([], {"x": aggregate}, key_attributes=KEY)
-    with pytest.raises(ValidationError, match=r"\(total\) adds numbers.*string") as info:
+    with pytest.raises(ItemDecodeError, match=r"\(total\) adds numbers.*string") as info:
         acc.add(raw("o7", total={"S": "12"}))
     assert info.value.key == {"customer": "c1", "order_id": "o7"}
+    assert info.value.model is Order and info.value.path == "Order.total"
+    assert info.value.item == raw("o7", total={"S": "12"})
 
 
 @pytest.mark.parametrize(
@@ -271,13 +274,13 @@ def test_sum_and_avg_need_numbers(aggregate: Aggregate[Any, Any]) -> None:
 )
 def test_min_max_reject_uncomparable_types(value: dict[str, Any]) -> None:
     acc = GroupAccumulator([], {"hi": Max(Order.total)}, key_attributes=KEY)
-    with pytest.raises(ValidationError, match="compares numbers, strings or binary"):
+    with pytest.raises(ItemDecodeError, match="compares numbers, strings or binary"):
         acc.add(raw("o1", total=value))
 
 
 def test_errors_without_key_attributes_still_explain() -> None:
     acc = GroupAccumulator([], {"s": Sum(Order.total)})
-    with pytest.raises(ValidationError, match="Sum\\(total\\) adds numbers") as info:
+    with pytest.raises(ItemDecodeError, match="Sum\\(total\\) adds numbers") as info:
         acc.add(raw("o1", total={"BOOL": True}))
     assert info.value.key is None
 
@@ -287,9 +290,9 @@ def test_failed_add_leaves_the_accumulator_unchanged() -> None:
         [attr(Order.status)], {"n": Count(), "s": Sum(Order.total)}, key_attributes=KEY
     )
     acc.add(order(status="a", total=Decimal(1)))
-    with pytest.raises(ValidationError):
+    with pytest.raises(ItemDecodeError):
         acc.add(raw("bad", status={"S": "a"}, total={"S": "x"}))
-    with pytest.raises(ValidationError):
+    with pytest.raises(ItemDecodeError):
         acc.add(raw("bad2", status={"S": "new group"}, total={"S": "x"}))
     assert acc.rows() == [Row("a", {"n": 1, "s": Decimal(1)})]
     assert acc.group_count == 1
@@ -300,9 +303,41 @@ def test_merging_mixed_types_fails() -> None:
     b = GroupAccumulator([], {"lo": Min(Order.total)}, key_attributes=KEY)
     a.add(raw("o1", total={"N": "1"}))
     b.add(raw("o2", total={"S": "x"}))
-    with pytest.raises(ValidationError, match="mixes value types"):
+    with pytest.raises(ItemDecodeError, match="mixes value types"):
         a.merge(b)
     assert a.rows()[0].lo == 1
+
+
+@pytest.mark.parametrize(
+    ("build", "match"),
+    [
+        (lambda: Sum(Order.status), r"Sum\(status\) adds numbers, but Order.status is typed"),
+        (lambda: Avg(Order.paid), r"Avg\(paid\) adds numbers"),
+        (lambda: Sum(attr(Order.ship_to).city), r"adds numbers"),
+        (lambda: Avg(Order.placed_at), r"adds numbers"),
+        (lambda: Min(Order.paid), r"Min\(paid\) compares numbers, strings or binary"),
+        (lambda: Max(Order.tags), r"compares numbers, strings or binary"),
+        (lambda: Max(Order.ship_to), r"compares numbers, strings or binary"),
+    ],
+)
+def test_aggregates_over_unfit_field_types_fail_when_built(
+    build: Callable[[], object], match: str
+) -> None:
+    with pytest.raises(ValidationError, match=match):
+        build()
+
+
+def test_aggregates_over_fit_field_types_build() -> None:
+    for aggregate in (
+        Sum(Order.qty),
+        Avg(Order.total),
+        Min(Order.status),
+        Max(Order.placed_at),
+        Min(Order.blob),
+        Max(Order.expires_at),
+        Sum(AttributePath(("stats",), dict[str, Any])["x"]),
+    ):
+        assert aggregate.path is not None
 
 
 def test_aggregates_need_paths() -> None:
@@ -434,7 +469,7 @@ def test_having_over_datetimes_and_strings() -> None:
         (lambda: Count() > True, "compare it with an int"),
         (lambda: Avg(Order.total) > float("nan"), "cannot compare"),
         (lambda: Min(Order.placed_at) > datetime(2025, 1, 1), "naive datetime"),
-        (lambda: Min(Order.status) > 5, "expected a string"),
+        (lambda: Min(Order.status) > 5, "expected str, got int 5"),
         (lambda: Max(Order.qty) > "5", "compare it with an int, float or Decimal"),
         (lambda: Sum(Order.total) > (Count() > 1), "cannot be compared as a value"),
         (lambda: (Count() > 1) & True, "expected a HAVING condition"),  # type: ignore[operator]

@@ -17,8 +17,10 @@ from dynamorm_async import (
     DynamoDBError,
     DynamormError,
     HashKey,
+    ItemDecodeError,
     Model,
     RangeKey,
+    RequestRejected,
     Session,
     TableError,
     ThrottledError,
@@ -77,7 +79,7 @@ def session() -> Session:
         (DynamoDBError("connection reset by peer"), True),
         (DynamoDBError("denied", code="AccessDeniedException"), False),
         (DynamoDBError("teapot", code="418"), False),
-        (ValidationError("bad", code="ValidationException"), False),
+        (RequestRejected("bad", code="ValidationException"), False),
         (TableError("gone", code="ResourceNotFoundException"), False),
         (ConditionFailed("no"), False),
         (DynamormError("answer named a request this call did not send"), False),
@@ -111,7 +113,7 @@ def test_selection_of_a_struct_reads_its_fields_and_decodes_into_it() -> None:
     assert expression is not None and names is not None
     assert sorted(names.values()) == ["b", "pk", "sk"]
     assert decode({"pk": {"S": "a"}, "sk": {"N": "1"}, "b": {"S": "x"}}) == Part(pk="a", b="x")
-    with pytest.raises(ValidationError, match="does not fit Part"):
+    with pytest.raises(ItemDecodeError, match="does not fit Part"):
         decode({"pk": {"S": "a"}})
 
 

@@ -14,6 +14,7 @@ from dynamorm_async import (
     TTL,
     GlobalIndex,
     HashKey,
+    ItemDecodeError,
     LocalIndex,
     Model,
     RangeKey,
@@ -414,5 +415,9 @@ def test_struct_decoder_decodes_like_the_model() -> None:
         "expires_at": {"N": "1700000000"},
     }
     assert decode(item) == Slim("o1", Decimal("2.50"), datetime.fromtimestamp(1700000000, UTC))
-    with pytest.raises(ValidationError, match="does not fit Slim"):
-        decode({"order_id": {"S": "o1"}})
+    with pytest.raises(ItemDecodeError, match="does not fit Slim") as caught:
+        decode({"customer": {"S": "c"}, "order_id": {"S": "o1"}})
+    # Named by the table's key and shown whole, though Slim selects only part of it.
+    assert caught.value.key == {"customer": "c", "order_id": "o1"}
+    assert caught.value.item == {"customer": {"S": "c"}, "order_id": {"S": "o1"}}
+    assert caught.value.model is Slim and caught.value.path == "Slim.total"

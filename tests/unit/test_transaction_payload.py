@@ -19,6 +19,7 @@ from dynamorm_async import (
     HashKey,
     Model,
     RangeKey,
+    RequestRejected,
     Session,
     TransactionCanceled,
     UpdatedAt,
@@ -163,7 +164,9 @@ async def test_instance_of_an_update_is_not_changed() -> None:
     async with Transaction(session(rec)) as tx:
         tx.update(order).set(Order.status, "x")
     update = rec.calls[0][1]["TransactItems"][0]["Update"]
-    assert update["ConditionExpression"] == "#n3 = :v3"
+    # The version check, and the stored item the instance names must exist.
+    assert update["ConditionExpression"] == "(#n3 = :v3) AND (attribute_exists(#n4))"
+    assert update["ExpressionAttributeNames"]["#n4"] == "customer"
     assert update["ExpressionAttributeValues"][":v2"] == {"N": "4"}
     assert update["ExpressionAttributeValues"][":v3"] == {"N": "3"}
     assert order.version == 3
@@ -207,9 +210,9 @@ async def test_cancellation_with_missing_reasons_still_lists_every_action() -> N
 
 
 async def test_other_errors_propagate_unchanged() -> None:
-    failure = ValidationError("DynamoDB rejected the request")
+    failure = RequestRejected("DynamoDB rejected the request", code="ValidationException")
     rec = Recorder(fail=failure)
-    with pytest.raises(ValidationError) as caught:
+    with pytest.raises(RequestRejected) as caught:
         async with Transaction(session(rec)) as tx:
             tx.put(Note(pk="a"))
     assert caught.value is failure
