@@ -28,6 +28,9 @@ from typing import Annotated, Any, Literal, get_args, get_origin
 
 import msgspec
 
+from ._annotations import is_epoch as _is_epoch
+from ._annotations import is_struct as _is_struct
+from ._annotations import non_none_args as _non_none_args
 from ._errors import DynamormError, ModelError
 from ._field_rules import (
     ENCODE_ERRORS,
@@ -41,9 +44,6 @@ from ._field_rules import (
 from ._marshal import (
     AttributeValue,
     Tagger,
-    _is_epoch,
-    _is_struct,
-    _non_none_args,
     _to_builtins,
     a_name,
     install_struct_tagger,

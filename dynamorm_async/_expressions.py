@@ -15,10 +15,10 @@ from typing import Any, get_args, get_origin
 
 import msgspec
 
+from ._annotations import is_struct as _is_struct
 from ._errors import ValidationError
 from ._marshal import (
     AttributeValue,
-    _is_struct,
     strip_annotated,
     to_wire_value,
     unwrap_optional,

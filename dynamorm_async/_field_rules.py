@@ -26,11 +26,11 @@ from typing import Any, Literal, get_args, get_origin
 
 import msgspec
 
+from ._annotations import non_none_args as _non_none_args
 from ._errors import ValidationError
 from ._marshal import (
     AttributeValue,
     Tagger,
-    _non_none_args,
     at,
     describe,
     strip_annotated,

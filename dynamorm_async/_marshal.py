@@ -1,11 +1,12 @@
 """Marshalling between Python values and DynamoDB's wire format (pure, no I/O).
 
 Taggers (:func:`tagger_for`), one per annotation, turn a value into an AttributeValue. They
-accept plain Python values as well as what ``msgspec.to_builtins(..., builtin_types=
-(Decimal, datetime))`` makes of them, and enforce DynamoDB's limits (number range and
-precision, no NaN, aware datetimes, no empty sets). Expressions, updates, keys and the compiled
-struct codecs (``_codec``) use them. Decoding (:func:`untag`, :func:`from_wire_value`) and item
-size accounting (:func:`check_item_size`) follow the same rules.
+accept exactly the Python values the model reads back equal (a UUID field takes a UUID, not
+its text) and enforce DynamoDB's limits (number range and precision, no NaN, aware
+datetimes); expression operands and key values go through :func:`to_wire_value`, which also
+takes the spellings a read accepts. Updates, keys and the compiled struct codecs (``_codec``)
+use them. Decoding (:func:`untag`, :func:`from_wire_value`) and item
+size accounting (``_wire.check_item_size``) follow the same rules.
 
 Nested struct values are encoded by their compiled codec, which is built on these taggers: the
 codec module installs the struct tagger (:func:`install_struct_tagger`) when it is imported, so
@@ -20,16 +21,25 @@ themselves (numbers and their limits, base64, datetime text, epoch seconds, type
 from __future__ import annotations
 
 import enum
-import types
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Any, Literal, Union, get_args, get_origin
 
 import msgspec
 
+from ._annotations import (
+    EPOCH_SECONDS,
+    EpochSeconds,
+    kind_of,
+    strip_annotated,
+    unwrap_optional,
+)
+from ._annotations import is_epoch as _is_epoch
+from ._annotations import is_struct as _is_struct
+from ._annotations import non_none_args as _non_none_args
 from ._errors import ItemDecodeError, ModelError, ValidationError
 from ._wire import (
     TypeKind,
@@ -43,7 +53,6 @@ from ._wire import encode_binary as _b64
 from ._wire import epoch_datetime as _epoch_datetime
 from ._wire import epoch_seconds as _epoch_seconds
 from ._wire import format_datetime as _format_datetime
-from ._wire import number_size as _number_size
 
 __all__ = [
     "EPOCH_SECONDS",
@@ -54,13 +63,11 @@ __all__ = [
     "TypeKind",
     "a_name",
     "at",
-    "check_item_size",
     "decode_binary",
     "describe",
     "format_number",
     "from_wire_value",
     "install_struct_tagger",
-    "item_size",
     "kind_of",
     "mismatch",
     "parse_number",
@@ -76,127 +83,9 @@ AttributeValue = dict[str, Any]
 Item = dict[str, AttributeValue]
 Tagger = Callable[[Any], AttributeValue | None]
 
-MAX_ITEM_BYTES = 400 * 1024
 # Types msgspec.to_builtins should hand over unchanged: the taggers render them exactly.
 _PASSTHROUGH = (Decimal, datetime)
 _to_builtins = msgspec.to_builtins
-
-
-class EpochSeconds:
-    """``Annotated`` marker: a datetime stored as epoch seconds (N), as TTL attributes are."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "EPOCH_SECONDS"
-
-
-EPOCH_SECONDS = EpochSeconds()
-
-
-def strip_annotated(tp: Any) -> Any:
-    """Return the annotation without ``Annotated`` metadata."""
-    while get_origin(tp) is Annotated:
-        tp = get_args(tp)[0]
-    return tp
-
-
-def _is_epoch(tp: Any) -> bool:
-    return get_origin(tp) is Annotated and any(isinstance(m, EpochSeconds) for m in tp.__metadata__)
-
-
-def _non_none_args(tp: Any) -> tuple[Any, ...] | None:
-    origin = get_origin(tp)
-    if origin is Union or origin is types.UnionType:
-        return tuple(a for a in get_args(tp) if a is not type(None))
-    return None
-
-
-def unwrap_optional(tp: Any) -> Any:
-    """``X | None`` -> ``X``; other annotations unchanged."""
-    tp = strip_annotated(tp)
-    args = _non_none_args(tp)
-    if args is not None and len(args) == 1:
-        return strip_annotated(args[0])
-    return tp
-
-
-def _is_struct(tp: Any) -> bool:
-    return isinstance(tp, type) and issubclass(tp, msgspec.Struct)
-
-
-def kind_of(tp: Any) -> TypeKind:
-    """Classify an annotation by the DynamoDB type its Python values map to (raises ModelError).
-
-    Datetimes classify as strings even when an ``EPOCH_SECONDS`` marker stores them as
-    numbers: callers compare Python values, and ModelInfo records TTL fields as N itself.
-    """
-    tp = unwrap_optional(tp)
-    if tp is Any:
-        return TypeKind.ANY
-    if tp is type(None):
-        return TypeKind.NULL
-    if _non_none_args(tp) is not None:
-        kinds = {kind_of(a) for a in _non_none_args(tp) or ()}
-        if len(kinds) == 1:
-            return kinds.pop()
-        if kinds <= {TypeKind.STRING, TypeKind.NUMBER, TypeKind.BOOL}:
-            return TypeKind.ANY
-        raise ModelError(f"union {tp!r} mixes types that cannot be told apart on the wire")
-    origin = get_origin(tp)
-    if origin is Literal:
-        kinds = {kind_of(type(v)) for v in get_args(tp)}
-        if len(kinds) != 1:
-            raise ModelError(f"Literal {tp!r} must hold values of one DynamoDB type")
-        return kinds.pop()
-    if origin in (set, frozenset):
-        (elem,) = get_args(tp) or (Any,)
-        elem_kind = kind_of(elem)
-        sets = {
-            TypeKind.STRING: TypeKind.STRING_SET,
-            TypeKind.NUMBER: TypeKind.NUMBER_SET,
-            TypeKind.BINARY: TypeKind.BINARY_SET,
-        }
-        if elem_kind not in sets:
-            raise ModelError(f"{tp!r}: DynamoDB sets hold only strings, numbers or bytes")
-        return sets[elem_kind]
-    if origin in (list, tuple):
-        for a in get_args(tp):
-            if a is not Ellipsis:
-                kind_of(a)
-        return TypeKind.LIST
-    if origin is dict:
-        args = get_args(tp)
-        if args:
-            if strip_annotated(args[0]) is not str:
-                raise ModelError(f"{tp!r}: map keys must be str")
-            kind_of(args[1])
-        return TypeKind.MAP
-    if tp in (list, tuple):
-        return TypeKind.LIST
-    if tp is dict:
-        return TypeKind.MAP
-    if isinstance(tp, type):
-        if issubclass(tp, bool):
-            return TypeKind.BOOL
-        if issubclass(tp, enum.Enum):
-            kinds = {kind_of(type(m.value)) for m in tp}
-            if len(kinds) != 1 or not kinds <= {TypeKind.STRING, TypeKind.NUMBER}:
-                raise ModelError(f"enum {tp.__name__} needs all-str or all-number values")
-            return kinds.pop()
-        if issubclass(tp, str | datetime | date | uuid.UUID):
-            return TypeKind.STRING
-        if issubclass(tp, int | float | Decimal):
-            return TypeKind.NUMBER
-        if issubclass(tp, bytes | bytearray):
-            return TypeKind.BINARY
-        if issubclass(tp, msgspec.Struct):
-            if tp.__struct_config__.array_like:
-                raise ModelError(
-                    f"struct {tp.__name__} is array_like; DynamoDB maps need named fields"
-                )
-            return TypeKind.MAP
-    raise ModelError(f"unsupported field type {tp!r}")
 
 
 # --- taggers ------------------------------------------------------------------------------
@@ -679,58 +568,3 @@ def from_wire_value(tp: Any, av: Mapping[str, Any]) -> Any:
         return msgspec.convert(value, tp)
     except msgspec.ValidationError as exc:
         raise ItemDecodeError(f"stored value {dict(av)!r} does not fit {tp!r}: {exc}") from exc
-
-
-# --- size ---------------------------------------------------------------------------------
-
-
-def _value_size(av: Mapping[str, Any]) -> int:
-    size = 0
-    for tag, value in av.items():
-        if tag == "S":
-            size += len(value.encode("utf-8"))
-        elif tag == "N":
-            size += _number_size(value)
-        elif tag == "B":
-            size += len(decode_binary(value))
-        elif tag in ("BOOL", "NULL"):
-            size += 1
-        elif tag == "SS":
-            size += sum(len(v.encode("utf-8")) for v in value)
-        elif tag == "NS":
-            size += sum(_number_size(v) for v in value)
-        elif tag == "BS":
-            size += sum(len(decode_binary(v)) for v in value)
-        elif tag == "L":
-            size += 3 + sum(_value_size(v) + 1 for v in value)
-        elif tag == "M":
-            size += 3 + sum(len(k.encode("utf-8")) + _value_size(v) + 1 for k, v in value.items())
-    return size
-
-
-def item_size(item: Mapping[str, Mapping[str, Any]]) -> int:
-    """DynamoDB's accounting of an item's size in bytes (names plus values)."""
-    return sum(len(k.encode("utf-8")) + _value_size(v) for k, v in item.items())
-
-
-_json_encode = msgspec.json.Encoder().encode
-
-
-def check_item_size(item: Mapping[str, Mapping[str, Any]], *, table: str | None = None) -> int:
-    """Reject an item above DynamoDB's 400 KB limit before it is sent.
-
-    Returns the length of the item's JSON text, which batch chunking reuses for the request
-    size limit instead of encoding the item again.
-    """
-    # The JSON text is never smaller than DynamoDB's accounting, so most items pass on one
-    # C-speed encode and only large ones pay for the exact walk.
-    json_size = len(_json_encode(item))
-    if json_size <= MAX_ITEM_BYTES:
-        return json_size
-    size = item_size(item)
-    if size > MAX_ITEM_BYTES:
-        raise ValidationError(
-            f"item is {size} bytes, over DynamoDB's 400 KB limit; store large data in S3",
-            table=table,
-        )
-    return json_size

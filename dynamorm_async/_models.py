@@ -27,7 +27,6 @@ from ._marshal import (
     Item,
     Tagger,
     TypeKind,
-    check_item_size,
     kind_of,
     strip_annotated,
     tagger_for,
@@ -35,7 +34,7 @@ from ._marshal import (
     untag,
     unwrap_optional,
 )
-from ._wire import KEY_KINDS, epoch_datetime
+from ._wire import KEY_KINDS, check_item_size, epoch_datetime
 
 __all__ = [
     "TTL",

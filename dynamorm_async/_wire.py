@@ -395,3 +395,63 @@ def key_fingerprint(
             )
         parts.append(canonical(av))
     return _json_encode(parts)
+
+
+# --- item size ---------------------------------------------------------------------------------
+
+MAX_ITEM_BYTES = 400 * 1024
+
+
+def _value_size(av: Mapping[str, Any]) -> int:
+    size = 0
+    for tag, value in av.items():
+        if tag == "S":
+            size += len(value.encode("utf-8"))
+        elif tag == "N":
+            size += number_size(value)
+        elif tag == "B":
+            size += len(decode_binary(value))
+        elif tag in ("BOOL", "NULL"):
+            size += 1
+        elif tag == "SS":
+            size += sum(len(v.encode("utf-8")) for v in value)
+        elif tag == "NS":
+            size += sum(number_size(v) for v in value)
+        elif tag == "BS":
+            size += sum(len(decode_binary(v)) for v in value)
+        elif tag == "L":
+            size += 3 + sum(_value_size(v) + 1 for v in value)
+        elif tag == "M":
+            size += 3 + sum(len(k.encode("utf-8")) + _value_size(v) + 1 for k, v in value.items())
+    return size
+
+
+def item_size(item: Mapping[str, Mapping[str, Any]]) -> int:
+    """DynamoDB's accounting of an item's size in bytes (names plus values)."""
+    return sum(len(k.encode("utf-8")) + _value_size(v) for k, v in item.items())
+
+
+_json_encode = msgspec.json.Encoder().encode
+
+
+def check_item_size(item: Mapping[str, Mapping[str, Any]], *, table: str | None = None) -> int:
+    """Reject an item above DynamoDB's 400 KB limit before it is sent.
+
+    Returns the length of the item's JSON text, which batch chunking reuses for the request
+    size limit instead of encoding the item again.
+    """
+    # The JSON text is never smaller than DynamoDB's accounting, so most items pass on one
+    # C-speed encode and only large ones pay for the exact walk.
+    try:
+        json_size = len(_json_encode(item))
+    except UnicodeEncodeError as exc:  # a lone surrogate: not valid UTF-8, DynamoDB refuses it
+        raise ValidationError(f"a string is not valid UTF-8: {exc.reason}", table=table) from None
+    if json_size <= MAX_ITEM_BYTES:
+        return json_size
+    size = item_size(item)
+    if size > MAX_ITEM_BYTES:
+        raise ValidationError(
+            f"item is {size} bytes, over DynamoDB's 400 KB limit; store large data in S3",
+            table=table,
+        )
+    return json_size

@@ -21,17 +21,15 @@ from hypothesis import strategies as st
 
 from dynamorm_async._errors import ItemDecodeError, ValidationError
 from dynamorm_async._marshal import (
-    MAX_ITEM_BYTES,
-    check_item_size,
     format_number,
     from_wire_value,
-    item_size,
     parse_number,
     to_wire_value,
     untag,
     untag_item,
 )
 from dynamorm_async._models import TTL, HashKey, Model, RangeKey, model_info
+from dynamorm_async._wire import MAX_ITEM_BYTES, check_item_size, item_size
 
 # --- models -------------------------------------------------------------------------------
 
