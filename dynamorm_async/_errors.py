@@ -5,7 +5,7 @@
     ├── ValidationError         your input, rejected before any request was sent
     ├── ItemDecodeError         a stored item does not fit the model (the data's fault)
     ├── InvalidCursor           a pagination cursor that is tampered, truncated or foreign
-    ├── ItemNotFound            get() of a key that has no item
+    ├── ItemNotFound            get() of a key with no item, or an update that needs one
     ├── ConditionFailed         a condition expression evaluated false
     │   └── ItemExists          create() of a key that already has an item
     ├── TransactionCanceled     a transaction was cancelled (one reason per action)
@@ -119,7 +119,8 @@ class InvalidCursor(DynamormError):
 
 
 class ItemNotFound(DynamormError):
-    """No item exists under the requested primary key."""
+    """No item exists under the requested primary key (get(), or an update that may not
+    create the item: see `UpdateBuilder.must_exist`)."""
 
 
 class ConditionFailed(DynamormError):

@@ -246,3 +246,9 @@ def test_errors_shorten_long_values() -> None:
     with pytest.raises(ValidationError) as caught:
         model(pk="p", value="x" * 500).to_dynamodb()  # type: ignore[call-arg]
     assert len(caught.value.message) < 120 and caught.value.message.endswith("...")
+
+
+def test_a_lone_surrogate_is_refused_before_any_request() -> None:
+    model = model_for(str, "required")
+    with pytest.raises(ValidationError, match="not valid UTF-8"):
+        model.__dynamorm__.encode_checked(model(pk="p", value="\ud800"))  # type: ignore[attr-defined, call-arg]
