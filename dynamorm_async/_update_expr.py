@@ -299,72 +299,86 @@ def make_action(
     if value is None and op != "set":
         raise ValidationError(f"{where}: needs a value, got None; use remove() to drop a value")
     if op == "set":
-        _check_value(where, annotation, value)
-        rule = _leaf_rule(info, spec, path)
-        if rule is not None:
-            # A struct field stores exactly what a put of the struct would (None as NULL or
-            # left out, empty sets only where the default is one); left out means REMOVE.
-            av = _encode_at(where, path, rule.encode, value)
-            if av is None:
-                return _removal(info, spec, path, where)
-            return UpdateAction("set", path, av)
-        av = _marshal(where, spec, path, annotation, value)
-        if isinstance(path._elements[-1], int):
-            # Removing a list element would shift the ones after it: store the value (NULL).
-            return UpdateAction("set", path, _require(where, av))
-        if av is None or av == {"NULL": True}:
-            return _removal(info, spec, path, where)
-        return UpdateAction("set", path, av)
+        return _set_action(info, spec, path, where, annotation, value)
     if op == "set_if_not_exists":
         _check_value(where, annotation, value)
         av = _require(where, _marshal(where, spec, path, annotation, value))
         return UpdateAction(op, path, av)
-    if op in ("increment", "decrement"):
-        if kind not in (TypeKind.NUMBER, TypeKind.ANY):
+    shape = _VALUE_SHAPES.get(op)
+    if shape is not None:
+        kinds, wrong_field, tags, wrong_value = shape
+        if kind not in kinds:
             raise ValidationError(
-                f"{where}: needs a number field, not {_type_name(annotation)}", table=info.table
+                f"{where}: {wrong_field.format(type=_type_name(annotation))}", table=info.table
             )
-        number = unwrap_optional(annotation) if annotation is not None else None
-        _check_value(where, number, value)
-        av = _marshal(where, spec, path, number, value)
-        if av is None or "N" not in av:
-            raise ValidationError(f"{where}: needs a number, got {value!r}")
-        return UpdateAction(op, path, av)
-    if op in ("append", "prepend"):
-        if kind not in (TypeKind.LIST, TypeKind.ANY):
-            raise ValidationError(
-                f"{where}: needs a list field, not {_type_name(annotation)}", table=info.table
-            )
+        if op in ("increment", "decrement") and annotation is not None:
+            annotation = unwrap_optional(annotation)
         _check_value(where, annotation, value)
-        av = _require(where, _marshal(where, spec, path, annotation, value))
-        if "L" not in av:
-            raise ValidationError(f"{where}: needs a list of values, got {value!r}")
-        return UpdateAction(op, path, av)
-    if op == "add":
-        if kind not in (TypeKind.NUMBER, TypeKind.ANY, *_SETS):
-            raise ValidationError(
-                f"{where}: add() works on number and set fields only, not "
-                f"{_type_name(annotation)}; use set() or append()",
-                table=info.table,
-            )
-        _check_value(where, annotation, value)
-        av = _require(where, _marshal(where, spec, path, annotation, value))
-        if not ("N" in av or any(tag in av for tag in _SET_TAGS)):
-            raise ValidationError(f"{where}: needs a number or a set, got {value!r}")
-        return UpdateAction(op, path, av)
-    if op == "delete":
-        if kind not in (TypeKind.ANY, *_SETS):
-            raise ValidationError(
-                f"{where}: delete() removes elements from set fields only, not "
-                f"{_type_name(annotation)}; use remove() to drop the attribute",
-                table=info.table,
-            )
-        _check_value(where, annotation, value)
-        av = _require(where, _marshal(where, spec, path, annotation, value))
-        if not any(tag in av for tag in _SET_TAGS):
-            raise ValidationError(f"{where}: needs a set of elements, got {value!r}")
-        return UpdateAction(op, path, av)
+        marshalled = _marshal(where, spec, path, annotation, value)
+        if marshalled is None and op not in ("increment", "decrement"):
+            _require(where, marshalled)  # an empty set
+        if marshalled is None or not any(tag in marshalled for tag in tags):
+            raise ValidationError(f"{where}: {wrong_value}, got {value!r}")
+        return UpdateAction(op, path, marshalled)
     raise ValidationError(f"unknown update action {op!r}")
+
+
+def _set_action(
+    info: ModelInfo,
+    spec: FieldSpec,
+    path: AttributePath,
+    where: str,
+    annotation: Any,
+    value: object,
+) -> UpdateAction:
+    _check_value(where, annotation, value)
+    rule = _leaf_rule(info, spec, path)
+    if rule is not None:
+        # A struct field stores exactly what a put of the struct would (None as NULL or left
+        # out, empty sets only where the default is one); left out means REMOVE.
+        av = _encode_at(where, path, rule.encode, value)
+        return _removal(info, spec, path, where) if av is None else UpdateAction("set", path, av)
+    av = _marshal(where, spec, path, annotation, value)
+    if isinstance(path._elements[-1], int):
+        # Removing a list element would shift the ones after it: store the value (NULL).
+        return UpdateAction("set", path, _require(where, av))
+    if av is None or av == {"NULL": True}:
+        return _removal(info, spec, path, where)
+    return UpdateAction("set", path, av)
+
+
+_NUMBERS = frozenset({TypeKind.NUMBER, TypeKind.ANY})
+#: op -> (field kinds it works on, error for another field, tags its value may have, error
+#: for another value).
+_VALUE_SHAPES: dict[str, tuple[frozenset[TypeKind], str, tuple[str, ...], str]] = {
+    "increment": (_NUMBERS, "needs a number field, not {type}", ("N",), "needs a number"),
+    "decrement": (_NUMBERS, "needs a number field, not {type}", ("N",), "needs a number"),
+    "append": (
+        frozenset({TypeKind.LIST, TypeKind.ANY}),
+        "needs a list field, not {type}",
+        ("L",),
+        "needs a list of values",
+    ),
+    "prepend": (
+        frozenset({TypeKind.LIST, TypeKind.ANY}),
+        "needs a list field, not {type}",
+        ("L",),
+        "needs a list of values",
+    ),
+    "add": (
+        frozenset({TypeKind.NUMBER, TypeKind.ANY, *_SETS}),
+        "add() works on number and set fields only, not {type}; use set() or append()",
+        ("N", *_SET_TAGS),
+        "needs a number or a set",
+    ),
+    "delete": (
+        frozenset({TypeKind.ANY, *_SETS}),
+        "delete() removes elements from set fields only, not {type}; use remove() to drop "
+        "the attribute",
+        _SET_TAGS,
+        "needs a set of elements",
+    ),
+}
 
 
 def _require(where: str, av: AttributeValue | None) -> AttributeValue:
