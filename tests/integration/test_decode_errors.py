@@ -4,7 +4,6 @@ aggregates over unfit field types (ValidationError when built, before any reques
 
 from __future__ import annotations
 
-import enum
 import logging
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
@@ -26,18 +25,9 @@ from dynamorm_async import (
     ValidationError,
 )
 from dynamorm_async._aggregate import Avg, Count, Max, Sum
+from tests.shared_types import Line, Status
 
 pytestmark = pytest.mark.timeout(120)
-
-
-class Status(enum.Enum):
-    NEW = "new"
-    PAID = "paid"
-
-
-class Line(msgspec.Struct):
-    sku: str
-    qty: int
 
 
 class Order(Model, table="decode_orders"):

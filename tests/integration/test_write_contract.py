@@ -8,7 +8,6 @@ show nothing was written, not even the valid items sent alongside a bad one.
 
 from __future__ import annotations
 
-import enum
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta, timezone
@@ -33,16 +32,7 @@ from dynamorm_async import (
     migrate,
 )
 from dynamorm_async.testing import local_session
-
-
-class Status(enum.Enum):
-    NEW = "new"
-    PAID = "paid"
-
-
-class Line(msgspec.Struct):
-    sku: str
-    qty: int
+from tests.shared_types import Line, Status
 
 
 class Order(Model, table="orders"):

@@ -7,7 +7,6 @@ numbers are strings. Round trips are checked both directly and through real JSON
 from __future__ import annotations
 
 import base64
-import enum
 import types
 import uuid
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -30,18 +29,9 @@ from dynamorm_async._marshal import (
 )
 from dynamorm_async._models import TTL, HashKey, Model, RangeKey, model_info
 from dynamorm_async._wire import MAX_ITEM_BYTES, check_item_size, item_size
+from tests.shared_types import Color, Level
 
 # --- models -------------------------------------------------------------------------------
-
-
-class Color(enum.Enum):
-    RED = "red"
-    BLUE = "blue"
-
-
-class Level(enum.IntEnum):
-    LOW = 1
-    HIGH = 2
 
 
 class Point(msgspec.Struct):

@@ -22,21 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dynamorm_async import HashKey, Model, ValidationError
-
-
-class Color(enum.Enum):
-    RED = "red"
-    BLUE = "blue"
-
-
-class Level(enum.IntEnum):
-    LOW = 1
-    HIGH = 2
-
-
-class Line(msgspec.Struct):
-    sku: str
-    qty: int
+from tests.shared_types import Color, Level, Line
 
 
 class Node(msgspec.Struct):
