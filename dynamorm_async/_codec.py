@@ -44,7 +44,6 @@ from ._field_rules import (
 from ._marshal import (
     AttributeValue,
     Tagger,
-    _to_builtins,
     a_name,
     install_struct_tagger,
     kind_of,
@@ -150,7 +149,7 @@ _CODEC_HELPERS: dict[str, Any] = {
     "_Decimal": Decimal,
     "_UTC": UTC,
     "_datetime": datetime,
-    "_to_builtins": _to_builtins,
+    "_to_builtins": msgspec.to_builtins,
     "_b2a": binascii.b2a_base64,
     "_bin": decode_binary,
     "_dt": _parse_datetime,

@@ -83,10 +83,6 @@ AttributeValue = dict[str, Any]
 Item = dict[str, AttributeValue]
 Tagger = Callable[[Any], AttributeValue | None]
 
-# Types msgspec.to_builtins should hand over unchanged: the taggers render them exactly.
-_PASSTHROUGH = (Decimal, datetime)
-_to_builtins = msgspec.to_builtins
-
 
 # --- taggers ------------------------------------------------------------------------------
 #
