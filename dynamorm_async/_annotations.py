@@ -97,51 +97,60 @@ def kind_of(tp: Any) -> TypeKind:
         if len(kinds) != 1:
             raise ModelError(f"Literal {tp!r} must hold values of one DynamoDB type")
         return kinds.pop()
+    if origin in (set, frozenset, list, tuple, dict) or tp in (list, tuple, dict):
+        return _container_kind(tp, origin)
+    if isinstance(tp, type):
+        found = _class_kind(tp)
+        if found is not None:
+            return found
+    raise ModelError(f"unsupported field type {tp!r}")
+
+
+_SET_KINDS = {
+    TypeKind.STRING: TypeKind.STRING_SET,
+    TypeKind.NUMBER: TypeKind.NUMBER_SET,
+    TypeKind.BINARY: TypeKind.BINARY_SET,
+}
+
+
+def _container_kind(tp: Any, origin: Any) -> TypeKind:
+    """Sets, lists, tuples and maps, their element types checked too."""
     if origin in (set, frozenset):
         (elem,) = get_args(tp) or (Any,)
         elem_kind = kind_of(elem)
-        sets = {
-            TypeKind.STRING: TypeKind.STRING_SET,
-            TypeKind.NUMBER: TypeKind.NUMBER_SET,
-            TypeKind.BINARY: TypeKind.BINARY_SET,
-        }
-        if elem_kind not in sets:
+        if elem_kind not in _SET_KINDS:
             raise ModelError(f"{tp!r}: DynamoDB sets hold only strings, numbers or bytes")
-        return sets[elem_kind]
-    if origin in (list, tuple):
-        for a in get_args(tp):
-            if a is not Ellipsis:
-                kind_of(a)
-        return TypeKind.LIST
-    if origin is dict:
+        return _SET_KINDS[elem_kind]
+    if origin is dict or tp is dict:
         args = get_args(tp)
         if args:
             if strip_annotated(args[0]) is not str:
                 raise ModelError(f"{tp!r}: map keys must be str")
             kind_of(args[1])
         return TypeKind.MAP
-    if tp in (list, tuple):
-        return TypeKind.LIST
-    if tp is dict:
+    for a in get_args(tp):
+        if a is not Ellipsis:
+            kind_of(a)
+    return TypeKind.LIST
+
+
+def _class_kind(tp: type) -> TypeKind | None:
+    """Scalar classes, enums and structs; None for a class DynamoDB cannot store."""
+    if issubclass(tp, bool):
+        return TypeKind.BOOL
+    if issubclass(tp, enum.Enum):
+        kinds = {kind_of(type(m.value)) for m in tp}
+        if len(kinds) != 1 or not kinds <= {TypeKind.STRING, TypeKind.NUMBER}:
+            raise ModelError(f"enum {tp.__name__} needs all-str or all-number values")
+        return kinds.pop()
+    if issubclass(tp, str | datetime | date | uuid.UUID):
+        return TypeKind.STRING
+    if issubclass(tp, int | float | Decimal):
+        return TypeKind.NUMBER
+    if issubclass(tp, bytes | bytearray):
+        return TypeKind.BINARY
+    if issubclass(tp, msgspec.Struct):
+        if tp.__struct_config__.array_like:
+            raise ModelError(f"struct {tp.__name__} is array_like; DynamoDB maps need named fields")
         return TypeKind.MAP
-    if isinstance(tp, type):
-        if issubclass(tp, bool):
-            return TypeKind.BOOL
-        if issubclass(tp, enum.Enum):
-            kinds = {kind_of(type(m.value)) for m in tp}
-            if len(kinds) != 1 or not kinds <= {TypeKind.STRING, TypeKind.NUMBER}:
-                raise ModelError(f"enum {tp.__name__} needs all-str or all-number values")
-            return kinds.pop()
-        if issubclass(tp, str | datetime | date | uuid.UUID):
-            return TypeKind.STRING
-        if issubclass(tp, int | float | Decimal):
-            return TypeKind.NUMBER
-        if issubclass(tp, bytes | bytearray):
-            return TypeKind.BINARY
-        if issubclass(tp, msgspec.Struct):
-            if tp.__struct_config__.array_like:
-                raise ModelError(
-                    f"struct {tp.__name__} is array_like; DynamoDB maps need named fields"
-                )
-            return TypeKind.MAP
-    raise ModelError(f"unsupported field type {tp!r}")
+    return None
