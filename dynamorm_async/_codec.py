@@ -370,6 +370,40 @@ def _encode_expr(src: _Source, tp: Any, var: str, tagger: Tagger) -> str | None:
     """
     tp = strip_annotated(tp)
     slow = f"{src.ref(tagger)}({var})"
+    inline = _encode_scalar(src, tp, var, slow)
+    if inline is not None:
+        return inline
+    if kind_of(tp) in _SCALAR_KINDS:
+        return slow  # dates, UUIDs, enums, literals: never None
+    if _is_struct(tp):
+        return (
+            f'({{"M": {_codec_function(src, tp, "encode")}({var})}} '
+            f"if {var}.__class__ is {src.ref(tp)} else {slow})"
+        )
+    origin, args = get_origin(tp), get_args(tp)
+    if origin in (list, tuple) and _variadic(origin, args):
+        x = src.temp()
+        elem = _encode_element(src, args[0], x)
+        if elem is not None:
+            container = "list" if origin is list else "tuple"
+            return (
+                f'({{"L": [{elem} for {x} in {var}]}} if {var}.__class__ is {container} '
+                f"else {slow})"
+            )
+    if origin is dict and args:
+        k, x = src.temp(), src.temp()
+        elem = _encode_element(src, args[1], x)
+        if elem is not None:
+            return (
+                f'({{"M": {{{k}: {elem} for {k}, {x} in {var}.items()}}}} '
+                f'if {var}.__class__ is dict and "" not in {var} and _str_keys(map(type, {var})) '
+                f"else {slow})"
+            )
+    return None
+
+
+def _encode_scalar(src: _Source, tp: Any, var: str, slow: str) -> str | None:
+    """Inline encoding of the plain scalar types (``slow`` for anything unusual), or None."""
     t = src.temp()
     if tp is str:
         return f'({{"S": {var}}} if {var}.__class__ is str else {slow})'
@@ -402,32 +436,6 @@ def _encode_expr(src: _Source, tp: Any, var: str, tagger: Tagger) -> str | None:
             f'({{"S": {t}}} if {var}.__class__ is _datetime and {var}.tzinfo is _UTC '
             f"and len({t} := _to_builtins({var})) == 27 else {slow})"
         )
-    if kind_of(tp) in _SCALAR_KINDS:
-        return slow  # dates, UUIDs, enums, literals: never None
-    if _is_struct(tp):
-        return (
-            f'({{"M": {_codec_function(src, tp, "encode")}({var})}} '
-            f"if {var}.__class__ is {src.ref(tp)} else {slow})"
-        )
-    origin, args = get_origin(tp), get_args(tp)
-    if origin in (list, tuple) and _variadic(origin, args):
-        x = src.temp()
-        elem = _encode_element(src, args[0], x)
-        if elem is not None:
-            container = "list" if origin is list else "tuple"
-            return (
-                f'({{"L": [{elem} for {x} in {var}]}} if {var}.__class__ is {container} '
-                f"else {slow})"
-            )
-    if origin is dict and args:
-        k, x = src.temp(), src.temp()
-        elem = _encode_element(src, args[1], x)
-        if elem is not None:
-            return (
-                f'({{"M": {{{k}: {elem} for {k}, {x} in {var}.items()}}}} '
-                f'if {var}.__class__ is dict and "" not in {var} and _str_keys(map(type, {var})) '
-                f"else {slow})"
-            )
     return None
 
 
@@ -450,6 +458,19 @@ def _encode_element(src: _Source, tp: Any, var: str) -> str | None:
     return f'({{"NULL": True}} if {var} is None else {expr})' if optional else expr
 
 
+#: Inline decoding of the plain scalar types, ``{0}`` standing for the AttributeValue.
+_SCALAR_DECODERS: dict[type, str] = {
+    str: '{0}["S"]',
+    int: 'int({0}["N"])',
+    float: 'float({0}["N"])',
+    Decimal: '_Decimal({0}["N"])',
+    bool: '{0}["BOOL"]',
+    bytes: '_bin({0}["B"])',
+    datetime: '_dt({0}["S"])',
+    date: '_date({0}["S"])',
+}
+
+
 def _decode_expr(src: _Source, tp: Any, var: str) -> str:
     """An expression decoding the AttributeValue in ``var`` into annotation ``tp``.
 
@@ -467,34 +488,19 @@ def _decode_expr(src: _Source, tp: Any, var: str) -> str:
             return f'(None if "NULL" in {var} else {_decode_expr(src, args[0], var)})'
         return f"{src.ref(_converter(tp))}(_untag({var}))"
     origin, targs = get_origin(tp), get_args(tp)
-    if tp is str:
-        return f'{var}["S"]'
-    if tp is int:
-        return f'int({var}["N"])'
-    if tp is float:
-        return f'float({var}["N"])'
-    if tp is Decimal:
-        return f'_Decimal({var}["N"])'
-    if tp is bool:
-        return f'{var}["BOOL"]'
-    if tp is bytes:
-        return f'_bin({var}["B"])'
-    if tp is datetime:
-        return f'_dt({var}["S"])'
-    if tp is date:
-        return f'_date({var}["S"])'
+    scalar = _SCALAR_DECODERS.get(tp) if isinstance(tp, type) else None
+    if scalar is not None:
+        return scalar.format(var)
+    lookup = None
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
-        members = {m.value: m for m in tp}
-        if all(type(v) is str for v in members):
-            return f'{src.ref(members)}[{var}["S"]]'
-        if all(type(v) is int for v in members):
-            return f'{src.ref(members)}[int({var}["N"])]'
-    if origin is Literal:
-        values = {v: v for v in targs}
-        if all(type(v) is str for v in values):
-            return f'{src.ref(values)}[{var}["S"]]'
-        if all(type(v) is int for v in values):
-            return f'{src.ref(values)}[int({var}["N"])]'
+        lookup = {m.value: m for m in tp}
+    elif origin is Literal:
+        lookup = {v: v for v in targs}
+    if lookup is not None:
+        if all(type(v) is str for v in lookup):
+            return f'{src.ref(lookup)}[{var}["S"]]'
+        if all(type(v) is int for v in lookup):
+            return f'{src.ref(lookup)}[int({var}["N"])]'
     if origin in (set, frozenset) and targs:
         elem = strip_annotated(targs[0])
         make = origin.__name__
