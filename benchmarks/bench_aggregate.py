@@ -43,8 +43,8 @@ import anyio
 import msgspec
 
 from dynamorm_async import HashKey, Model, RangeKey, Session
-from dynamorm_async._aggregate import Avg, Count, Max, Min, Sum
-from dynamorm_async._grouping import Row
+from dynamorm_async._aggregate.accumulator import Row
+from dynamorm_async._aggregate.functions import Avg, Count, Max, Min, Sum
 from dynamorm_async.testing import dynamodb_endpoint_context, local_session
 
 T = TypeVar("T")

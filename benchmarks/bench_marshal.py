@@ -27,7 +27,7 @@ from typing import Annotated, Any
 import msgspec
 from boto3.dynamodb.types import Binary, TypeDeserializer, TypeSerializer
 
-from dynamorm_async._models import HashKey, Model, RangeKey, Version
+from dynamorm_async._model.model import HashKey, Model, RangeKey, Version
 
 DECODE_GOAL = 5.0
 ENCODE_GOAL = 3.0
@@ -233,7 +233,7 @@ def response_body_speedup(wire: list[dict[str, Any]], repeats: int) -> float:
     from botocore.model import ServiceModel
     from botocore.parsers import create_parser
 
-    from dynamorm_async._transport import document_shape_model
+    from dynamorm_async._transport.client import document_shape_model
 
     loader = botocore.session.get_session().get_component("data_loader")
     raw_model = loader.load_service_model("dynamodb", "service-2")

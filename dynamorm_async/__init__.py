@@ -1,19 +1,10 @@
 """dynamorm-async: an asyncio-native ORM for Amazon DynamoDB."""
 
-from ._aggregate import Aggregate, Avg, Count, HavingCondition, Max, Min, Sum
-from ._aggregation import Aggregation, GroupBy
-from ._batch import BatchProgress, BatchResult, BatchWriter
-from ._convert import (
-    ConversionError,
-    Reshape,
-    from_epoch,
-    parse_datetime,
-    to_decimal,
-    to_epoch,
-    to_int,
-    to_set,
-    to_str,
-)
+from ._aggregate.accumulator import Row
+from ._aggregate.builders import Aggregation, GroupBy
+from ._aggregate.functions import Aggregate, Avg, Count, HavingCondition, Max, Min, Sum
+from ._batch.retry import RetryPolicy
+from ._batch.run import BatchProgress, BatchResult, BatchWriter
 from ._errors import (
     BatchGetError,
     BatchWriteError,
@@ -32,10 +23,30 @@ from ._errors import (
     TransactionCanceled,
     ValidationError,
 )
-from ._expressions import AttributePath, Condition, path
-from ._grouping import Row
-from ._migrate import MigrationError, MigrationProgress, MigrationReport, migrate
-from ._models import (
+from ._expressions.core import AttributePath, Condition, path
+from ._expressions.functions import (
+    attribute_type,
+    begins_with,
+    between,
+    contains,
+    exists,
+    is_in,
+    not_exists,
+    size,
+)
+from ._migrate.converters import (
+    ConversionError,
+    Reshape,
+    from_epoch,
+    parse_datetime,
+    to_decimal,
+    to_epoch,
+    to_int,
+    to_set,
+    to_str,
+)
+from ._migrate.run import MigrationError, MigrationProgress, MigrationReport, migrate
+from ._model.model import (
     TTL,
     CreatedAt,
     GlobalIndex,
@@ -46,23 +57,12 @@ from ._models import (
     UpdatedAt,
     Version,
 )
-from ._pagination import Page
-from ._path_functions import (
-    attribute_type,
-    begins_with,
-    between,
-    contains,
-    exists,
-    is_in,
-    not_exists,
-    size,
-)
-from ._query import ProjectedQuery, ProjectedScan, Query, Scan
-from ._retry import RetryPolicy
+from ._read.builders import ProjectedQuery, ProjectedScan, Query, Scan
+from ._read.pages import Page
 from ._session import Session
-from ._transaction import Transaction
-from ._transport import RequestEvent
-from ._update import ReturningUpdate, UpdateBuilder
+from ._transport.client import RequestEvent
+from ._write.transaction import Transaction
+from ._write.update import ReturningUpdate, UpdateBuilder
 
 __all__ = [
     "Aggregate",

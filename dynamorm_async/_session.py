@@ -15,13 +15,15 @@ from typing import Any, Self, TypeVar, overload
 import anyio
 import msgspec
 
-from ._batch import BatchProgress, BatchResult, BatchWriter, batch_delete, batch_get, batch_put
-from ._cursor import CursorCodec
+from ._batch.retry import RetryPolicy
+from ._batch.run import BatchProgress, BatchResult, BatchWriter, batch_delete, batch_get, batch_put
 from ._errors import ConditionFailed, ItemExists, ItemNotFound, TableError, ValidationError
-from ._expressions import Condition, as_condition
-from ._models import Model, model_info
-from ._query import Query, Scan
-from ._requests import (
+from ._expressions.core import Condition, as_condition
+from ._model.model import Model, model_info
+from ._read.builders import Query, Scan
+from ._read.cursor import CursorCodec
+from ._transport.client import RequestHook, Transport
+from ._write.semantics import (
     BillingMode,
     create_table_request,
     delete_request,
@@ -32,10 +34,8 @@ from ._requests import (
     ttl_request,
     with_stored_item,
 )
-from ._retry import RetryPolicy
-from ._transaction import Transaction, transact_get
-from ._transport import RequestHook, Transport
-from ._update import UpdateBuilder
+from ._write.transaction import Transaction, transact_get
+from ._write.update import UpdateBuilder
 
 __all__ = ["Session"]
 

@@ -9,7 +9,7 @@ import pytest
 import pytest_asyncio
 
 from .._session import Session
-from . import dynamodb_endpoint_context, local_session
+from ..testing import dynamodb_endpoint_context, local_session
 
 __all__ = ["dynamodb_endpoint", "dynamodb_session"]
 

@@ -36,8 +36,8 @@ from dynamorm_async import (
     Session,
     ValidationError,
 )
-from dynamorm_async._aggregate import Avg, Count, HavingCondition, Max, Min, Sum
-from dynamorm_async._grouping import Row
+from dynamorm_async._aggregate.accumulator import Row
+from dynamorm_async._aggregate.functions import Avg, Count, HavingCondition, Max, Min, Sum
 from dynamorm_async.testing import local_session
 
 pytestmark = pytest.mark.timeout(120)

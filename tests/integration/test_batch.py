@@ -35,7 +35,7 @@ from dynamorm_async import (
     ValidationError,
     Version,
 )
-from dynamorm_async._batch import delete_keys
+from dynamorm_async._batch.run import delete_keys
 from dynamorm_async.testing import local_session
 
 pytestmark = pytest.mark.timeout(120)

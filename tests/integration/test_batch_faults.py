@@ -23,8 +23,8 @@ from dynamorm_async import (
     RangeKey,
     Session,
 )
-from dynamorm_async._batch import delete_keys
-from dynamorm_async._retry import RetryPolicy
+from dynamorm_async._batch.retry import RetryPolicy
+from dynamorm_async._batch.run import delete_keys
 from dynamorm_async.testing import local_session
 from tests.faultproxy import FaultConfig, FaultProxy
 

@@ -22,7 +22,7 @@ APP = '''
 from typing import Annotated, Literal
 
 from dynamorm_async import GlobalIndex, HashKey, Model
-from dynamorm_async._convert import to_int
+from dynamorm_async._migrate.converters import to_int
 
 
 class StockV1(Model, table="stock"):

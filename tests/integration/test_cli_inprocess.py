@@ -16,7 +16,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from dynamorm_async._cli import main
+from dynamorm_async._migrate.cli import main
 from dynamorm_async.testing import local_session
 
 pytestmark = pytest.mark.timeout(120)
@@ -25,7 +25,7 @@ APP = """
 from typing import Annotated, Literal
 
 from dynamorm_async import HashKey, Model
-from dynamorm_async._convert import to_int
+from dynamorm_async._migrate.converters import to_int
 
 
 class CountV1(Model, table="counts"):

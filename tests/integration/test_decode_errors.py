@@ -24,7 +24,7 @@ from dynamorm_async import (
     Session,
     ValidationError,
 )
-from dynamorm_async._aggregate import Avg, Count, Max, Sum
+from dynamorm_async._aggregate.functions import Avg, Count, Max, Sum
 from tests.shared_types import Line, Status
 
 pytestmark = pytest.mark.timeout(120)

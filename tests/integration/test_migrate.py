@@ -16,7 +16,7 @@ import msgspec
 import pytest
 
 from dynamorm_async import GlobalIndex, HashKey, Model, Session
-from dynamorm_async._convert import (
+from dynamorm_async._migrate.converters import (
     Reshape,
     parse_datetime,
     to_decimal,
@@ -24,7 +24,7 @@ from dynamorm_async._convert import (
     to_int,
     to_set,
 )
-from dynamorm_async._migrate import MigrationProgress, migrate
+from dynamorm_async._migrate.run import MigrationProgress, migrate
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -11,9 +11,9 @@ import pytest
 from faultproxy import FaultConfig, FaultProxy
 
 from dynamorm_async import HashKey, Model, Session
-from dynamorm_async._convert import Reshape, to_int
-from dynamorm_async._migrate import migrate
-from dynamorm_async._retry import RetryPolicy
+from dynamorm_async._batch.retry import RetryPolicy
+from dynamorm_async._migrate.converters import Reshape, to_int
+from dynamorm_async._migrate.run import migrate
 from dynamorm_async.testing import local_session
 
 pytestmark = pytest.mark.timeout(60)

@@ -11,8 +11,8 @@ import msgspec
 import pytest
 
 from dynamorm_async import HashKey, Model, RangeKey, Session, TableError, ValidationError
-from dynamorm_async._convert import Reshape, to_int, to_set
-from dynamorm_async._migrate import MigrationError, MigrationProgress, migrate
+from dynamorm_async._migrate.converters import Reshape, to_int, to_set
+from dynamorm_async._migrate.run import MigrationError, MigrationProgress, migrate
 
 pytestmark = pytest.mark.timeout(60)
 

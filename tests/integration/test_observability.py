@@ -26,7 +26,7 @@ from dynamorm_async import (
     Session,
     ThrottledError,
 )
-from dynamorm_async._retry import RetryPolicy
+from dynamorm_async._batch.retry import RetryPolicy
 from dynamorm_async.testing import local_session
 from tests.faultproxy import FaultConfig, FaultProxy
 

@@ -299,7 +299,7 @@ async def test_raw_item_streams_one_per_segment(db: Session) -> None:
 
 
 async def test_aggregation_reads_through_the_builders(db: Session) -> None:
-    from dynamorm_async._aggregate import Count
+    from dynamorm_async._aggregate.functions import Count
 
     rows = await db.scan(Item).segments(3).group_by(Item.group).aggregate(n=Count())
     assert {row.key: row["n"] for row in rows} == Counter(i.group for i in ITEMS)

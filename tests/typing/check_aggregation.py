@@ -7,9 +7,9 @@ from typing import assert_type
 from typing_models import Order
 
 from dynamorm_async import Session
-from dynamorm_async._aggregate import Avg, Count, HavingCondition, Max, Min, Sum
-from dynamorm_async._aggregation import Aggregation, GroupBy
-from dynamorm_async._grouping import Row
+from dynamorm_async._aggregate.accumulator import Row
+from dynamorm_async._aggregate.builders import Aggregation, GroupBy
+from dynamorm_async._aggregate.functions import Avg, Count, HavingCondition, Max, Min, Sum
 
 
 async def grouped(db: Session) -> None:

@@ -10,7 +10,7 @@ from typing_models import Order
 
 import dynamorm_async as dm
 from dynamorm_async import AttributePath, Condition, HashKey, Model, Session, path
-from dynamorm_async._expressions import Between, Compare, Function, In, Size
+from dynamorm_async._expressions.core import Between, Compare, Function, In, Size
 
 
 class Product(msgspec.Struct):

@@ -13,11 +13,24 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dynamorm_async._aggregate import Aggregate, Avg, Count, HavingCondition, Max, Min, Sum
+from dynamorm_async._aggregate.accumulator import (
+    GroupAccumulator,
+    Row,
+    count_only,
+    needed_attributes,
+)
+from dynamorm_async._aggregate.functions import (
+    Aggregate,
+    Avg,
+    Count,
+    HavingCondition,
+    Max,
+    Min,
+    Sum,
+)
 from dynamorm_async._errors import ItemDecodeError, ValidationError
-from dynamorm_async._expressions import AttributePath, as_path
-from dynamorm_async._grouping import GroupAccumulator, Row, count_only, needed_attributes
-from dynamorm_async._models import TTL, HashKey, Model, RangeKey
+from dynamorm_async._expressions.core import AttributePath, as_path
+from dynamorm_async._model.model import TTL, HashKey, Model, RangeKey
 
 
 class Address(msgspec.Struct):

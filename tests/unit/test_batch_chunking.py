@@ -9,7 +9,7 @@ import msgspec
 import pytest
 
 from dynamorm_async import DynamormError, ValidationError
-from dynamorm_async._chunking import (
+from dynamorm_async._batch.plan import (
     MAX_GET_KEYS,
     MAX_REQUEST_BYTES,
     MAX_WRITE_REQUESTS,

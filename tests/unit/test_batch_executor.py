@@ -26,7 +26,9 @@ from dynamorm_async import (
     ThrottledError,
     ValidationError,
 )
-from dynamorm_async._batch import (
+from dynamorm_async._batch.plan import BatchProgress
+from dynamorm_async._batch.retry import RetryPolicy
+from dynamorm_async._batch.run import (
     BatchWriter,
     _is_transient,
     _Requests,
@@ -34,8 +36,6 @@ from dynamorm_async._batch import (
     _write_error,
     batch_put,
 )
-from dynamorm_async._chunking import BatchProgress
-from dynamorm_async._retry import RetryPolicy
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from dynamorm_async._cli import main
+from dynamorm_async._migrate.cli import main
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -6,8 +6,8 @@ import io
 
 import pytest
 
-from dynamorm_async._cli import ProgressPrinter
-from dynamorm_async._migrate import MigrationProgress
+from dynamorm_async._migrate.cli import ProgressPrinter
+from dynamorm_async._migrate.run import MigrationProgress
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -11,7 +11,7 @@ import msgspec
 import pytest
 
 from dynamorm_async import HashKey, Model, ValidationError
-from dynamorm_async._convert import (
+from dynamorm_async._migrate.converters import (
     ConversionError,
     Reshape,
     from_epoch,

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dynamorm_async._cursor import CursorCodec
 from dynamorm_async._errors import InvalidCursor, ValidationError
+from dynamorm_async._read.cursor import CursorCodec
 
 SECRET = b"s3cret-key-for-tests-0123456789ab"
 STATE: dict[str, Any] = {

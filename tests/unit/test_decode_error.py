@@ -8,7 +8,7 @@ import msgspec
 import pytest
 
 from dynamorm_async import ItemDecodeError, ValidationError
-from dynamorm_async._decode_error import (
+from dynamorm_async._wire.decode_errors import (
     check_on_invalid,
     decode_page,
     field_path,

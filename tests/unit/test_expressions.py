@@ -14,7 +14,7 @@ import pytest
 
 import dynamorm_async as dm
 from dynamorm_async._errors import ValidationError
-from dynamorm_async._expressions import (
+from dynamorm_async._expressions.core import (
     And,
     AttributePath,
     Condition,
@@ -25,9 +25,9 @@ from dynamorm_async._expressions import (
     as_path,
     projection_expression,
 )
-from dynamorm_async._models import TTL, HashKey, Model, RangeKey, model_info
-from dynamorm_async._projection import DictDecoder, check_paths
-from dynamorm_async._update_expr import make_action, render_update
+from dynamorm_async._model.model import TTL, HashKey, Model, RangeKey, model_info
+from dynamorm_async._read.projection import DictDecoder, check_paths
+from dynamorm_async._write.update_expr import make_action, render_update
 
 
 class Color(enum.Enum):

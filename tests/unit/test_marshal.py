@@ -19,7 +19,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dynamorm_async._errors import ItemDecodeError, ValidationError
-from dynamorm_async._marshal import (
+from dynamorm_async._model.model import TTL, HashKey, Model, RangeKey, model_info
+from dynamorm_async._wire.taggers import (
     format_number,
     from_wire_value,
     parse_number,
@@ -27,8 +28,7 @@ from dynamorm_async._marshal import (
     untag,
     untag_item,
 )
-from dynamorm_async._models import TTL, HashKey, Model, RangeKey, model_info
-from dynamorm_async._wire import MAX_ITEM_BYTES, check_item_size, item_size
+from dynamorm_async._wire.values import MAX_ITEM_BYTES, check_item_size, item_size
 from tests.shared_types import Color, Level
 
 # --- models -------------------------------------------------------------------------------

@@ -11,9 +11,8 @@ import msgspec
 import pytest
 
 from dynamorm_async._errors import ModelError, ValidationError
-from dynamorm_async._expressions import AttributePath, Placeholders
-from dynamorm_async._marshal import TypeKind
-from dynamorm_async._models import (
+from dynamorm_async._expressions.core import AttributePath, Placeholders
+from dynamorm_async._model.model import (
     TTL,
     CreatedAt,
     GlobalIndex,
@@ -26,6 +25,7 @@ from dynamorm_async._models import (
     model_info,
 )
 from dynamorm_async._session import Session
+from dynamorm_async._wire.taggers import TypeKind
 
 
 class Address(msgspec.Struct):

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from dynamorm_async import InvalidCursor
-from dynamorm_async._cursor import CursorCodec
-from dynamorm_async._pagination import (
+from dynamorm_async._read.cursor import CursorCodec
+from dynamorm_async._read.pages import (
     CursorSigner,
     CursorState,
     cut_page,

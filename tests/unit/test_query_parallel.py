@@ -8,7 +8,7 @@ import anyio
 import pytest
 
 from dynamorm_async import DynamoDBError, ThrottledError, ValidationError
-from dynamorm_async._parallel import (
+from dynamorm_async._read.streams import (
     RoundStream,
     collapse_group,
     library_errors,

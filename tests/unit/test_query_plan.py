@@ -21,10 +21,10 @@ from dynamorm_async import (
     Session,
     ValidationError,
 )
-from dynamorm_async._models import model_info
-from dynamorm_async._projection import DictDecoder, StructDecoder
-from dynamorm_async._query import ProjectedQuery, ProjectedScan, Query, Scan
-from dynamorm_async._query_plan import ReadSpec, build_plan, key_terms, pinned_key, resolve_index
+from dynamorm_async._model.model import model_info
+from dynamorm_async._read.builders import ProjectedQuery, ProjectedScan, Query, Scan
+from dynamorm_async._read.plan import ReadSpec, build_plan, key_terms, pinned_key, resolve_index
+from dynamorm_async._read.projection import DictDecoder, StructDecoder
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -10,8 +10,8 @@ import msgspec
 import pytest
 
 from dynamorm_async._errors import ValidationError
-from dynamorm_async._expressions import Condition, Placeholders
-from dynamorm_async._models import (
+from dynamorm_async._expressions.core import Condition, Placeholders
+from dynamorm_async._model.model import (
     TTL,
     CreatedAt,
     GlobalIndex,
@@ -23,7 +23,7 @@ from dynamorm_async._models import (
     Version,
     model_info,
 )
-from dynamorm_async._requests import (
+from dynamorm_async._write.semantics import (
     condition_payload,
     create_table_request,
     delete_request,

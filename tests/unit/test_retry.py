@@ -6,13 +6,13 @@ import random
 
 import pytest
 
-from dynamorm_async._errors import ValidationError
-from dynamorm_async._retry import (
+from dynamorm_async._batch.retry import (
     RETRYABLE_ERROR_CODES,
     RetryBudget,
     RetryPolicy,
     is_retryable_error_code,
 )
+from dynamorm_async._errors import ValidationError
 
 
 class FakeClock:

@@ -26,7 +26,7 @@ from dynamorm_async import (
     ValidationError,
     Version,
 )
-from dynamorm_async._transaction import Transaction, transact_get
+from dynamorm_async._write.transaction import Transaction, transact_get
 
 
 class Order(Model, table="orders"):

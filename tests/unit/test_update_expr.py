@@ -23,10 +23,10 @@ from dynamorm_async import (
     ValidationError,
     Version,
 )
-from dynamorm_async._expressions import AttributePath, Placeholders
-from dynamorm_async._models import model_info
-from dynamorm_async._requests import version_condition
-from dynamorm_async._update_expr import (
+from dynamorm_async._expressions.core import AttributePath, Placeholders
+from dynamorm_async._model.model import model_info
+from dynamorm_async._write.semantics import version_condition
+from dynamorm_async._write.update_expr import (
     RETURN_VALUES,
     ActionOp,
     PreparedUpdate,

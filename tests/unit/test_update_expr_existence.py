@@ -19,9 +19,9 @@ from dynamorm_async import (
     UpdatedAt,
     Version,
 )
-from dynamorm_async._expressions import Placeholders
-from dynamorm_async._models import ModelInfo, model_info
-from dynamorm_async._update_expr import (
+from dynamorm_async._expressions.core import Placeholders
+from dynamorm_async._model.model import ModelInfo, model_info
+from dynamorm_async._write.update_expr import (
     ActionOp,
     UpdateAction,
     make_action,

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dynamorm_async import ItemDecodeError, ValidationError
-from dynamorm_async._wire import (
+from dynamorm_async._wire.values import (
     EPOCH,
     KEY_KINDS,
     SET_TAGS,

@@ -1,0 +1,1 @@
+"""Aggregation: aggregate functions, HAVING, the accumulator and the GroupBy builders."""

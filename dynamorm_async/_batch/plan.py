@@ -1,0 +1,404 @@
+"""Batch bookkeeping (pure: plain data in, plain data out, no I/O).
+
+The batch executors compose these pieces around their awaited calls:
+
+- :class:`WriteRequest` / :class:`GetKey`: one marshalled request, its key fingerprint, its
+  position in the caller's input and the object the caller passed (reported back on failure);
+- :func:`key_fingerprint` (from ``_wire``): a key's identity that survives DynamoDB's
+  re-rendering of numbers;
+- :class:`Chunker` / :func:`chunked`: chunks bounded by request count and JSON bytes;
+- :func:`dedupe`: first occurrence of each key, plus the duplicates found;
+- :func:`write_payload` / :func:`get_payload`: BatchWriteItem / BatchGetItem request payloads;
+- :func:`split_write_answer` / :func:`split_get_answer`: which requests an answer confirmed and
+  which are still unprocessed;
+- :class:`BatchProgress` / :class:`BatchResult`: counters of one batch call.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+import msgspec
+
+from .._errors import DynamormError, ValidationError
+from .._wire.taggers import Item
+from .._wire.values import key_fingerprint
+
+__all__ = [
+    "MAX_GET_KEYS",
+    "MAX_REQUEST_BYTES",
+    "MAX_WRITE_REQUESTS",
+    "BatchProgress",
+    "BatchResult",
+    "Chunker",
+    "GetKey",
+    "WriteRequest",
+    "chunked",
+    "dedupe",
+    "delete_entry",
+    "entry_size",
+    "get_payload",
+    "key_fingerprint",
+    "put_entry",
+    "put_entry_size",
+    "split_get_answer",
+    "split_write_answer",
+    "write_payload",
+]
+
+MAX_WRITE_REQUESTS = 25
+"""BatchWriteItem accepts at most 25 put/delete requests per call."""
+MAX_GET_KEYS = 100
+"""BatchGetItem accepts at most 100 keys per call."""
+MAX_REQUEST_BYTES = 16 * 1024 * 1024 - 64 * 1024
+"""DynamoDB's 16 MB request limit, less room for the envelope around the entries."""
+
+T = TypeVar("T")
+K = TypeVar("K", bound=Hashable)
+
+_json_encode = msgspec.json.Encoder().encode
+
+
+# --- requests ---------------------------------------------------------------------------------
+
+
+@dataclass(slots=True, eq=False)
+class WriteRequest:
+    """One PutRequest/DeleteRequest of a batch, ready to send as often as needed.
+
+    ``source`` is what the caller passed (an instance, or a key mapping) and is what failure
+    reports hold; ``updates`` are field values to apply to a put instance once confirmed.
+    """
+
+    table: str
+    entry: dict[str, Any]
+    fingerprint: bytes
+    index: int
+    source: object
+    size: int
+    updates: Mapping[str, Any] | None = None
+
+
+@dataclass(slots=True, eq=False)
+class GetKey:
+    """One key of a BatchGetItem call: the wire key, its fingerprint, the caller's object."""
+
+    key: Item
+    fingerprint: bytes
+    index: int
+    source: object
+
+
+def put_entry(item: Item) -> dict[str, Any]:
+    """A BatchWriteItem put entry."""
+    return {"PutRequest": {"Item": item}}
+
+
+def delete_entry(key: Item) -> dict[str, Any]:
+    """A BatchWriteItem delete entry."""
+    return {"DeleteRequest": {"Key": key}}
+
+
+def entry_size(entry: Mapping[str, Any]) -> int:
+    """Bytes an entry adds to the request body (its JSON text and a separator)."""
+    return len(_json_encode(entry)) + 1
+
+
+_PUT_ENTRY_WRAPPER = len(_json_encode(put_entry({})))  # '{"PutRequest":{"Item":{}}}'
+
+
+def put_entry_size(item_json_size: int) -> int:
+    """:func:`entry_size` of a put entry, from the length of its item's JSON text."""
+    return item_json_size - 2 + _PUT_ENTRY_WRAPPER + 1
+
+
+def write_payload(requests: Iterable[WriteRequest]) -> dict[str, Any]:
+    """BatchWriteItem payload for one chunk (requests grouped by table)."""
+    by_table: dict[str, list[dict[str, Any]]] = {}
+    for request in requests:
+        entries = by_table.get(request.table)
+        if entries is None:
+            entries = by_table[request.table] = []
+        entries.append(request.entry)
+    return {"RequestItems": by_table}
+
+
+def get_payload(
+    table: str,
+    keys: Iterable[GetKey],
+    *,
+    consistent: bool,
+    projection: str | None = None,
+    names: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """BatchGetItem payload for one chunk of one table."""
+    spec: dict[str, Any] = {"Keys": [k.key for k in keys], "ConsistentRead": consistent}
+    if projection is not None:
+        spec["ProjectionExpression"] = projection
+        if names:
+            spec["ExpressionAttributeNames"] = dict(names)
+    return {"RequestItems": {table: spec}}
+
+
+# --- answers ----------------------------------------------------------------------------------
+
+
+def _unexpected(what: str, table: str) -> DynamormError:
+    # Not a DynamoDBError: the executors retry those, and an answer that names a request this
+    # chunk never sent would come back the same on every retry.
+    return DynamormError(
+        f"DynamoDB answered with an unprocessed {what} this call did not send",
+        operation="BatchWriteItem" if what == "request" else "BatchGetItem",
+        table=table,
+    )
+
+
+def split_write_answer(
+    pending: Mapping[bytes, WriteRequest],
+    response: Mapping[str, Any],
+    table_keys: Mapping[str, Sequence[str]],
+) -> tuple[list[WriteRequest], dict[bytes, WriteRequest]]:
+    """Split the requests of one BatchWriteItem call into confirmed and still unprocessed.
+
+    ``table_keys`` gives the key attribute names of every table in the call.
+    """
+    unprocessed = response.get("UnprocessedItems") or {}
+    if not unprocessed:
+        return list(pending.values()), {}
+    remaining: dict[bytes, WriteRequest] = {}
+    for table, entries in unprocessed.items():
+        attributes = table_keys[table]
+        for entry in entries:
+            put = entry.get("PutRequest")
+            target = put["Item"] if put is not None else entry["DeleteRequest"]["Key"]
+            fingerprint = key_fingerprint(table, attributes, target)
+            request = pending.get(fingerprint)
+            if request is None:
+                raise _unexpected("request", table)
+            remaining[fingerprint] = request
+    confirmed = [r for fp, r in pending.items() if fp not in remaining]
+    return confirmed, remaining
+
+
+def split_get_answer(
+    pending: Mapping[bytes, GetKey],
+    response: Mapping[str, Any],
+    table: str,
+    key_attributes: Sequence[str],
+) -> tuple[list[tuple[GetKey, Item]], dict[bytes, GetKey]]:
+    """Split one BatchGetItem answer into (key, item) pairs found and keys still unprocessed.
+
+    Keys in neither have no item.
+    """
+    found: list[tuple[GetKey, Item]] = []
+    for item in (response.get("Responses") or {}).get(table, ()):
+        request = pending.get(key_fingerprint(table, key_attributes, item))
+        if request is not None:
+            found.append((request, item))
+    remaining: dict[bytes, GetKey] = {}
+    spec = (response.get("UnprocessedKeys") or {}).get(table)
+    for key in spec.get("Keys", ()) if spec else ():
+        fingerprint = key_fingerprint(table, key_attributes, key)
+        request = pending.get(fingerprint)
+        if request is None:
+            raise _unexpected("key", table)
+        remaining[fingerprint] = request
+    return found, remaining
+
+
+# --- chunking and dedup -------------------------------------------------------------------------
+
+
+class Chunker(Generic[T]):
+    """Groups items into chunks of at most ``max_count`` items and ``max_bytes`` bytes.
+
+    ``add`` returns the chunks completed by the new item (usually none); ``flush`` returns the
+    partial chunk left over. A chunk is closed as soon as it is full by count, so a caller
+    streaming items can send it without waiting for the next one. With ``unique``, an item
+    whose ``unique(item)`` is already in the open chunk is dropped (counted in ``dropped``):
+    DynamoDB rejects a batch that names one key twice.
+    """
+
+    __slots__ = ("_bytes", "_current", "_keys", "_size", "_unique", "dropped", "max_bytes",
+                 "max_count")
+
+    def __init__(
+        self,
+        *,
+        max_count: int,
+        max_bytes: int | None = None,
+        size: Callable[[T], int] | None = None,
+        unique: Callable[[T], Hashable] | None = None,
+    ) -> None:
+        if max_count < 1:
+            raise ValidationError(f"max_count must be >= 1, got {max_count}")
+        if max_bytes is not None and size is None:
+            raise ValidationError("a byte limit needs a size function")
+        self.max_count = max_count
+        self.max_bytes = max_bytes
+        self.dropped = 0
+        self._size = size
+        self._unique = unique
+        self._keys: set[Hashable] = set()
+        self._current: list[T] = []
+        self._bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._current)
+
+    def add(self, item: T) -> list[list[T]]:
+        """Add one item; returns the chunks that are complete now."""
+        done: list[list[T]] = []
+        key: Hashable = None
+        if self._unique is not None:
+            key = self._unique(item)
+            if key in self._keys:
+                self.dropped += 1
+                return done
+        if self.max_bytes is not None:
+            assert self._size is not None
+            size = self._size(item)
+            if size > self.max_bytes:
+                raise ValidationError(
+                    f"one request is {size} bytes, over the {self.max_bytes}-byte batch limit"
+                )
+            if self._current and self._bytes + size > self.max_bytes:
+                done.append(self._take())
+            self._bytes += size
+        self._current.append(item)
+        if self._unique is not None:
+            self._keys.add(key)
+        if len(self._current) >= self.max_count:
+            done.append(self._take())
+        return done
+
+    def flush(self) -> list[T] | None:
+        """The partial chunk, if any (the chunker is empty afterwards)."""
+        return self._take() if self._current else None
+
+    def _take(self) -> list[T]:
+        chunk, self._current, self._bytes = self._current, [], 0
+        self._keys.clear()
+        return chunk
+
+
+def chunked(
+    items: Iterable[T],
+    *,
+    max_count: int,
+    max_bytes: int | None = None,
+    size: Callable[[T], int] | None = None,
+) -> Iterator[list[T]]:
+    """Split ``items`` into chunks in order, each within ``max_count`` items and ``max_bytes``."""
+    chunker = Chunker(max_count=max_count, max_bytes=max_bytes, size=size)
+    for item in items:
+        yield from chunker.add(item)
+    rest = chunker.flush()
+    if rest is not None:
+        yield rest
+
+
+def dedupe(items: Iterable[T], key: Callable[[T], K]) -> tuple[list[T], list[tuple[T, T]]]:
+    """First occurrence of every key, in order, and each later duplicate as ``(first, later)``."""
+    seen: dict[K, T] = {}
+    duplicates: list[tuple[T, T]] = []
+    for item in items:
+        k = key(item)
+        first = seen.get(k)
+        if first is None:
+            seen[k] = item
+        else:
+            duplicates.append((first, item))
+    return list(seen.values()), duplicates
+
+
+# --- outcome ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    """What a completed batch write did.
+
+    ``processed`` counts the requests DynamoDB confirmed, ``retries`` the calls re-sent (for
+    unprocessed items or a throttled/failed call), ``throttled`` the calls DynamoDB throttled,
+    ``unprocessed`` the requests given up on (empty on success: otherwise BatchWriteError is
+    raised), ``duration`` the seconds the call took.
+    """
+
+    processed: int
+    retries: int = 0
+    throttled: int = 0
+    unprocessed: tuple[object, ...] = ()
+    duration: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """True when every request was confirmed."""
+        return not self.unprocessed
+
+
+@dataclass(eq=False)
+class BatchProgress:
+    """Live counters of one batch call (or one batch writer), updated as DynamoDB answers.
+
+    Pass one as ``progress=`` to read how far a call got after it failed or was cancelled:
+    ``processed_items`` holds exactly the requests DynamoDB confirmed, ``unprocessed`` those
+    given up on. A request that was in flight when the call was cancelled is in neither list:
+    DynamoDB may or may not have applied it. With ``keep_items=False`` only the counters are
+    kept, not the confirmed objects (streaming deletes, whose memory must not grow).
+    """
+
+    keep_items: bool = True
+    submitted: int = 0
+    processed: int = 0
+    retries: int = 0
+    throttled: int = 0
+    error: DynamormError | None = None
+    """The first error that made requests unprocessed (a throttle, a failed or rejected call)."""
+    started: float = field(default_factory=time.perf_counter, init=False)
+    _confirmed: list[tuple[int, object]] = field(default_factory=list, init=False, repr=False)
+    _failed: list[tuple[int, object]] = field(default_factory=list, init=False, repr=False)
+
+    @property
+    def processed_items(self) -> list[object]:
+        """The objects of the confirmed requests, in input order."""
+        return [source for _, source in sorted(self._confirmed, key=_first)]
+
+    @property
+    def unprocessed(self) -> list[object]:
+        """The objects of the requests given up on, in input order."""
+        return [source for _, source in sorted(self._failed, key=_first)]
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds since this progress was created."""
+        return time.perf_counter() - self.started
+
+    def confirm(self, index: int, source: object) -> None:
+        """Record one request DynamoDB confirmed."""
+        self.processed += 1
+        if self.keep_items:
+            self._confirmed.append((index, source))
+
+    def give_up(self, index: int, source: object, error: DynamormError | None) -> None:
+        """Record one request left unprocessed, and the error behind it (if any)."""
+        self._failed.append((index, source))
+        if self.error is None and error is not None:
+            self.error = error
+
+    def result(self) -> BatchResult:
+        """A snapshot of the counters as a :class:`BatchResult`."""
+        return BatchResult(
+            processed=self.processed,
+            retries=self.retries,
+            throttled=self.throttled,
+            unprocessed=tuple(self.unprocessed),
+            duration=self.elapsed,
+        )
+
+
+def _first(pair: tuple[int, object]) -> int:
+    return pair[0]

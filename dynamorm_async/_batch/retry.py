@@ -1,0 +1,188 @@
+"""Retry policy for unprocessed batch items and throttled requests (pure: no sleeping, no I/O).
+
+A :class:`RetryPolicy` is configuration; :meth:`RetryPolicy.start` hands out a
+:class:`RetryBudget` that tracks one operation's attempts against the policy. The executor owns
+the loop and the sleeping::
+
+    budget = policy.start()
+    while True:
+        budget.record_attempt()
+        pending = await send(pending)
+        if not pending:
+            break
+        delay = budget.next_delay()
+        if delay is None:
+            raise BatchWriteError(...)
+        await anyio.sleep(delay)
+
+Delays use "full jitter" (uniform between zero and an exponentially growing cap), which spreads
+the retries of concurrent chunks apart instead of letting them throttle in lockstep.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .._errors import ValidationError
+
+__all__ = ["RETRYABLE_ERROR_CODES", "RetryBudget", "RetryPolicy", "is_retryable_error_code"]
+
+RETRYABLE_ERROR_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+    }
+)
+
+
+def is_retryable_error_code(code: str) -> bool:
+    """True for DynamoDB error codes that mean "try again later" (throttling, 5xx)."""
+    return code in RETRYABLE_ERROR_CODES
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How often and how patiently to retry.
+
+    ``max_attempts`` counts every attempt including the first (1 disables retrying);
+    ``base_delay`` and ``max_delay`` bound the jittered backoff in seconds; ``deadline`` caps the
+    whole operation in seconds from :meth:`start` (``None``: attempts are the only limit).
+    """
+
+    max_attempts: int = 10
+    base_delay: float = 0.05
+    max_delay: float = 2.0
+    deadline: float | None = 60.0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int):
+            raise ValidationError(f"max_attempts must be an int, got {self.max_attempts!r}")
+        if self.max_attempts < 1:
+            raise ValidationError(
+                f"max_attempts counts the first attempt too and must be >= 1, got "
+                f"{self.max_attempts}"
+            )
+        for name in ("base_delay", "max_delay"):
+            value = getattr(self, name)
+            if not _is_number(value) or not math.isfinite(value) or value < 0:
+                raise ValidationError(f"{name} must be a finite number >= 0 seconds, got {value!r}")
+        if self.max_delay < self.base_delay:
+            raise ValidationError(
+                f"max_delay ({self.max_delay}) must not be below base_delay ({self.base_delay})"
+            )
+        if self.deadline is not None and (
+            not _is_number(self.deadline) or not math.isfinite(self.deadline) or self.deadline <= 0
+        ):
+            raise ValidationError(
+                f"deadline must be a finite number of seconds > 0, or None, got {self.deadline!r}"
+            )
+
+    def delay_cap(self, attempt: int) -> float:
+        """Upper bound of the backoff before retry number ``attempt`` (0 for the first retry):
+        ``min(max_delay, base_delay * 2**attempt)``."""
+        if isinstance(attempt, bool) or not isinstance(attempt, int) or attempt < 0:
+            raise ValidationError(f"attempt must be an int >= 0, got {attempt!r}")
+        try:
+            grown = math.ldexp(self.base_delay, attempt)
+        except OverflowError:
+            grown = math.inf
+        return min(self.max_delay, grown)
+
+    def backoff(self, attempt: int, rng: random.Random) -> float:
+        """Full-jitter delay before retry number ``attempt``: uniform in ``[0, delay_cap]``."""
+        return rng.uniform(0.0, self.delay_cap(attempt))
+
+    def start(
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> RetryBudget:
+        """Begin one operation's budget; the deadline counts from now on ``clock``."""
+        return RetryBudget(self, clock=clock, rng=rng if rng is not None else random.Random())
+
+
+class RetryBudget:
+    """Attempts and time left for one operation under a :class:`RetryPolicy`.
+
+    Not shared between tasks: each operation (e.g. each batch chunk) starts its own.
+    """
+
+    __slots__ = ("_attempts", "_clock", "_rng", "_started", "policy")
+
+    def __init__(
+        self, policy: RetryPolicy, *, clock: Callable[[], float], rng: random.Random
+    ) -> None:
+        self.policy = policy
+        self._clock = clock
+        self._rng = rng
+        self._started = clock()
+        self._attempts = 0
+
+    @property
+    def attempts(self) -> int:
+        """Attempts recorded so far (the first one included)."""
+        return self._attempts
+
+    @property
+    def retries(self) -> int:
+        """Attempts after the first one."""
+        return max(0, self._attempts - 1)
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds since the budget started."""
+        return self._clock() - self._started
+
+    @property
+    def remaining(self) -> float | None:
+        """Seconds left before the deadline (never negative), or None without a deadline."""
+        if self.policy.deadline is None:
+            return None
+        return max(0.0, self.policy.deadline - self.elapsed)
+
+    @property
+    def exhausted(self) -> bool:
+        """True when no further attempt is allowed (attempts used up or deadline passed)."""
+        remaining = self.remaining
+        return self._attempts >= self.policy.max_attempts or (
+            remaining is not None and remaining <= 0
+        )
+
+    def record_attempt(self) -> None:
+        """Count one attempt; call it right before sending each request."""
+        self._attempts += 1
+
+    def next_delay(self) -> float | None:
+        """Seconds to wait before the next attempt, or None when the budget is exhausted.
+
+        Before any attempt this is ``0.0``. With a deadline, the jitter window is clamped to the
+        time left, so a returned delay never ends after the deadline.
+        """
+        if self._attempts >= self.policy.max_attempts:
+            return None
+        remaining = self.remaining  # read the clock once: the check and the clamp agree
+        if remaining is not None and remaining <= 0:
+            return None
+        if self._attempts == 0:
+            return 0.0
+        cap = self.policy.delay_cap(self._attempts - 1)
+        if remaining is not None:
+            cap = min(cap, remaining)
+        return self._rng.uniform(0.0, cap)
+
+    def __repr__(self) -> str:
+        return (
+            f"RetryBudget(attempts={self._attempts}, max_attempts={self.policy.max_attempts}, "
+            f"remaining={self.remaining!r})"
+        )

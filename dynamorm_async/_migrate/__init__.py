@@ -1,0 +1,1 @@
+"""Schema migrations: the run, its checkpoint and report, converters and the CLI."""

@@ -1,0 +1,394 @@
+"""The command line: ``python -m dynamorm_async migrate ...`` and ``... create-tables ...``.
+
+Argument parsing, loading ``module:name`` references, progress display and exit codes; the
+work itself is :func:`dynamorm_async.migrate` and :meth:`Session.ensure_table`.
+
+Exit codes: 0 success, 1 items failed (or the run failed), 2 usage errors, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import time
+from collections.abc import Sequence
+from typing import IO, Any
+
+import anyio
+import msgspec
+
+from .._errors import DynamormError, ValidationError
+from .._model.model import Model, model_info
+from .._session import Session
+from .run import MigrationError, MigrationProgress, MigrationReport, migrate
+
+__all__ = ["main"]
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+_MAX_FAILURES_SHOWN = 20
+_BAR_WIDTH = 24
+_BAR_INTERVAL = 0.1
+_LOG_INTERVAL = 2.0
+
+_DESCRIPTION = "dynamorm-async command line: schema migrations and table creation."
+
+_MIGRATE_HELP = """\
+Scan the table of the --source model, call FN on every item and write what it returns as the
+--target model. FN is a function (sync or async) taking a source instance and returning a
+target instance, or None to leave the item alone. Every result is validated against the target
+model before it is written. When both models name the same table the items are upgraded in
+place; otherwise the target table (with its indexes) is created when absent and filled.
+
+MOD:NAME references are importable module paths and attribute names, e.g. shop.models:OrderV2;
+the current directory is on the import path.
+"""
+
+_MIGRATE_EPILOG = """\
+examples:
+  python -m dynamorm_async migrate shop.upgrade:to_v2 \\
+      --source shop.models:OrderV1 --target shop.models:OrderV2 --dry-run
+  python -m dynamorm_async migrate shop.upgrade:to_v2 \\
+      --source shop.models:OrderV1 --target shop.models:OrderV2 --checkpoint orders.ckpt.json
+
+Progress goes to stderr: a progress bar on a terminal, a log line every few seconds
+otherwise. The summary line goes to stdout. With --checkpoint an interrupted run (Ctrl-C,
+a crash) resumes from the last page it wrote when started again with the same arguments.
+
+exit codes: 0 all items migrated (or skipped); 1 items failed, or the run failed;
+            2 usage error; 130 interrupted.
+credentials come from the usual AWS chain (environment, profile, instance role); for
+DynamoDB Local any AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY values do.
+"""
+
+_CREATE_HELP = """\
+Create the table (with its indexes and TTL) of every Model with a table= found in module MOD,
+unless it exists already. Models that share a table create it once.
+"""
+
+
+class _UsageError(Exception):
+    """Bad command line input found after argparse accepted it."""
+
+
+def _add_connection_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("connection")
+    group.add_argument("--endpoint-url", metavar="URL",
+                       help="DynamoDB endpoint, e.g. http://localhost:8000 for DynamoDB Local")
+    group.add_argument("--region", metavar="R",
+                       help="AWS region (default: $AWS_REGION or $AWS_DEFAULT_REGION)")
+    group.add_argument("--profile", metavar="NAME", help="AWS profile for credentials")
+    group.add_argument("--table-prefix", metavar="P", default="",
+                       help="prefix prepended to every table name (as Session(table_prefix=))")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``python -m dynamorm_async``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m dynamorm_async",
+        description=_DESCRIPTION,
+        epilog="Run 'python -m dynamorm_async COMMAND --help' for a command's options.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    run = commands.add_parser(
+        "migrate",
+        help="migrate items from one model to another through a transform function",
+        description=_MIGRATE_HELP,
+        epilog=_MIGRATE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    run.add_argument("transform", metavar="MOD:FN", help="the transform function")
+    run.add_argument("--source", metavar="MOD:Model", required=True,
+                     help="the model items are read as")
+    run.add_argument("--target", metavar="MOD:Model", required=True,
+                     help="the model items are written as")
+    run.add_argument("--dry-run", action="store_true",
+                     help="read and transform, write nothing; print sample before/after items")
+    run.add_argument("--segments", type=_positive, default=4, metavar="N",
+                     help="parallel scan segments (default: 4)")
+    run.add_argument("--page-size", type=_positive, default=1000, metavar="N",
+                     help="items read per scan call; also the checkpoint granularity "
+                          "(default: 1000)")
+    run.add_argument("--checkpoint", metavar="FILE",
+                     help="JSON file recording progress; an interrupted run resumes from it")
+    run.add_argument("--on-error", choices=("collect", "skip", "stop"), default="collect",
+                     help="failed items: collect keys and reasons (default), skip (count "
+                          "only), or stop at the first")
+    run.add_argument("--allow-key-change", action="store_true",
+                     help="in place, let the transform change keys (old items are deleted "
+                          "after the new ones are written)")
+    run.add_argument("--samples", type=_non_negative, default=3, metavar="N",
+                     help="before/after samples to print in a dry run (default: 3)")
+    _add_connection_options(run)
+    run.set_defaults(parser=run)
+
+    create = commands.add_parser(
+        "create-tables",
+        help="create the tables of every model in a module",
+        description=_CREATE_HELP,
+    )
+    create.add_argument("module", metavar="MOD", help="importable module path, e.g. shop.models")
+    _add_connection_options(create)
+    create.set_defaults(parser=create)
+    return parser
+
+
+# --- loading user code ---------------------------------------------------------------------
+
+
+def _import(module_name: str) -> Any:
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        return importlib.import_module(module_name)
+    except ImportError as exc:
+        raise _UsageError(f"cannot import module {module_name!r}: {exc}") from exc
+
+
+def _load(reference: str, what: str) -> Any:
+    module_name, sep, attribute = reference.partition(":")
+    if not sep or not module_name or not attribute:
+        raise _UsageError(f"{what} must look like package.module:name, got {reference!r}")
+    obj = _import(module_name)
+    for part in attribute.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise _UsageError(f"{what}: {module_name!r} has no attribute {attribute!r}") from None
+    return obj
+
+
+def _load_model(reference: str, what: str) -> type[Model]:
+    obj = _load(reference, what)
+    if not (isinstance(obj, type) and issubclass(obj, Model)):
+        raise _UsageError(f"{what} {reference!r} is not a Model subclass")
+    if model_info(obj).table is None:
+        raise _UsageError(f"{what} {reference!r} has no table: declare it with table='name'")
+    return obj
+
+
+def _session(args: argparse.Namespace) -> Session:
+    region = args.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if region is None and args.profile is None:
+        raise _UsageError("no AWS region: pass --region or set AWS_REGION")
+    return Session(
+        endpoint_url=args.endpoint_url,
+        region_name=region,
+        profile_name=args.profile,
+        table_prefix=args.table_prefix,
+    )
+
+
+# --- progress --------------------------------------------------------------------------------
+
+
+class ProgressPrinter:
+    """Renders MigrationProgress: a redrawn bar on a terminal, periodic log lines otherwise."""
+
+    def __init__(self, stream: IO[str], *, tty: bool, total: int | None = None) -> None:
+        self.stream = stream
+        self.tty = tty
+        self.total = total if total else None
+        self._last = 0.0
+        self._drawn = False
+
+    def __call__(self, progress: MigrationProgress) -> None:
+        now = time.monotonic()
+        finished = progress.segments_done == progress.segments
+        interval = _BAR_INTERVAL if self.tty else _LOG_INTERVAL
+        if self._drawn and not finished and now - self._last < interval:
+            return
+        self._last = now
+        self._drawn = True
+        if self.tty:
+            self.stream.write("\r\x1b[K" + self.bar(progress))
+        else:
+            self.stream.write(self.line(progress) + "\n")
+        self.stream.flush()
+
+    def bar(self, p: MigrationProgress) -> str:
+        """One terminal line: bar, counts, rate."""
+        if self.total:
+            finished = p.segments_done == p.segments
+            fraction = 1.0 if finished else min(p.completed / self.total, 1.0)
+            done = f"{p.completed:,}/~{self.total:,} done"
+        else:
+            fraction = p.segments_done / p.segments
+            done = f"{p.completed:,} done"
+        filled = round(fraction * _BAR_WIDTH)
+        bar = "#" * filled + "-" * (_BAR_WIDTH - filled)
+        failed = f" · {p.failed:,} failed" if p.failed else ""
+        return (
+            f"[{bar}] {fraction:4.0%} {done} · {p.scanned:,} scanned · {p.written:,} written · "
+            f"{p.skipped:,} skipped{failed} · {p.rate:,.0f} items/s · "
+            f"segments {p.segments_done}/{p.segments}"
+        )
+
+    @staticmethod
+    def line(p: MigrationProgress) -> str:
+        """One log line."""
+        return (
+            f"progress: scanned={p.scanned} completed={p.completed} written={p.written} "
+            f"skipped={p.skipped} failed={p.failed} rate={p.rate:.0f}/s "
+            f"segments={p.segments_done}/{p.segments} elapsed={p.elapsed:.1f}s"
+        )
+
+    def close(self) -> None:
+        """End the bar's line so later output starts on a fresh one."""
+        if self.tty and self._drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _dump(obj: object) -> str:
+    return msgspec.json.encode(obj).decode()
+
+
+def _print_report(report: MigrationReport[Any, Any], out: IO[str]) -> None:
+    if report.dry_run:
+        for before, after in report.samples:
+            out.write(f"sample before: {_dump(before)}\n")
+            out.write(f"sample after:  {_dump(after)}\n")
+    for key, reason in report.failed[:_MAX_FAILURES_SHOWN]:
+        out.write(f"failed {_dump(key)}: {reason}\n")
+    hidden = report.failed_count - min(len(report.failed), _MAX_FAILURES_SHOWN)
+    if hidden > 0:
+        out.write(f"... and {hidden} more failed items\n")
+    out.write(report.summary() + "\n")
+
+
+# --- commands ----------------------------------------------------------------------------------
+
+
+async def _migrate(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    transform = _load(args.transform, "MOD:FN")
+    if not callable(transform):
+        raise _UsageError(f"MOD:FN {args.transform!r} is not callable")
+    source = _load_model(args.source, "--source")
+    target = _load_model(args.target, "--target")
+    if args.dry_run and args.checkpoint:
+        raise _UsageError("--dry-run writes nothing, not even a checkpoint: drop --checkpoint")
+    tty = err.isatty()
+    async with _session(args) as db:
+        total = None
+        if tty:
+            description = await db.describe_table(source)
+            total = int(description.get("ItemCount", 0)) or None
+        printer = ProgressPrinter(err, tty=tty, total=total)
+        try:
+            report = await migrate(
+                db,
+                source=source,
+                target=target,
+                transform=transform,
+                dry_run=args.dry_run,
+                segments=args.segments,
+                on_error=args.on_error,
+                checkpoint=args.checkpoint,
+                allow_key_change=args.allow_key_change,
+                sample_size=args.samples,
+                page_size=args.page_size,
+                progress=printer,
+            )
+        except MigrationError as exc:
+            printer.close()
+            _print_report(exc.report, out)
+            err.write(f"error: {exc.message}\n")
+            return EXIT_FAILED
+        except BaseException:
+            printer.close()
+            raise
+        printer.close()
+    _print_report(report, out)
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+async def _create_tables(args: argparse.Namespace, out: IO[str]) -> int:
+    module = _import(args.module)
+    models: dict[str, list[type[Model]]] = {}
+    for obj in vars(module).values():
+        if isinstance(obj, type) and issubclass(obj, Model) and obj is not Model:
+            table = model_info(obj).table
+            if table is not None and obj not in models.get(table, []):
+                models.setdefault(table, []).append(obj)
+    if not models:
+        raise _UsageError(f"module {args.module!r} has no Model with a table")
+    async with _session(args) as db:
+        created: dict[str, bool] = {}
+
+        async def ensure(table: str, model: type[Model]) -> None:
+            created[table] = await db.ensure_table(model)
+
+        async with anyio.create_task_group() as tg:
+            for table, group in models.items():
+                tg.start_soon(ensure, table, group[0])
+        for table in sorted(models):
+            names = ", ".join(m.__name__ for m in models[table])
+            state = "created" if created[table] else "exists"
+            out.write(f"{state} {args.table_prefix}{table} ({names})\n")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line with ``argv`` (default: ``sys.argv[1:]``); returns the exit code."""
+    out, err = sys.stdout, sys.stderr
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, and argparse's own usage errors (already printed)
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    command: argparse.ArgumentParser = args.parser
+    try:
+        if args.command == "migrate":
+            return anyio.run(_migrate, args, out, err)
+        return anyio.run(_create_tables, args, out)
+    except _UsageError as exc:
+        return _usage(command, err, str(exc))
+    except ValidationError as exc:
+        if exc.operation is None:  # rejected before any request: the input was wrong
+            return _usage(command, err, exc.message)
+        err.write(f"error: {exc}\n")
+        return EXIT_FAILED
+    except DynamormError as exc:
+        err.write(f"error: {exc}\n")
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        hint = (
+            f"; run the same command again to resume from {args.checkpoint}"
+            if getattr(args, "checkpoint", None)
+            else ""
+        )
+        err.write(f"\ninterrupted{hint}\n")
+        return EXIT_INTERRUPTED
+
+
+def _usage(parser: argparse.ArgumentParser, err: IO[str], message: str) -> int:
+    parser.print_usage(err)
+    err.write(f"{parser.prog}: error: {message}\n")
+    return EXIT_USAGE

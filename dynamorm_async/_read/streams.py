@@ -1,0 +1,283 @@
+"""Merging the page streams of parallel-scan segments into one stream, with structured tasks.
+
+Two shapes, because Python gives an ``async for`` loop no way to clean up after ``break``:
+
+* :class:`RoundStream` backs ``async for item in scan``. No task outlives one ``__anext__``
+  call: when its buffer is empty it reads the next page of every live segment concurrently in
+  one anyio task group, then hands those items out. A consumer that breaks, is cancelled or
+  raises leaves nothing running, and a slow consumer leaves at most one page per segment in
+  memory (it simply stops pulling).
+* :func:`merged_pages` backs ``stream()``, ``all()``, ``count()`` and ``delete()``, which run
+  inside an ``async with``. Each segment is a producer task that keeps reading ahead into a
+  bounded memory object stream (backpressure: a full buffer blocks the producers), and the
+  task group is cancelled as soon as the consumer leaves the block.
+
+Both run each request under the Session's ``CapacityLimiter`` (the pager takes it) and turn an
+``ExceptionGroup`` holding library errors back into the library's error (:func:`library_errors`).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from typing import Generic, Protocol, TypeVar
+
+import anyio
+from anyio.streams.memory import MemoryObjectSendStream
+
+from .._errors import DynamormError
+
+__all__ = [
+    "SKIP",
+    "Flatten",
+    "PageSource",
+    "RoundStream",
+    "Tally",
+    "collapse_group",
+    "library_errors",
+    "merged_pages",
+]
+
+T = TypeVar("T")
+Out = TypeVar("Out")
+
+
+class Skip:
+    """The type of :data:`SKIP`."""
+
+    __slots__ = ()
+
+
+SKIP = Skip()
+"""What a stream's converter returns for an item to leave out (not counted against a limit)."""
+
+
+class PageSource(Protocol[T]):
+    """One stream of pages (a query, a scan or one scan segment), read one request at a time."""
+
+    @property
+    def done(self) -> bool:
+        """True once the source has returned its last page."""
+        ...
+
+    async def next_page(self, want: int | None) -> list[T]:
+        """Read one page; ``want`` is how many results the consumer still needs, or None."""
+        ...
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> Iterator[BaseException]:
+    for exc in group.exceptions:
+        if isinstance(exc, BaseExceptionGroup):
+            yield from _leaves(exc)
+        else:
+            yield exc
+
+
+def collapse_group(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The one exception a task group's ExceptionGroup stands for, when there is one.
+
+    A single leaf is returned as is. Several library errors (segments failing at the same
+    moment) become the first, with the others listed in a note, so callers can always catch
+    the library's error types. Anything else stays a group.
+    """
+    leaves = list(_leaves(group))
+    if len(leaves) == 1:
+        return leaves[0]
+    if all(isinstance(exc, DynamormError) for exc in leaves):
+        first, others = leaves[0], leaves[1:]
+        first.add_note(
+            f"{len(others)} other segment(s) failed too: " + "; ".join(str(e) for e in others)
+        )
+        return first
+    return group
+
+
+@contextmanager
+def library_errors() -> Iterator[None]:
+    """Re-raise an ExceptionGroup from a task group as the error it stands for."""
+    try:
+        yield
+    except BaseExceptionGroup as group:
+        error = collapse_group(group)
+        if error is group:
+            raise
+        # Keep the botocore failure as __cause__; the group itself is only packaging.
+        raise error from error.__cause__
+
+
+class Tally:
+    """Results handed out so far against an optional limit, shared with the producers."""
+
+    __slots__ = ("limit", "taken")
+
+    def __init__(self, limit: int | None) -> None:
+        self.limit = limit
+        self.taken = 0
+
+    def want(self) -> int | None:
+        """How many more results are needed (None: all of them)."""
+        return None if self.limit is None else self.limit - self.taken
+
+    @property
+    def full(self) -> bool:
+        return self.limit is not None and self.taken >= self.limit
+
+
+class RoundStream(Generic[T, Out]):
+    """Async iterator over the items of several page sources, read round by round.
+
+    ``convert`` turns each raw item into the result handed out (:data:`SKIP` leaves it out);
+    ``limit`` ends the stream after that many results. ``aclose()`` ends it early (nothing is
+    running between calls, so there is nothing else to stop).
+    """
+
+    __slots__ = ("_buffer", "_closed", "_convert", "_sources", "_tally")
+
+    def __init__(
+        self,
+        sources: Sequence[PageSource[T]],
+        convert: Callable[[T], Out | Skip],
+        *,
+        limit: int | None = None,
+    ) -> None:
+        self._sources = list(sources)
+        self._convert = convert
+        self._tally = Tally(limit)
+        self._buffer: deque[T] = deque()
+        self._closed = False
+
+    def __aiter__(self) -> RoundStream[T, Out]:
+        return self
+
+    async def __anext__(self) -> Out:
+        while True:
+            while not self._buffer:
+                if self._closed or all(source.done for source in self._sources):
+                    self._closed = True
+                    raise StopAsyncIteration
+                await self._read_round()
+            result = self._convert(self._buffer.popleft())
+            if isinstance(result, Skip):
+                continue
+            self._tally.taken += 1
+            if self._tally.full:
+                self._closed = True
+                self._buffer.clear()
+            return result
+
+    async def aclose(self) -> None:
+        """Stop the stream; later ``__anext__`` calls raise StopAsyncIteration."""
+        self._closed = True
+        self._buffer.clear()
+
+    async def _read_round(self) -> None:
+        want = self._tally.want()
+        live = [source for source in self._sources if not source.done]
+        if len(live) == 1:
+            self._buffer.extend(await live[0].next_page(want))
+            return
+        pages: list[list[T]] = [[] for _ in live]
+
+        async def read(slot: int, source: PageSource[T]) -> None:
+            pages[slot] = await source.next_page(want)
+
+        with library_errors():
+            async with anyio.create_task_group() as tg:
+                for slot, source in enumerate(live):
+                    tg.start_soon(read, slot, source)
+        for page in pages:
+            self._buffer.extend(page)
+
+
+class Flatten(Generic[T, Out]):
+    """The items of a page stream, converted one by one (:data:`SKIP` leaves an item out),
+    ending at the tally's limit."""
+
+    __slots__ = ("_convert", "_page", "_pages", "_tally")
+
+    def __init__(
+        self, pages: AsyncIterator[list[T]], convert: Callable[[T], Out | Skip], tally: Tally
+    ) -> None:
+        self._pages = pages
+        self._convert = convert
+        self._tally = tally
+        self._page: deque[T] = deque()
+
+    def __aiter__(self) -> Flatten[T, Out]:
+        return self
+
+    async def __anext__(self) -> Out:
+        while not self._tally.full:
+            while not self._page:
+                self._page.extend(await self._pages.__anext__())
+            result = self._convert(self._page.popleft())
+            if not isinstance(result, Skip):
+                self._tally.taken += 1
+                return result
+        raise StopAsyncIteration
+
+
+@asynccontextmanager
+async def merged_pages(
+    sources: Sequence[PageSource[T]],
+    *,
+    want: Callable[[], int | None] = lambda: None,
+) -> AsyncIterator[AsyncIterator[list[T]]]:
+    """``async with merged_pages(sources) as pages``: every source's pages, in arrival order.
+
+    With several sources each one is a producer task reading ahead into a memory object
+    stream that holds at most one page per source; leaving the block cancels them all and
+    waits for them. ``want()`` says how many results the consumer still needs (None: all);
+    a producer stops once it answers zero. One source is read in the caller's task.
+    """
+    if len(sources) == 1:
+        yield _SourcePages(sources[0], want)
+        return
+    send, receive = anyio.create_memory_object_stream[list[T]](len(sources))
+    # The receiving end closes only after the task group has stopped every producer.
+    with library_errors(), receive:
+        async with anyio.create_task_group() as tg:
+            with send:
+                for source in sources:
+                    tg.start_soon(_produce, source, send.clone(), want)
+            try:
+                yield receive
+            finally:
+                tg.cancel_scope.cancel()
+
+
+class _SourcePages(Generic[T]):
+    """The pages of one source, read on demand in the consumer's task."""
+
+    __slots__ = ("_source", "_want")
+
+    def __init__(self, source: PageSource[T], want: Callable[[], int | None]) -> None:
+        self._source = source
+        self._want = want
+
+    def __aiter__(self) -> _SourcePages[T]:
+        return self
+
+    async def __anext__(self) -> list[T]:
+        needed = self._want()
+        if self._source.done or (needed is not None and needed <= 0):
+            raise StopAsyncIteration
+        return await self._source.next_page(needed)
+
+
+async def _produce(
+    source: PageSource[T],
+    send: MemoryObjectSendStream[list[T]],
+    want: Callable[[], int | None],
+) -> None:
+    # A plain loop, not an async generator: an abandoned generator is closed later by a task
+    # of its own, which would outlive the task group.
+    with send:
+        while not source.done:
+            needed = want()
+            if needed is not None and needed <= 0:
+                return
+            page = await source.next_page(needed)
+            if page:
+                await send.send(page)

@@ -1,0 +1,1 @@
+"""The transport seam: the Transport protocol, client options and the aiobotocore client."""

@@ -1,0 +1,274 @@
+"""The transport: one aiobotocore DynamoDB client, the only module that imports aiobotocore.
+
+botocore normally walks every AttributeValue of every request and response through its shape
+model, which costs more CPU than the JSON decode itself. The client here is built from the same
+service model with the AttributeValue shapes (and the maps and lists made of them) declared as
+*document* shapes, handed to botocore through the session's data loader. Item JSON then passes
+through untouched in both directions, while signing, retries, endpoints and credentials stay
+botocore's. Binary values therefore travel as base64 text; the marshalling layer handles that.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Self
+
+import aiohttp
+from aiobotocore.config import AioConfig
+from aiobotocore.session import AioSession
+from botocore import xform_name
+from botocore.exceptions import BotoCoreError, ClientError
+from botocore.loaders import Loader
+
+from .._errors import DynamormError, ThrottledError, map_client_error
+
+__all__ = ["RequestEvent", "Transport", "document_shape_model"]
+
+_SERVICE = "dynamodb"
+_log = logging.getLogger("dynamorm_async")
+# Operations that report consumed capacity when asked (ReturnConsumedCapacity).
+_CAPACITY_OPERATIONS = frozenset(
+    {
+        "GetItem",
+        "PutItem",
+        "UpdateItem",
+        "DeleteItem",
+        "Query",
+        "Scan",
+        "BatchGetItem",
+        "BatchWriteItem",
+        "TransactGetItems",
+        "TransactWriteItems",
+    }
+)
+_DOCUMENT_SHAPE: dict[str, Any] = {"type": "structure", "members": {}, "document": True}
+_PATCHED_MODELS: dict[str | None, dict[str, Any]] = {}
+
+
+def document_shape_model(model: Mapping[str, Any]) -> dict[str, Any]:
+    """Return a copy of DynamoDB's service model whose attribute values are document shapes.
+
+    ``AttributeValue`` becomes a document; so does every map whose values, and every list whose
+    members, are (transitively) documents, which covers items, keys, item lists and the
+    expression value map.
+    """
+    patched = copy.deepcopy(dict(model))
+    shapes: dict[str, Any] = patched["shapes"]
+    documents = {"AttributeValue"}
+    changed = True
+    while changed:
+        changed = False
+        for name, shape in shapes.items():
+            if name in documents:
+                continue
+            kind = shape.get("type")
+            inner = (
+                shape["value"]["shape"]
+                if kind == "map"
+                else shape["member"]["shape"]
+                if kind == "list"
+                else None
+            )
+            if inner in documents:
+                documents.add(name)
+                changed = True
+    for name in documents:
+        shapes[name] = dict(_DOCUMENT_SHAPE)
+    return patched
+
+
+class _DocumentShapeLoader(Loader):  # type: ignore[misc]
+    """A botocore data loader that serves the document-shape DynamoDB model."""
+
+    def load_service_model(
+        self, service_name: str, type_name: str, api_version: str | None = None
+    ) -> Any:
+        if service_name != _SERVICE or type_name != "service-2":
+            return super().load_service_model(service_name, type_name, api_version)
+        # Every Session builds a fresh botocore session; the patched model is shared so that
+        # opening a Session costs no second JSON load and deep copy.
+        patched = _PATCHED_MODELS.get(api_version)
+        if patched is None:
+            model = super().load_service_model(service_name, type_name, api_version)
+            patched = _PATCHED_MODELS[api_version] = document_shape_model(model)
+        return patched
+
+
+@dataclass(frozen=True, slots=True)
+class RequestEvent:
+    """What the Session's ``on_request`` hook receives after every DynamoDB call.
+
+    ``consumed_capacity`` is DynamoDB's ``ConsumedCapacity`` (a dict for single-table calls, a
+    list of dicts for batches and transactions; None for table operations and failed calls):
+    while a hook is set, item operations ask for it with ``ReturnConsumedCapacity=TOTAL``.
+    """
+
+    operation: str
+    table: str | None
+    duration: float
+    retries: int
+    consumed_capacity: Any
+    error: DynamormError | None
+
+
+RequestHook = Callable[[RequestEvent], None]
+
+
+class Transport:
+    """Owns the aiobotocore client; ``call()`` is the single seam every request goes through."""
+
+    def __init__(
+        self,
+        *,
+        endpoint_url: str | None = None,
+        region_name: str | None = None,
+        aws_access_key_id: str | None = None,
+        aws_secret_access_key: str | None = None,
+        aws_session_token: str | None = None,
+        profile_name: str | None = None,
+        retry_mode: str = "standard",
+        max_attempts: int = 5,
+        max_pool_connections: int = 16,
+        connect_timeout: float = 10.0,
+        read_timeout: float = 60.0,
+        on_request: RequestHook | None = None,
+    ) -> None:
+        self._client_kwargs: dict[str, Any] = {
+            "endpoint_url": endpoint_url,
+            "region_name": region_name,
+            "aws_access_key_id": aws_access_key_id,
+            "aws_secret_access_key": aws_secret_access_key,
+            "aws_session_token": aws_session_token,
+        }
+        self._profile = profile_name
+        self._config = AioConfig(
+            retries={"mode": retry_mode, "max_attempts": max_attempts},
+            max_pool_connections=max_pool_connections,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            # Requests are built by this library's typed builders; botocore's validator would
+            # re-walk every item the document shapes exist to skip.
+            parameter_validation=False,
+        )
+        self._on_request = on_request
+        self._client: Any = None
+        self._client_cm: Any = None
+        self._methods: dict[str, Callable[..., Any]] = {}
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def open(self) -> None:
+        """Create the client (idempotent)."""
+        if self._client is not None:
+            return
+        session = AioSession(profile=self._profile)
+        default = session.get_component("data_loader")
+        session.register_component(
+            "data_loader",
+            _DocumentShapeLoader(
+                extra_search_paths=list(default.search_paths),
+                include_default_search_paths=False,
+            ),
+        )
+        kwargs = {k: v for k, v in self._client_kwargs.items() if v is not None}
+        self._client_cm = session.create_client(_SERVICE, config=self._config, **kwargs)
+        self._client = await self._client_cm.__aenter__()
+
+    async def aclose(self) -> None:
+        """Close the client and its connection pool."""
+        cm, self._client_cm, self._client = self._client_cm, None, None
+        self._methods.clear()
+        if cm is not None:
+            await cm.__aexit__(None, None, None)
+
+    @property
+    def is_open(self) -> bool:
+        return self._client is not None
+
+    @property
+    def client(self) -> Any:
+        """The raw aiobotocore client (escape hatch; item JSON stays in wire format)."""
+        if self._client is None:
+            raise DynamormError("the Session is not open: use 'async with Session(...) as db'")
+        return self._client
+
+    async def call(
+        self,
+        operation: str,
+        payload: dict[str, Any],
+        *,
+        table: str | None = None,
+        key: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Send one DynamoDB operation (``"GetItem"``...) and map any failure to our errors."""
+        method = self._methods.get(operation)
+        if method is None:
+            method = getattr(self.client, xform_name(operation))
+            self._methods[operation] = method
+        if (
+            self._on_request is not None
+            and operation in _CAPACITY_OPERATIONS
+            and "ReturnConsumedCapacity" not in payload
+        ):
+            payload = {**payload, "ReturnConsumedCapacity": "TOTAL"}
+        started = time.perf_counter()
+        try:
+            response: dict[str, Any] = await method(**payload)
+        except (ClientError, BotoCoreError, aiohttp.ClientError, OSError) as exc:
+            error = map_client_error(exc, operation=operation, table=table, key=key)
+            retries = (
+                getattr(exc, "response", {}).get("ResponseMetadata", {}).get("RetryAttempts", 0)
+            )
+            if isinstance(error, ThrottledError):
+                # DEBUG: the caller gets the error, and batch executors log their own retries.
+                _log.debug(
+                    "%s on %s: throughput exceeded after %d retries", operation, table, retries
+                )
+            if self._on_request is not None:
+                self._emit(operation, table, started, retries, None, error)
+            raise error from exc
+        meta = response.get("ResponseMetadata", {})
+        if meta.get("RetryAttempts"):
+            _log.debug(
+                "%s on %s succeeded after %d retries", operation, table, meta["RetryAttempts"]
+            )
+        if self._on_request is not None:
+            self._emit(
+                operation,
+                table,
+                started,
+                meta.get("RetryAttempts", 0),
+                response.get("ConsumedCapacity"),
+                None,
+            )
+        return response
+
+    def _emit(
+        self,
+        operation: str,
+        table: str | None,
+        started: float,
+        retries: int,
+        consumed: Any,
+        error: DynamormError | None,
+    ) -> None:
+        assert self._on_request is not None
+        self._on_request(
+            RequestEvent(
+                operation=operation,
+                table=table,
+                duration=time.perf_counter() - started,
+                retries=retries,
+                consumed_capacity=consumed,
+                error=error,
+            )
+        )

@@ -1,0 +1,1 @@
+"""The write path: write semantics (versions, timestamps, conditions), updates, transactions."""
