@@ -79,12 +79,14 @@ class Session:
             raise ValidationError("max_concurrency must be at least 1")
         if isinstance(cursor_secret, str):
             cursor_secret = cursor_secret.encode()
-        self.table_prefix = table_prefix
-        self.max_concurrency = max_concurrency
-        self.limiter = anyio.CapacityLimiter(max_concurrency)
-        self.cursor_codec = CursorCodec(cursor_secret or secrets.token_bytes(32))
-        self.batch_retry = batch_retry or RetryPolicy()
-        self.transport = Transport(
+        self._table_prefix = table_prefix
+        self._max_concurrency = max_concurrency
+        # Taken by call() alone, around one request: nothing can hold a token while waiting
+        # for other work, so fan-outs of any depth cannot deadlock on it.
+        self._limiter = anyio.CapacityLimiter(max_concurrency)
+        self._cursor_codec = CursorCodec(cursor_secret or secrets.token_bytes(32))
+        self._batch_retry = batch_retry or RetryPolicy()
+        self._transport = Transport(
             endpoint_url=endpoint_url,
             region_name=region_name,
             aws_access_key_id=aws_access_key_id,
@@ -99,10 +101,30 @@ class Session:
             on_request=on_request,
         )
 
+    @property
+    def table_prefix(self) -> str:
+        """Prepended to every model's table name."""
+        return self._table_prefix
+
+    @property
+    def max_concurrency(self) -> int:
+        """DynamoDB calls in flight at once (and the connection pool size)."""
+        return self._max_concurrency
+
+    @property
+    def batch_retry(self) -> RetryPolicy:
+        """How batch calls retry unprocessed items, throttling and 5xx answers."""
+        return self._batch_retry
+
+    @property
+    def cursor_codec(self) -> CursorCodec:
+        """Signs and verifies this Session's pagination cursors."""
+        return self._cursor_codec
+
     # --- lifecycle ---------------------------------------------------------------------
 
     async def __aenter__(self) -> Self:
-        await self.transport.open()
+        await self._transport.open()
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -111,7 +133,7 @@ class Session:
     async def aclose(self) -> None:
         """Close the client; shielded so cancellation cannot leak the connection pool."""
         with anyio.CancelScope(shield=True):
-            await self.transport.aclose()
+            await self._transport.aclose()
 
     async def call(
         self,
@@ -121,14 +143,18 @@ class Session:
         table: str | None = None,
         key: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Send one raw DynamoDB operation through the transport (item JSON in wire format)."""
-        return await self.transport.call(operation, payload, table=table, key=key)
+        """Send one raw DynamoDB operation through the transport (item JSON in wire format).
+
+        At most ``max_concurrency`` calls of this Session are in flight; the others wait here.
+        """
+        async with self._limiter:
+            return await self._transport.call(operation, payload, table=table, key=key)
 
     # --- tables --------------------------------------------------------------------------
 
     def table_name(self, model: type[Model]) -> str:
         """The full table name of a model, with the Session's prefix."""
-        return self.table_prefix + model_info(model).require_table()
+        return self._table_prefix + model_info(model).require_table()
 
     async def create_table(
         self,
@@ -193,7 +219,7 @@ class Session:
         while True:
             response = await self.call("ListTables", request)
             names.extend(
-                n for n in response.get("TableNames", []) if n.startswith(self.table_prefix)
+                n for n in response.get("TableNames", []) if n.startswith(self._table_prefix)
             )
             last = response.get("LastEvaluatedTableName")
             if not last:

@@ -43,7 +43,7 @@ from .accumulator import GroupAccumulator, Row, count_only, needed_attributes
 from .functions import Aggregate, HavingCondition
 
 if TYPE_CHECKING:
-    from .._session import Session
+    from .._context import ExecutionContext
 
 __all__ = ["DEFAULT_MAX_GROUPS", "Aggregation", "AggregationSource", "GroupBy"]
 
@@ -60,7 +60,7 @@ class AggregationSource(Protocol):
     def model(self) -> type[Model]: ...
 
     @property
-    def session(self) -> Session: ...
+    def session(self) -> ExecutionContext: ...
 
     @property
     def segment_count(self) -> int: ...

@@ -86,7 +86,7 @@ from .plan import (
 from .retry import is_retryable_error_code
 
 if TYPE_CHECKING:
-    from .._session import Session
+    from .._context import ExecutionContext
 
 __all__ = [
     "BatchProgress",
@@ -129,7 +129,7 @@ def _is_transient(exc: DynamormError) -> bool:
 
 
 async def _retry_chunk(
-    session: Session,
+    session: ExecutionContext,
     operation: str,
     table: str | None,
     pending: dict[bytes, R],
@@ -148,8 +148,7 @@ async def _retry_chunk(
         budget.record_attempt()
         sent = len(pending)
         try:
-            async with session.limiter:
-                pending = await attempt(pending)
+            pending = await attempt(pending)
         except DynamormError as exc:
             if not _is_transient(exc):
                 logger.warning(
@@ -241,7 +240,7 @@ class _WriteRunner:
 
     def __init__(
         self,
-        session: Session,
+        session: ExecutionContext,
         progress: BatchProgress,
         table_keys: Mapping[str, Sequence[str]],
     ) -> None:
@@ -286,7 +285,7 @@ class _Requests:
 
     __slots__ = ("_tables", "session", "table_keys")
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: ExecutionContext) -> None:
         self.session = session
         self.table_keys: dict[str, Sequence[str]] = {}
         self._tables: dict[type[Model], str] = {}
@@ -348,7 +347,7 @@ class _Requests:
         )
 
 
-def _write_error(session: Session, progress: BatchProgress) -> BatchWriteError:
+def _write_error(session: ExecutionContext, progress: BatchProgress) -> BatchWriteError:
     unprocessed = progress.unprocessed
     cause = progress.error
     policy = session.batch_retry
@@ -375,7 +374,7 @@ def _write_error(session: Session, progress: BatchProgress) -> BatchWriteError:
 
 
 async def _write_all(
-    session: Session,
+    session: ExecutionContext,
     requests: list[WriteRequest],
     table_keys: Mapping[str, Sequence[str]],
     progress: BatchProgress,
@@ -394,7 +393,7 @@ async def _write_all(
 
 
 async def batch_put(
-    session: Session, items: Iterable[Model], *, progress: BatchProgress | None = None
+    session: ExecutionContext, items: Iterable[Model], *, progress: BatchProgress | None = None
 ) -> BatchResult:
     """Write many items (any models and tables), 25 per call, chunks concurrent.
 
@@ -427,7 +426,7 @@ async def batch_put(
 
 
 async def batch_delete(
-    session: Session,
+    session: ExecutionContext,
     model: type[Model],
     keys: Iterable[Model | Mapping[str, object]],
     *,
@@ -457,7 +456,7 @@ async def _drain(
 
 
 async def delete_keys(
-    session: Session, model: type[Model], keys: AsyncIterable[dict[str, Any]]
+    session: ExecutionContext, model: type[Model], keys: AsyncIterable[dict[str, Any]]
 ) -> int:
     """Delete the items under a stream of wire-format keys; returns the count deleted.
 
@@ -572,7 +571,7 @@ def _selection(
 
 @overload
 async def batch_get(
-    session: Session,
+    session: ExecutionContext,
     model: type[M],
     keys: Iterable[Mapping[str, object]],
     *,
@@ -583,7 +582,7 @@ async def batch_get(
 
 @overload
 async def batch_get(
-    session: Session,
+    session: ExecutionContext,
     model: type[Model],
     keys: Iterable[Mapping[str, object]],
     *,
@@ -594,7 +593,7 @@ async def batch_get(
 
 @overload
 async def batch_get(
-    session: Session,
+    session: ExecutionContext,
     model: type[Model],
     keys: Iterable[Mapping[str, object]],
     *,
@@ -604,7 +603,7 @@ async def batch_get(
 
 
 async def batch_get(
-    session: Session,
+    session: ExecutionContext,
     model: type[Model],
     keys: Iterable[Mapping[str, object]],
     *,
@@ -706,7 +705,7 @@ class BatchWriter:
     running flushes are cancelled too. A writer belongs to the one task that entered it.
     """
 
-    def __init__(self, session: Session, *, progress: BatchProgress | None = None) -> None:
+    def __init__(self, session: ExecutionContext, *, progress: BatchProgress | None = None) -> None:
         self.session = session
         self.progress = progress if progress is not None else BatchProgress()
         self._requests = _Requests(session)

@@ -450,8 +450,7 @@ class _Migration(Generic[S, T]):
         while True:
             if start_key is not None:
                 payload["ExclusiveStartKey"] = start_key
-            async with self.db.limiter:
-                response = await self.db.call("Scan", payload, table=self.source_table)
+            response = await self.db.call("Scan", payload, table=self.source_table)
             await self._page(response.get("Items", []))
             start_key = response.get("LastEvaluatedKey")
             if self.checkpoint is not None:
@@ -600,13 +599,12 @@ class _Migration(Generic[S, T]):
         occupied: dict[int, Item] = {}
 
         async def look(position: int, write: _Write) -> None:
-            async with self.db.limiter:
-                response = await self.db.call(
-                    "GetItem",
-                    {"TableName": self.target_table, "Key": write.new_key, "ConsistentRead": True},
-                    table=self.target_table,
-                    key=self.tgt.key_dict(write.new_key),
-                )
+            response = await self.db.call(
+                "GetItem",
+                {"TableName": self.target_table, "Key": write.new_key, "ConsistentRead": True},
+                table=self.target_table,
+                key=self.tgt.key_dict(write.new_key),
+            )
             existing = response.get("Item")
             if existing is not None and not _same_item(existing, write.item):
                 occupied[position] = existing

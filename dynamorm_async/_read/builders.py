@@ -14,7 +14,7 @@ parallel scan) at a time, so memory does not grow with the size of the result.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager, nullcontext
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar, cast, overload
 
@@ -46,11 +46,10 @@ from .projection import DictDecoder, StructDecoder, check_paths, parse_projectio
 from .streams import Flatten, PageSource, RoundStream, Tally, merged_pages
 
 if TYPE_CHECKING:
-    import anyio
 
     from .._aggregate.builders import Aggregation, GroupBy
     from .._aggregate.functions import Aggregate
-    from .._session import Session
+    from .._context import ExecutionContext
     from .._write.update import UpdateBuilder
 
 __all__ = [
@@ -88,21 +87,19 @@ class _Pager:
     """One stream of Query/Scan requests (a query, a scan, or one segment of a parallel scan),
     followed page by page through LastEvaluatedKey."""
 
-    __slots__ = ("_limiter", "_plan", "_request", "_session", "done", "start_key")
+    __slots__ = ("_plan", "_request", "_session", "done", "start_key")
 
     def __init__(
         self,
-        session: Session,
+        session: ExecutionContext,
         plan: ReadPlan,
         request: Mapping[str, Any],
         *,
         start_key: Item | None = None,
-        limiter: anyio.CapacityLimiter | None = None,
     ) -> None:
         self._session = session
         self._plan = plan
         self._request = request
-        self._limiter = limiter
         self.start_key = start_key
         self.done = False
 
@@ -122,10 +119,7 @@ class _Pager:
             request["Limit"] = limit
         if self.start_key is not None:
             request["ExclusiveStartKey"] = self.start_key
-        async with self._limiter if self._limiter is not None else nullcontext():
-            response = await self._session.call(
-                self._plan.operation, request, table=self._plan.table
-            )
+        response = await self._session.call(self._plan.operation, request, table=self._plan.table)
         self.start_key = response.get("LastEvaluatedKey")
         self.done = self.start_key is None
         return response
@@ -164,10 +158,10 @@ class _Reader(Generic[R]):
     __slots__ = ("_session", "_spec")
 
     _operation: ClassVar[Operation]
-    _session: Session
+    _session: ExecutionContext
     _spec: ReadSpec
 
-    def __init__(self, session: Session, model: type[Model]) -> None:
+    def __init__(self, session: ExecutionContext, model: type[Model]) -> None:
         model_info(model)
         object.__setattr__(self, "_session", session)
         object.__setattr__(self, "_spec", ReadSpec(model))
@@ -194,7 +188,7 @@ class _Reader(Generic[R]):
     # --- introspection hooks (used by aggregation) -----------------------------------------
 
     @property
-    def session(self) -> Session:
+    def session(self) -> ExecutionContext:
         """The Session this builder reads through (internal hook for executors)."""
         return self._session
 
@@ -279,7 +273,6 @@ class _Reader(Generic[R]):
                 self._session,
                 plan,
                 {**plan.request, "Segment": segment, "TotalSegments": segments},
-                limiter=self._session.limiter,
             )
             for segment in range(segments)
         ]
@@ -519,7 +512,7 @@ class Query(_QueryBase[M], _Aggregating[M]):
 
     __slots__ = ()
 
-    def __init__(self, session: Session, model: type[M]) -> None:
+    def __init__(self, session: ExecutionContext, model: type[M]) -> None:
         super().__init__(session, model)
 
     def update(self) -> UpdateBuilder[M]:
@@ -576,7 +569,7 @@ class Scan(_ScanBase[M], _Aggregating[M]):
 
     __slots__ = ()
 
-    def __init__(self, session: Session, model: type[M]) -> None:
+    def __init__(self, session: ExecutionContext, model: type[M]) -> None:
         super().__init__(session, model)
 
 

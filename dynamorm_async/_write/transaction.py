@@ -32,7 +32,7 @@ from .update import TransactionSlot, UpdateBuilder
 from .update_expr import PreparedUpdate
 
 if TYPE_CHECKING:
-    from .._session import Session
+    from .._context import ExecutionContext
 
 __all__ = ["MAX_TRANSACTION_ACTIONS", "Transaction", "transact_get"]
 
@@ -105,7 +105,7 @@ class Transaction:
 
     __slots__ = ("_actions", "_finished", "_items", "_session", "client_request_token")
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: ExecutionContext) -> None:
         self._session = session
         self._actions: list[_Action] = []
         self._items: dict[bytes, int] = {}
@@ -343,7 +343,7 @@ def _raw_reasons(exc: TransactionCanceled) -> list[Mapping[str, Any]]:
 
 
 async def transact_get(
-    session: Session, requests: Sequence[tuple[type[Model], Mapping[str, object]]]
+    session: ExecutionContext, requests: Sequence[tuple[type[Model], Mapping[str, object]]]
 ) -> list[Model | None]:
     """Read up to 100 items in one TransactGetItems: instances (None where no item), in order."""
     if len(requests) > MAX_TRANSACTION_ACTIONS:

@@ -50,7 +50,7 @@ from .update_expr import (
 )
 
 if TYPE_CHECKING:
-    from .._session import Session
+    from .._context import ExecutionContext
 
 __all__ = ["ReturningUpdate", "TransactionSlot", "UpdateBuilder", "UpdateState"]
 
@@ -98,7 +98,7 @@ class TransactionSlot:
 class UpdateState:
     """Everything an update builder holds: target, actions, condition and return mode."""
 
-    session: Session
+    session: ExecutionContext
     info: ModelInfo
     table: str
     key: Item
@@ -278,7 +278,7 @@ class _UpdateChain(Generic[M]):
     @classmethod
     def _start(
         cls,
-        session: Session,
+        session: ExecutionContext,
         info: ModelInfo,
         key: Item,
         expected_version: int | None,
@@ -307,7 +307,7 @@ class UpdateBuilder(_UpdateChain[M]):
     @classmethod
     def for_key(
         cls,
-        session: Session,
+        session: ExecutionContext,
         model: type[M],
         key: Mapping[str, object],
         *,
@@ -319,7 +319,7 @@ class UpdateBuilder(_UpdateChain[M]):
 
     @classmethod
     def for_instance(
-        cls, session: Session, obj: M, *, slot: TransactionSlot | None = None
+        cls, session: ExecutionContext, obj: M, *, slot: TransactionSlot | None = None
     ) -> UpdateBuilder[M]:
         """An update of the item ``obj`` was loaded from, checking and bumping its Version;
         a missing item raises ItemNotFound (the update does not carry ``obj``'s values)."""

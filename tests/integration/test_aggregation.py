@@ -487,7 +487,7 @@ async def recording_session(loaded: Loaded) -> tuple[Session, Recorder]:
         recorder.payloads.append((model.name, dict(params)))
 
     # botocore's public event hooks show each request's parameters as sent.
-    db.transport.client.meta.events.register("before-parameter-build.dynamodb", capture)
+    db._transport.client.meta.events.register("before-parameter-build.dynamodb", capture)
     return db, recorder
 
 

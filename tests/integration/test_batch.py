@@ -171,7 +171,7 @@ async def test_consistent_reads_and_projections_are_sent(
 
     async with counted(dynamodb_endpoint, db.table_prefix) as (probe, _events):
         # botocore's public event hooks show the request parameters as sent.
-        probe.transport.client.meta.events.register(
+        probe._transport.client.meta.events.register(
             "before-parameter-build.dynamodb.BatchGetItem", record
         )
         keys = [{"pk": "p", "sk": i} for i in range(3)]

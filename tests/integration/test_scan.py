@@ -182,7 +182,7 @@ async def test_parallel_requests_run_under_the_session_limiter(
 
     def record(event: RequestEvent) -> None:
         if event.operation == "Scan":
-            borrowed.append(holder[0].limiter.borrowed_tokens)
+            borrowed.append(holder[0]._limiter.borrowed_tokens)
 
     async with local_session(
         dynamodb_endpoint, table_prefix=db.table_prefix, max_concurrency=2, on_request=record

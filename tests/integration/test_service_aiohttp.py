@@ -34,7 +34,7 @@ async def running(
     app = create_app(session_options(endpoint, db.table_prefix, events))
     async with serving(app) as url:
         yield url
-    assert not app[DB].transport.is_open
+    assert not app[DB]._transport.is_open
     await settle()
     leaked = {t for t in asyncio.all_tasks() - before if not t.done()}
     assert not leaked, leaked
