@@ -17,6 +17,7 @@ import msgspec
 
 from ._batch.retry import RetryPolicy
 from ._batch.run import BatchProgress, BatchResult, BatchWriter, batch_delete, batch_get, batch_put
+from ._checks import whole_number
 from ._errors import ConditionFailed, ItemExists, ItemNotFound, TableError, ValidationError
 from ._expressions.core import Condition, as_condition
 from ._model.model import Model, model_info
@@ -75,8 +76,7 @@ class Session:
         read_timeout: float = 60.0,
         on_request: RequestHook | None = None,
     ) -> None:
-        if max_concurrency < 1:
-            raise ValidationError("max_concurrency must be at least 1")
+        whole_number("max_concurrency", max_concurrency)
         if isinstance(cursor_secret, str):
             cursor_secret = cursor_secret.encode()
         self._table_prefix = table_prefix

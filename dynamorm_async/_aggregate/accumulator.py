@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
+from .._checks import whole_number
 from .._errors import DynamormError, ValidationError
 from .._expressions.core import AttributePath, as_path
 from .._wire.decode_errors import value_decode_error
@@ -130,8 +131,7 @@ class GroupAccumulator:
             raise ValidationError("group_by names the same attribute path twice")
         if having is not None:
             as_having(having)
-        if isinstance(max_groups, bool) or not isinstance(max_groups, int) or max_groups < 1:
-            raise ValidationError(f"max_groups must be an int >= 1, got {max_groups!r}")
+        whole_number("max_groups", max_groups)
         if not all(isinstance(a, str) for a in key_attributes):
             raise ValidationError(f"key_attributes must be attribute names, got {key_attributes!r}")
         specs: dict[AggregateKey, Aggregate[Any, Any]] = {}
@@ -206,8 +206,7 @@ class GroupAccumulator:
                 "add_count() needs an aggregation of Count() only, without group_by; feed "
                 "items with add() instead"
             )
-        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-            raise ValidationError(f"count must be an int >= 0, got {count!r}")
+        whole_number("count", count, minimum=0)
         group = self._groups[()]
         group.states = [state + count for state in group.states]
 
@@ -255,10 +254,8 @@ class GroupAccumulator:
                 f"order_by={order_by!r} is not an aggregate; use 'key' or one of "
                 f"{sorted(self._names)}"
             )
-        if limit is not None and (
-            isinstance(limit, bool) or not isinstance(limit, int) or limit < 0
-        ):
-            raise ValidationError(f"limit must be an int >= 0 or None, got {limit!r}")
+        if limit is not None:
+            whole_number("limit", limit, minimum=0)
         entries: list[_Entry] = []
         for frozen, group in self._groups.items():
             results = {

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, Self, TypeVar
 
 import anyio
 
+from .._checks import whole_number
 from .._errors import DynamormError, ItemDecodeError, ValidationError
 from .._expressions.core import AttributePath, as_path
 from .._model.model import Model, model_info
@@ -325,16 +326,12 @@ class GroupBy(_Builder[M]):
 
     def limit_groups(self, n: int) -> Self:
         """Return at most ``n`` rows, after HAVING and ordering."""
-        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-            raise ValidationError(f"limit_groups() takes an int >= 0, got {n!r}")
-        return self._with(limit_groups=n)
+        return self._with(limit_groups=whole_number("limit_groups()", n, minimum=0))
 
     def max_groups(self, n: int) -> Self:
         """Raise ValidationError once more than ``n`` groups appear (default 100,000), instead
         of letting memory grow with a key that is nearly unique per item."""
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValidationError(f"max_groups() takes an int >= 1, got {n!r}")
-        return self._with(max_groups=n)
+        return self._with(max_groups=whole_number("max_groups()", n))
 
     async def execute(self) -> list[Row]:
         """Read every matching item once and return the groups that pass HAVING, as rows."""

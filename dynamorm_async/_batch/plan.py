@@ -23,6 +23,7 @@ from typing import Any, Generic, TypeVar
 
 import msgspec
 
+from .._checks import whole_number
 from .._errors import DynamormError, ValidationError
 from .._wire.taggers import Item
 from .._wire.values import key_fingerprint
@@ -233,8 +234,7 @@ class Chunker(Generic[T]):
         size: Callable[[T], int] | None = None,
         unique: Callable[[T], Hashable] | None = None,
     ) -> None:
-        if max_count < 1:
-            raise ValidationError(f"max_count must be >= 1, got {max_count}")
+        whole_number("max_count", max_count)
         if max_bytes is not None and size is None:
             raise ValidationError("a byte limit needs a size function")
         self.max_count = max_count

@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .._checks import whole_number
 from .._errors import ValidationError
 
 __all__ = ["RETRYABLE_ERROR_CODES", "RetryBudget", "RetryPolicy", "is_retryable_error_code"]
@@ -66,13 +67,8 @@ class RetryPolicy:
     deadline: float | None = 60.0
 
     def __post_init__(self) -> None:
-        if isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int):
-            raise ValidationError(f"max_attempts must be an int, got {self.max_attempts!r}")
-        if self.max_attempts < 1:
-            raise ValidationError(
-                f"max_attempts counts the first attempt too and must be >= 1, got "
-                f"{self.max_attempts}"
-            )
+        # max_attempts counts the first attempt too.
+        whole_number("max_attempts", self.max_attempts)
         for name in ("base_delay", "max_delay"):
             value = getattr(self, name)
             if not _is_number(value) or not math.isfinite(value) or value < 0:
@@ -91,8 +87,7 @@ class RetryPolicy:
     def delay_cap(self, attempt: int) -> float:
         """Upper bound of the backoff before retry number ``attempt`` (0 for the first retry):
         ``min(max_delay, base_delay * 2**attempt)``."""
-        if isinstance(attempt, bool) or not isinstance(attempt, int) or attempt < 0:
-            raise ValidationError(f"attempt must be an int >= 0, got {attempt!r}")
+        whole_number("attempt", attempt, minimum=0)
         try:
             grown = math.ldexp(self.base_delay, attempt)
         except OverflowError:

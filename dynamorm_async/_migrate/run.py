@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 import anyio
 import anyio.to_thread
 
+from .._checks import whole_number
 from .._errors import BatchWriteError, DynamormError, ItemDecodeError, ValidationError
 from .._model.model import Model, ModelInfo, model_info
 from .._wire.taggers import AttributeValue, Item
@@ -198,12 +199,9 @@ async def migrate(
     """
     if on_error not in _ON_ERROR:
         raise ValidationError(f"on_error must be one of {_ON_ERROR}, got {on_error!r}")
-    if not 1 <= segments <= _MAX_SEGMENTS:
-        raise ValidationError(f"segments must be between 1 and {_MAX_SEGMENTS}, got {segments}")
-    if page_size < 1:
-        raise ValidationError(f"page_size must be at least 1, got {page_size}")
-    if sample_size < 0:
-        raise ValidationError(f"sample_size must not be negative, got {sample_size}")
+    whole_number("segments", segments, maximum=_MAX_SEGMENTS)
+    whole_number("page_size", page_size)
+    whole_number("sample_size", sample_size, minimum=0)
     if dry_run and checkpoint is not None:
         raise ValidationError(
             "a dry run writes nothing, not even a checkpoint: drop checkpoint= (or dry_run)"

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar, cast, o
 
 import msgspec
 
+from .._checks import whole_number
 from .._errors import ValidationError
 from .._expressions.core import AttributePath, Condition, as_condition
 from .._model.model import Model, ModelInfo, model_info
@@ -70,14 +71,6 @@ MAX_SEGMENTS = 1_000_000
 #: A filtered read without ``page_size()`` evaluates at least this many items per request, so a
 #: selective filter does not cost one round trip per evaluated item.
 FILTERED_MIN_READ = 100
-
-
-def _positive(what: str, value: object, maximum: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValidationError(f"{what} must be a positive int, got {value!r}")
-    if maximum is not None and value > maximum:
-        raise ValidationError(f"{what} must be at most {maximum}, got {value}")
-    return value
 
 
 # --- execution ----------------------------------------------------------------------------
@@ -234,11 +227,11 @@ class _Reader(Generic[R]):
     def limit(self, n: int) -> Self:
         """Return at most ``n`` items overall, counted after the filter (reads go on until
         ``n`` items matched or the results ran out)."""
-        return self._with(limit=_positive("limit", n))
+        return self._with(limit=whole_number("limit", n))
 
     def page_size(self, n: int) -> Self:
         """DynamoDB's ``Limit``: at most ``n`` items evaluated per request."""
-        return self._with(page_size=_positive("page_size", n))
+        return self._with(page_size=whole_number("page_size", n))
 
     def consistent(self, enabled: bool = True) -> Self:
         """Strongly consistent reads (the table or an LSI; a GSI is a ValidationError)."""
@@ -335,7 +328,7 @@ class _Reader(Generic[R]):
         deleted between two calls a page can come back shorter or empty; an empty page has
         no cursors.
         """
-        size = _positive("size", size)
+        size = whole_number("size", size)
         self._check_pageable()
         plan = self._plan()
         signer = CursorSigner(
@@ -374,7 +367,7 @@ class _Reader(Generic[R]):
     def pages(self, size: int, cursor: str | None = None) -> AsyncIterator[Page[R]]:
         """Every page from ``cursor`` (or the start) onward: ``async for p in q.pages(20)``."""
         self._check_pageable()
-        return _PageWalk(self, _positive("size", size), cursor)
+        return _PageWalk(self, whole_number("size", size), cursor)
 
     def _check_pageable(self) -> None:
         if self._spec.segments > 1:
@@ -545,7 +538,7 @@ class _ScanBase(_Reader[R]):
         """A parallel scan of ``n`` segments, read concurrently (bounded by the Session's
         ``max_concurrency``) and merged into one stream; every other property applies to
         each segment."""
-        return self._with(segments=_positive("segments", n, MAX_SEGMENTS))
+        return self._with(segments=whole_number("segments", n, maximum=MAX_SEGMENTS))
 
     @overload
     def select(self, struct: type[S], /) -> ProjectedScan[S]: ...  # type: ignore[overload-overlap]

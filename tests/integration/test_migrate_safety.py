@@ -319,11 +319,11 @@ async def test_arguments_are_checked_before_any_request(
     with pytest.raises(ValidationError, match="on_error must be one of"):
         await migrate(db, source=ItemV1, target=ItemV2, transform=UPGRADE,
                       on_error="ignore")  # type: ignore[arg-type]
-    with pytest.raises(ValidationError, match="segments must be between"):
+    with pytest.raises(ValidationError, match="segments must be an int between 1 and"):
         await migrate(db, source=ItemV1, target=ItemV2, transform=UPGRADE, segments=0)
-    with pytest.raises(ValidationError, match="page_size must be at least 1"):
+    with pytest.raises(ValidationError, match="page_size must be an int >= 1"):
         await migrate(db, source=ItemV1, target=ItemV2, transform=UPGRADE, page_size=0)
-    with pytest.raises(ValidationError, match="sample_size must not be negative"):
+    with pytest.raises(ValidationError, match="sample_size must be an int >= 0"):
         await migrate(db, source=ItemV1, target=ItemV2, transform=UPGRADE, sample_size=-1)
     with pytest.raises(ValidationError, match="a dry run writes nothing, not even a checkpoint"):
         await migrate(db, source=ItemV1, target=ItemV2, transform=UPGRADE, dry_run=True,
