@@ -37,8 +37,8 @@ import anyio
 from .._checks import whole_number
 from .._errors import DynamormError, ItemDecodeError, ValidationError
 from .._expressions.core import AttributePath, as_path
+from .._fanout import library_errors
 from .._model.model import Model, model_info
-from .._read.streams import library_errors
 from .._wire.decode_errors import OnInvalid, check_on_invalid, log_skipped
 from .accumulator import GroupAccumulator, Row, count_only, needed_attributes
 from .functions import Aggregate, HavingCondition

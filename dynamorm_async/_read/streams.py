@@ -12,21 +12,21 @@ Two shapes, because Python gives an ``async for`` loop no way to clean up after 
   bounded memory object stream (backpressure: a full buffer blocks the producers), and the
   task group is cancelled as soon as the consumer leaves the block.
 
-Both run each request under the Session's ``CapacityLimiter`` (the pager takes it) and turn an
-``ExceptionGroup`` holding library errors back into the library's error (:func:`library_errors`).
+Requests are bounded by the context's ``call`` (not by these streams), and an ``ExceptionGroup``
+holding library errors comes out as the library's error (:func:`.._fanout.library_errors`).
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from typing import Generic, Protocol, TypeVar
 
 import anyio
 from anyio.streams.memory import MemoryObjectSendStream
 
-from .._errors import DynamormError
+from .._fanout import Tally, fan_out, library_errors
 
 __all__ = [
     "SKIP",
@@ -34,8 +34,6 @@ __all__ = [
     "PageSource",
     "RoundStream",
     "Tally",
-    "collapse_group",
-    "library_errors",
     "merged_pages",
 ]
 
@@ -64,64 +62,6 @@ class PageSource(Protocol[T]):
     async def next_page(self, want: int | None) -> list[T]:
         """Read one page; ``want`` is how many results the consumer still needs, or None."""
         ...
-
-
-def _leaves(group: BaseExceptionGroup[BaseException]) -> Iterator[BaseException]:
-    for exc in group.exceptions:
-        if isinstance(exc, BaseExceptionGroup):
-            yield from _leaves(exc)
-        else:
-            yield exc
-
-
-def collapse_group(group: BaseExceptionGroup[BaseException]) -> BaseException:
-    """The one exception a task group's ExceptionGroup stands for, when there is one.
-
-    A single leaf is returned as is. Several library errors (segments failing at the same
-    moment) become the first, with the others listed in a note, so callers can always catch
-    the library's error types. Anything else stays a group.
-    """
-    leaves = list(_leaves(group))
-    if len(leaves) == 1:
-        return leaves[0]
-    if all(isinstance(exc, DynamormError) for exc in leaves):
-        first, others = leaves[0], leaves[1:]
-        first.add_note(
-            f"{len(others)} other segment(s) failed too: " + "; ".join(str(e) for e in others)
-        )
-        return first
-    return group
-
-
-@contextmanager
-def library_errors() -> Iterator[None]:
-    """Re-raise an ExceptionGroup from a task group as the error it stands for."""
-    try:
-        yield
-    except BaseExceptionGroup as group:
-        error = collapse_group(group)
-        if error is group:
-            raise
-        # Keep the botocore failure as __cause__; the group itself is only packaging.
-        raise error from error.__cause__
-
-
-class Tally:
-    """Results handed out so far against an optional limit, shared with the producers."""
-
-    __slots__ = ("limit", "taken")
-
-    def __init__(self, limit: int | None) -> None:
-        self.limit = limit
-        self.taken = 0
-
-    def want(self) -> int | None:
-        """How many more results are needed (None: all of them)."""
-        return None if self.limit is None else self.limit - self.taken
-
-    @property
-    def full(self) -> bool:
-        return self.limit is not None and self.taken >= self.limit
 
 
 class RoundStream(Generic[T, Out]):
@@ -179,13 +119,11 @@ class RoundStream(Generic[T, Out]):
             return
         pages: list[list[T]] = [[] for _ in live]
 
-        async def read(slot: int, source: PageSource[T]) -> None:
-            pages[slot] = await source.next_page(want)
+        async def read(slot: int) -> None:
+            pages[slot] = await live[slot].next_page(want)
 
-        with library_errors():
-            async with anyio.create_task_group() as tg:
-                for slot, source in enumerate(live):
-                    tg.start_soon(read, slot, source)
+        # One page of every live segment per round; the context's call bounds the requests.
+        await fan_out(range(len(live)), read, workers=len(live))
         for page in pages:
             self._buffer.extend(page)
 

@@ -8,10 +8,9 @@ import anyio
 import pytest
 
 from dynamorm_async import DynamoDBError, ThrottledError, ValidationError
+from dynamorm_async._fanout import collapse_group, library_errors
 from dynamorm_async._read.streams import (
     RoundStream,
-    collapse_group,
-    library_errors,
     merged_pages,
 )
 

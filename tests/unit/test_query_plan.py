@@ -295,7 +295,7 @@ def test_filters_accumulate_with_and() -> None:
 def test_counts_must_be_positive_ints(bad: Any) -> None:
     q = Query(session(), Order)
     for method in (q.limit, q.page_size, Scan(session(), Order).segments):
-        with pytest.raises(ValidationError, match="must be an int (>= 1|between 1 and)"):
+        with pytest.raises(ValidationError, match=r"must be an int (>= 1|between 1 and)"):
             method(bad)
     with pytest.raises(ValidationError, match="between 1 and 1000000"):
         Scan(session(), Order).segments(1_000_001)
