@@ -149,7 +149,7 @@ def test_collapse_group() -> None:
     assert collapse_group(nested) is one
     two = DynamoDBError("b")
     first = collapse_group(BaseExceptionGroup("g", [one, two]))
-    assert first is one and "1 other segment(s) failed too: b" in (one.__notes__ or [])[0]
+    assert first is one and "1 other concurrent task(s) failed too: b" in (one.__notes__ or [])[0]
     mixed = BaseExceptionGroup("g", [ValidationError("c"), KeyError("k")])
     assert collapse_group(mixed) is mixed
 
