@@ -28,13 +28,12 @@ import argparse
 import contextlib
 import functools
 import gc
-import os
 import random
 import sys
 import time
 import tracemalloc
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 from typing import Annotated, Any, TypeVar
@@ -236,16 +235,6 @@ async def bench(endpoint: str, items: int, shapes: list[int], repeats: int) -> b
                 await db.delete_table(Order, wait=False)
 
 
-@contextlib.contextmanager
-def endpoint_url() -> Iterator[str]:
-    configured = os.environ.get("DYNAMODB_ENDPOINT")
-    if configured:
-        yield configured
-        return
-    with dynamodb_endpoint_context() as endpoint:
-        yield endpoint
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=50_000)
@@ -260,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.items < 1 or args.repeats < 1 or min(args.segments) < 1:
         parser.error("--items, --segments and --repeats must be positive")
-    with endpoint_url() as endpoint:
+    with dynamodb_endpoint_context() as endpoint:
         print(f"DynamoDB Local at {endpoint}; Python {sys.version.split()[0]}")
         agree = anyio.run(bench, endpoint, args.items, args.segments, args.repeats)
     return 0 if agree else 1

@@ -31,14 +31,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import functools
-import os
-import socket
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -51,6 +49,8 @@ from boto3.dynamodb.types import TypeSerializer
 
 from dynamorm_async import HashKey, Model, RangeKey, Session
 from dynamorm_async.testing import dynamodb_endpoint_context, local_session
+
+from _common import helper_server, serve_until_stdin_closes
 
 CONCURRENT_GOAL = 0.95
 SEQUENTIAL_GOAL = 3.0
@@ -135,16 +135,6 @@ async def hand_concurrent(
     )
 
 
-@contextlib.contextmanager
-def endpoint() -> Iterator[str]:
-    configured = os.environ.get("DYNAMODB_ENDPOINT", "").strip()
-    if configured:
-        yield configured
-    else:
-        with dynamodb_endpoint_context() as url:
-            yield url
-
-
 _HOP_BY_HOP = frozenset(
     {"host", "content-length", "transfer-encoding", "connection", "keep-alive",
      "accept-encoding", "content-encoding", "date", "server"}
@@ -154,8 +144,7 @@ _HOP_BY_HOP = frozenset(
 async def serve_delayed(upstream: str, seconds: float) -> None:
     """Run a loopback HTTP proxy to ``upstream`` that holds each request ``seconds``.
 
-    Prints its URL on one line, then serves until stdin closes. It runs in a process of its
-    own so its work does not compete with the clients being measured for the event loop.
+    Runs in a process of its own, started by :func:`delayed`.
     """
     async with aiohttp.ClientSession() as forward:
 
@@ -173,38 +162,12 @@ async def serve_delayed(upstream: str, seconds: float) -> None:
 
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", handle)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        await web.SockSite(runner, sock).start()
-        print(f"http://127.0.0.1:{sock.getsockname()[1]}", flush=True)
-        try:
-            await asyncio.to_thread(sys.stdin.read)
-        finally:
-            await runner.cleanup()
+        await serve_until_stdin_closes(app)
 
 
-@contextlib.asynccontextmanager
-async def delayed(upstream: str, seconds: float) -> AsyncIterator[str]:
+def delayed(upstream: str, seconds: float) -> AbstractAsyncContextManager[str]:
     """The URL of a delaying proxy to ``upstream`` (see serve_delayed), for the block."""
-    proxy = await asyncio.create_subprocess_exec(
-        sys.executable, __file__, "--serve-delayed", upstream, str(seconds),
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-    )
-    assert proxy.stdin is not None and proxy.stdout is not None
-    try:
-        url = (await asyncio.wait_for(proxy.stdout.readline(), 30)).decode().strip()
-        if not url:
-            raise RuntimeError("the delaying proxy did not start")
-        yield url
-    finally:
-        proxy.stdin.close()
-        try:
-            await asyncio.wait_for(proxy.wait(), 10)
-        except TimeoutError:
-            proxy.kill()
-            await proxy.wait()
+    return helper_server(__file__, "--serve-delayed", upstream, str(seconds))
 
 
 async def timed(action: Callable[[], Awaitable[object]]) -> float:
@@ -314,5 +277,5 @@ if __name__ == "__main__":
     if args.serve_delayed:
         asyncio.run(serve_delayed(args.serve_delayed[0], float(args.serve_delayed[1])))
         sys.exit(0)
-    with endpoint() as url:
+    with dynamodb_endpoint_context() as url:
         asyncio.run(main(url, args.items, args.rounds, args.concurrency, args.latency_ms))

@@ -22,12 +22,10 @@ Nothing is asserted about the ratios; the exit code is 0 when every variant read
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -103,16 +101,6 @@ async def raw_scan(client: Any, table: str) -> int:
     return len(rows)
 
 
-@contextlib.contextmanager
-def endpoint() -> Iterator[str]:
-    configured = os.environ.get("DYNAMODB_ENDPOINT")
-    if configured:
-        yield configured
-        return
-    with dynamodb_endpoint_context() as url:
-        yield url
-
-
 async def bench(url: str, items: int, segments: int, repeats: int) -> None:
     EXPECTED[0] = items
     prefix = f"bench{uuid.uuid4().hex[:8]}_"
@@ -161,7 +149,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.items < 1 or args.segments < 1 or args.repeats < 1:
         parser.error("--items, --segments and --repeats must be positive")
-    with endpoint() as url:
+    with dynamodb_endpoint_context() as url:
         anyio.run(bench, url, args.items, args.segments, args.repeats)
     return 0
 
