@@ -19,6 +19,11 @@ $(VENV)/.installed: pyproject.toml | $(PY)
 	$(PY) -m pip install -e '.[dev]'
 	touch $@
 
+# The bench extra (the peer libraries bench_peers.py compares with), kept out of `make test`.
+$(VENV)/.installed-bench: $(VENV)/.installed
+	$(PY) -m pip install -e '.[dev,bench]'
+	touch $@
+
 jar: venv
 	$(PY) -c "from dynamorm_async.testing._local import jar_dir; print(jar_dir())"
 
@@ -50,7 +55,7 @@ demo: venv jar
 serve: venv jar
 	$(PY) -m examples.fastapi_orders
 
-bench: venv jar
+bench: venv $(VENV)/.installed-bench jar
 	@set -e; for bench in $(BENCHMARKS); do echo "== $$bench"; $(PY) $$bench; done
 
 clean:
