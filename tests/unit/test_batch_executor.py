@@ -7,6 +7,7 @@ recording how many calls run at once and in which order.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncGenerator, Mapping
 from contextlib import aclosing
 from typing import Annotated, Any
@@ -170,6 +171,7 @@ async def test_cancelling_a_writer_cancels_its_flushes_and_leaves_no_task() -> N
         async with BatchWriter(as_context(context)) as writer:
             for row in rows(100):
                 writer.put(row)
+            await writer.flush()  # cancelled in the block, while the flushes run
     assert scope.cancelled_caught
     await anyio.lowlevel.checkpoint()
     assert asyncio.all_tasks() == before
@@ -196,7 +198,9 @@ async def test_cancelling_delete_keys_leaves_no_task() -> None:
     assert context.most == 3 and context.running == 0
 
 
-async def test_delete_keys_raises_a_rejected_chunk_as_a_batch_write_error() -> None:
+async def test_delete_keys_raises_a_rejected_chunk_as_a_batch_write_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     class Rejecting(Answering):
         async def call(self, operation: str, payload: dict[str, Any], **_: Any) -> dict[str, Any]:
             raise DynamormError("no such table", table="test-Row", operation=operation)
@@ -205,3 +209,14 @@ async def test_delete_keys_raises_a_rejected_chunk_as_a_batch_write_error() -> N
         await delete_keys(as_context(Rejecting(2)), Row, wire_keys(30))
     assert len(caught.value.unprocessed) == 30
     assert "DynamoDB rejected them" in str(caught.value)
+
+    async def failing() -> AsyncGenerator[dict[str, Any], None]:
+        async for key in wire_keys(30):
+            yield key
+        raise LookupError("source failed")
+
+    # The key stream's own error wins over the keys left unprocessed before it (logged); the
+    # last 5 keys never made a full chunk, so they were not sent.
+    with caplog.at_level(logging.WARNING, logger="dynamorm_async"), pytest.raises(LookupError):
+        await delete_keys(as_context(Rejecting(2)), Row, failing())
+    assert "25 keys left unprocessed before the key stream failed" in caplog.text
