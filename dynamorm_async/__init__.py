@@ -3,8 +3,9 @@
 from ._aggregate.accumulator import Row
 from ._aggregate.builders import Aggregation, GroupBy
 from ._aggregate.functions import Aggregate, Avg, Count, HavingCondition, Max, Min, Sum
+from ._batch.progress import BatchProgress, BatchResult
 from ._batch.retry import RetryPolicy
-from ._batch.run import BatchProgress, BatchResult, BatchWriter
+from ._batch.writer import BatchWriter
 from ._errors import (
     BatchGetError,
     BatchWriteError,

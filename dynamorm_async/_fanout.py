@@ -19,6 +19,7 @@ from contextlib import asynccontextmanager, contextmanager
 from typing import TypeVar
 
 import anyio
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ._errors import DynamormError
 
@@ -98,29 +99,32 @@ async def fan_out(
 
 @asynccontextmanager
 async def worker_pool(
-    work: Callable[[T], Awaitable[None]], *, workers: int
-) -> AsyncIterator[Callable[[T], Awaitable[None]]]:
-    """``async with worker_pool(work, workers=n) as submit: await submit(job)``.
+    work: Callable[[T], Awaitable[None]], *, workers: int, backlog: float | None = None
+) -> AsyncIterator[MemoryObjectSendStream[T]]:
+    """``async with worker_pool(work, workers=n) as jobs: await jobs.send(job)``.
 
-    For jobs that arrive as a stream: ``submit`` hands a job to one of ``workers`` tasks and
-    waits while all of them are busy (at most ``workers`` jobs wait in the queue), so memory
-    stays bounded however many jobs come. Leaving the block normally waits until every
-    submitted job has run; an exception in the block or a worker cancels the rest.
+    For jobs that arrive as a stream: each job sent is run by one of ``workers`` tasks, jobs
+    taken in the order sent. ``jobs.send`` waits while ``backlog`` jobs (default: ``workers``)
+    are queued already, so memory stays bounded however many jobs come; a producer that cannot
+    wait (synchronous code) passes ``backlog=math.inf`` and uses ``jobs.send_nowait``. Leaving
+    the block normally waits until every job sent has run; an exception in the block or a
+    worker cancels the rest.
     """
-    send, receive = anyio.create_memory_object_stream[T](workers)
+    send, receive = anyio.create_memory_object_stream[T](workers if backlog is None else backlog)
 
-    async def worker() -> None:
-        async with receive.clone() as jobs:
+    async def worker(jobs: MemoryObjectReceiveStream[T]) -> None:
+        async with jobs:
             async for job in jobs:
                 await work(job)
 
     with library_errors():
         async with anyio.create_task_group() as tg:
+            # Clone here, not in the worker: the tasks start only after receive is closed.
             for _ in range(workers):
-                tg.start_soon(worker)
+                tg.start_soon(worker, receive.clone())
             receive.close()
             async with send:
-                yield send.send
+                yield send
 
 
 class Tally:

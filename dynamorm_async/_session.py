@@ -15,8 +15,11 @@ from typing import Any, Self, TypeVar, overload
 import anyio
 import msgspec
 
+from ._batch.get import batch_get
+from ._batch.progress import BatchProgress, BatchResult
 from ._batch.retry import RetryPolicy
-from ._batch.run import BatchProgress, BatchResult, BatchWriter, batch_delete, batch_get, batch_put
+from ._batch.run import batch_delete, batch_put
+from ._batch.writer import BatchWriter
 from ._checks import whole_number
 from ._errors import ConditionFailed, ItemExists, ItemNotFound, TableError, ValidationError
 from ._expressions.core import Condition, as_condition
@@ -436,7 +439,7 @@ class Session:
         """Read many items by key (chunks of 100, concurrent); input order, missing left out.
 
         ``select`` reads only some attributes: a Struct type yields instances of it, attributes
-        or field names yield dicts. See ``dynamorm_async._batch.batch_get``.
+        or field names yield dicts. See ``dynamorm_async._batch.get.batch_get``.
         """
 
         return await batch_get(self, model, keys, consistent=consistent, select=select)

@@ -1,24 +1,22 @@
-"""Batch bookkeeping (pure: plain data in, plain data out, no I/O).
+"""Batch wire bookkeeping (pure: plain data in, plain data out, no I/O).
 
 The batch executors compose these pieces around their awaited calls:
 
-- :class:`WriteRequest` / :class:`GetKey`: one marshalled request, its key fingerprint, its
-  position in the caller's input and the object the caller passed (reported back on failure);
-- :func:`key_fingerprint` (from ``_wire``): a key's identity that survives DynamoDB's
-  re-rendering of numbers;
+- :class:`WriteRequest` / :class:`GetKey`: one marshalled request, its key fingerprint
+  (``_wire.values.key_fingerprint``: a key's identity that survives DynamoDB's re-rendering of
+  numbers), its position in the caller's input and the object the caller passed (reported back
+  on failure);
 - :class:`Chunker` / :func:`chunked`: chunks bounded by request count and JSON bytes;
 - :func:`dedupe`: first occurrence of each key, plus the duplicates found;
 - :func:`write_payload` / :func:`get_payload`: BatchWriteItem / BatchGetItem request payloads;
 - :func:`split_write_answer` / :func:`split_get_answer`: which requests an answer confirmed and
-  which are still unprocessed;
-- :class:`BatchProgress` / :class:`BatchResult`: counters of one batch call.
+  which are still unprocessed.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import msgspec
@@ -32,8 +30,6 @@ __all__ = [
     "MAX_GET_KEYS",
     "MAX_REQUEST_BYTES",
     "MAX_WRITE_REQUESTS",
-    "BatchProgress",
-    "BatchResult",
     "Chunker",
     "GetKey",
     "WriteRequest",
@@ -42,7 +38,6 @@ __all__ = [
     "delete_entry",
     "entry_size",
     "get_payload",
-    "key_fingerprint",
     "put_entry",
     "put_entry_size",
     "split_get_answer",
@@ -219,12 +214,11 @@ class Chunker(Generic[T]):
     ``add`` returns the chunks completed by the new item (usually none); ``flush`` returns the
     partial chunk left over. A chunk is closed as soon as it is full by count, so a caller
     streaming items can send it without waiting for the next one. With ``unique``, an item
-    whose ``unique(item)`` is already in the open chunk is dropped (counted in ``dropped``):
-    DynamoDB rejects a batch that names one key twice.
+    whose ``unique(item)`` is already in the open chunk is dropped: DynamoDB rejects a batch
+    that names one key twice.
     """
 
-    __slots__ = ("_bytes", "_current", "_keys", "_size", "_unique", "dropped", "max_bytes",
-                 "max_count")
+    __slots__ = ("_bytes", "_current", "_keys", "_size", "_unique", "max_bytes", "max_count")
 
     def __init__(
         self,
@@ -239,15 +233,11 @@ class Chunker(Generic[T]):
             raise ValidationError("a byte limit needs a size function")
         self.max_count = max_count
         self.max_bytes = max_bytes
-        self.dropped = 0
         self._size = size
         self._unique = unique
         self._keys: set[Hashable] = set()
         self._current: list[T] = []
         self._bytes = 0
-
-    def __len__(self) -> int:
-        return len(self._current)
 
     def add(self, item: T) -> list[list[T]]:
         """Add one item; returns the chunks that are complete now."""
@@ -256,7 +246,6 @@ class Chunker(Generic[T]):
         if self._unique is not None:
             key = self._unique(item)
             if key in self._keys:
-                self.dropped += 1
                 return done
         if self.max_bytes is not None:
             assert self._size is not None
@@ -313,92 +302,3 @@ def dedupe(items: Iterable[T], key: Callable[[T], K]) -> tuple[list[T], list[tup
         else:
             duplicates.append((first, item))
     return list(seen.values()), duplicates
-
-
-# --- outcome ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class BatchResult:
-    """What a completed batch write did.
-
-    ``processed`` counts the requests DynamoDB confirmed, ``retries`` the calls re-sent (for
-    unprocessed items or a throttled/failed call), ``throttled`` the calls DynamoDB throttled,
-    ``unprocessed`` the requests given up on (empty on success: otherwise BatchWriteError is
-    raised), ``duration`` the seconds the call took.
-    """
-
-    processed: int
-    retries: int = 0
-    throttled: int = 0
-    unprocessed: tuple[object, ...] = ()
-    duration: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        """True when every request was confirmed."""
-        return not self.unprocessed
-
-
-@dataclass(eq=False)
-class BatchProgress:
-    """Live counters of one batch call (or one batch writer), updated as DynamoDB answers.
-
-    Pass one as ``progress=`` to read how far a call got after it failed or was cancelled:
-    ``processed_items`` holds exactly the requests DynamoDB confirmed, ``unprocessed`` those
-    given up on. A request that was in flight when the call was cancelled is in neither list:
-    DynamoDB may or may not have applied it. With ``keep_items=False`` only the counters are
-    kept, not the confirmed objects (streaming deletes, whose memory must not grow).
-    """
-
-    keep_items: bool = True
-    submitted: int = 0
-    processed: int = 0
-    retries: int = 0
-    throttled: int = 0
-    error: DynamormError | None = None
-    """The first error that made requests unprocessed (a throttle, a failed or rejected call)."""
-    started: float = field(default_factory=time.perf_counter, init=False)
-    _confirmed: list[tuple[int, object]] = field(default_factory=list, init=False, repr=False)
-    _failed: list[tuple[int, object]] = field(default_factory=list, init=False, repr=False)
-
-    @property
-    def processed_items(self) -> list[object]:
-        """The objects of the confirmed requests, in input order."""
-        return [source for _, source in sorted(self._confirmed, key=_first)]
-
-    @property
-    def unprocessed(self) -> list[object]:
-        """The objects of the requests given up on, in input order."""
-        return [source for _, source in sorted(self._failed, key=_first)]
-
-    @property
-    def elapsed(self) -> float:
-        """Seconds since this progress was created."""
-        return time.perf_counter() - self.started
-
-    def confirm(self, index: int, source: object) -> None:
-        """Record one request DynamoDB confirmed."""
-        self.processed += 1
-        if self.keep_items:
-            self._confirmed.append((index, source))
-
-    def give_up(self, index: int, source: object, error: DynamormError | None) -> None:
-        """Record one request left unprocessed, and the error behind it (if any)."""
-        self._failed.append((index, source))
-        if self.error is None and error is not None:
-            self.error = error
-
-    def result(self) -> BatchResult:
-        """A snapshot of the counters as a :class:`BatchResult`."""
-        return BatchResult(
-            processed=self.processed,
-            retries=self.retries,
-            throttled=self.throttled,
-            unprocessed=tuple(self.unprocessed),
-            duration=self.elapsed,
-        )
-
-
-def _first(pair: tuple[int, object]) -> int:
-    return pair[0]

@@ -1,6 +1,7 @@
-"""Retry policy for unprocessed batch items and throttled requests (pure: no sleeping, no I/O).
+"""When to retry a batch chunk and how long to wait (pure: no sleeping, no I/O).
 
-A :class:`RetryPolicy` is configuration; :meth:`RetryPolicy.start` hands out a
+:func:`is_transient` says which failures of a whole call are worth retrying. A
+:class:`RetryPolicy` is configuration; :meth:`RetryPolicy.start` hands out a
 :class:`RetryBudget` that tracks one operation's attempts against the policy. The executor owns
 the loop and the sleeping::
 
@@ -28,24 +29,41 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .._checks import whole_number
-from .._errors import ValidationError
+from .._errors import DynamoDBError, DynamormError, ThrottledError, ValidationError
 
-__all__ = ["RETRYABLE_ERROR_CODES", "RetryBudget", "RetryPolicy", "is_retryable_error_code"]
+__all__ = [
+    "RETRYABLE_ERROR_CODES",
+    "RetryBudget",
+    "RetryPolicy",
+    "is_retryable_error_code",
+    "is_transient",
+]
 
-RETRYABLE_ERROR_CODES = frozenset(
-    {
-        "ProvisionedThroughputExceededException",
-        "ThrottlingException",
-        "RequestLimitExceeded",
-        "InternalServerError",
-        "ServiceUnavailable",
-    }
-)
+RETRYABLE_ERROR_CODES = frozenset({"InternalServerError", "ServiceUnavailable"})
+"""DynamoDB's 5xx codes. Throttling codes are not here: the transport raises ThrottledError
+for them (``_errors.map_client_error``), so they never reach a code check."""
 
 
 def is_retryable_error_code(code: str) -> bool:
-    """True for DynamoDB error codes that mean "try again later" (throttling, 5xx)."""
+    """True for the codes of a plain DynamoDBError that mean "try again later" (5xx)."""
     return code in RETRYABLE_ERROR_CODES
+
+
+def is_transient(exc: DynamormError) -> bool:
+    """True for failures of a whole call that are worth retrying: throttling, 5xx, no answer."""
+    if isinstance(exc, ThrottledError):
+        return True
+    if not isinstance(exc, DynamoDBError):
+        return False
+    code = exc.code
+    # Without an AWS error code the call never got DynamoDB's answer: the connection was
+    # refused, reset or timed out (botocore's own retries for those are spent by now). A bare
+    # status code is what botocore reports for a 5xx whose body it could not parse.
+    return (
+        code is None
+        or is_retryable_error_code(code)
+        or (len(code) == 3 and code.startswith("5") and code.isdigit())
+    )
 
 
 def _is_number(value: object) -> bool:
@@ -94,10 +112,6 @@ class RetryPolicy:
             grown = math.inf
         return min(self.max_delay, grown)
 
-    def backoff(self, attempt: int, rng: random.Random) -> float:
-        """Full-jitter delay before retry number ``attempt``: uniform in ``[0, delay_cap]``."""
-        return rng.uniform(0.0, self.delay_cap(attempt))
-
     def start(
         self,
         clock: Callable[[], float] = time.monotonic,
@@ -130,11 +144,6 @@ class RetryBudget:
         return self._attempts
 
     @property
-    def retries(self) -> int:
-        """Attempts after the first one."""
-        return max(0, self._attempts - 1)
-
-    @property
     def elapsed(self) -> float:
         """Seconds since the budget started."""
         return self._clock() - self._started
@@ -145,14 +154,6 @@ class RetryBudget:
         if self.policy.deadline is None:
             return None
         return max(0.0, self.policy.deadline - self.elapsed)
-
-    @property
-    def exhausted(self) -> bool:
-        """True when no further attempt is allowed (attempts used up or deadline passed)."""
-        remaining = self.remaining
-        return self._attempts >= self.policy.max_attempts or (
-            remaining is not None and remaining <= 0
-        )
 
     def record_attempt(self) -> None:
         """Count one attempt; call it right before sending each request."""

@@ -1,4 +1,4 @@
-"""Pure batch bookkeeping: fingerprints, chunking by count and size, dedup, answers, progress."""
+"""Pure batch wire bookkeeping: fingerprints, chunking by count and size, dedup, answers."""
 
 from __future__ import annotations
 
@@ -13,8 +13,6 @@ from dynamorm_async._batch.plan import (
     MAX_GET_KEYS,
     MAX_REQUEST_BYTES,
     MAX_WRITE_REQUESTS,
-    BatchProgress,
-    BatchResult,
     Chunker,
     GetKey,
     WriteRequest,
@@ -23,13 +21,13 @@ from dynamorm_async._batch.plan import (
     delete_entry,
     entry_size,
     get_payload,
-    key_fingerprint,
     put_entry,
     put_entry_size,
     split_get_answer,
     split_write_answer,
     write_payload,
 )
+from dynamorm_async._wire.values import key_fingerprint
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -108,7 +106,6 @@ def test_chunk_is_closed_as_soon_as_it_is_full() -> None:
     assert chunker.add(1) == []
     assert chunker.add(2) == []
     assert chunker.add(3) == [[1, 2, 3]]
-    assert len(chunker) == 0
     assert chunker.flush() is None
 
 
@@ -146,7 +143,6 @@ def test_unique_chunker_drops_a_key_repeated_in_the_open_chunk_only() -> None:
     rest = chunker.flush()
     assert out == [["a", "b", "c"]]
     assert rest == ["a"]
-    assert chunker.dropped == 2
 
 
 def test_write_requests_chunk_by_the_real_limits() -> None:
@@ -264,43 +260,6 @@ def test_split_get_answer_finds_items_and_unprocessed_keys() -> None:
             pending, {"UnprocessedKeys": {"t": {"Keys": [get("x", 1).key]}}}, "t", KEYS
         )
     assert split_get_answer(pending, {}, "t", KEYS) == ([], {})
-
-
-# --- progress and results -------------------------------------------------------------------
-
-
-def test_progress_reports_items_in_input_order_and_keeps_the_first_error() -> None:
-    progress = BatchProgress()
-    progress.submitted = 5
-    for index in (3, 0, 4):
-        progress.confirm(index, f"item{index}")
-    first = DynamormError("first")
-    progress.give_up(2, "item2", None)
-    progress.give_up(1, "item1", first)
-    progress.give_up(5, "item5", DynamormError("second"))
-    assert progress.processed == 3
-    assert progress.processed_items == ["item0", "item3", "item4"]
-    assert progress.unprocessed == ["item1", "item2", "item5"]
-    assert progress.error is first
-    result = progress.result()
-    assert result.processed == 3
-    assert result.unprocessed == ("item1", "item2", "item5")
-    assert not result.ok
-    assert result.duration >= 0
-
-
-def test_progress_without_items_counts_only() -> None:
-    progress = BatchProgress(keep_items=False)
-    for index in range(1000):
-        progress.confirm(index, object())
-    assert progress.processed == 1000
-    assert progress.processed_items == []
-
-
-def test_result_of_a_clean_batch_is_ok() -> None:
-    result = BatchResult(processed=10, retries=2, throttled=1, duration=0.5)
-    assert result.ok
-    assert result.unprocessed == ()
 
 
 def test_put_entry_size_from_the_item_json_length_matches_encoding_the_entry() -> None:

@@ -1,4 +1,5 @@
-"""Retry policy and budget: jitter bounds, growth and cap, attempt and deadline exhaustion."""
+"""What batches retry and when: transient failures, jitter bounds, growth and cap, attempt and
+deadline exhaustion (pure, no server)."""
 
 from __future__ import annotations
 
@@ -6,13 +7,25 @@ import random
 
 import pytest
 
+from dynamorm_async import (
+    ConditionFailed,
+    DynamoDBError,
+    DynamormError,
+    RequestRejected,
+    TableError,
+    ThrottledError,
+    ValidationError,
+)
 from dynamorm_async._batch.retry import (
     RETRYABLE_ERROR_CODES,
     RetryBudget,
     RetryPolicy,
     is_retryable_error_code,
+    is_transient,
 )
-from dynamorm_async._errors import ValidationError
+from dynamorm_async._errors import map_client_error
+
+pytestmark = pytest.mark.timeout(30)
 
 
 class FakeClock:
@@ -46,44 +59,52 @@ def test_delay_cap_grows_exponentially_then_caps() -> None:
     assert policy.delay_cap(10**9) == 2.0
 
 
+def budget_at(policy: RetryPolicy, attempts: int, rng: random.Random) -> RetryBudget:
+    """A budget (without a deadline) that has recorded ``attempts`` attempts."""
+    budget = policy.start(FakeClock(), rng)
+    for _ in range(attempts):
+        budget.record_attempt()
+    return budget
+
+
 def test_zero_base_delay_never_waits() -> None:
-    policy = RetryPolicy(base_delay=0.0, max_delay=0.0)
-    rng = random.Random(0)
-    assert [policy.backoff(n, rng) for n in (0, 5, 5000)] == [0.0, 0.0, 0.0]
+    policy = RetryPolicy(max_attempts=10_000, base_delay=0.0, max_delay=0.0, deadline=None)
+    delays = [budget_at(policy, n, random.Random(0)).next_delay() for n in (1, 6, 5001)]
+    assert delays == [0.0, 0.0, 0.0]
 
 
-def test_backoff_is_full_jitter_within_bounds() -> None:
-    policy = RetryPolicy(base_delay=0.1, max_delay=1.0)
-    rng = random.Random(42)
+def test_delays_are_full_jitter_within_bounds() -> None:
+    policy = RetryPolicy(max_attempts=100, base_delay=0.1, max_delay=1.0, deadline=None)
     for attempt in range(12):
         cap = policy.delay_cap(attempt)
-        draws = [policy.backoff(attempt, rng) for _ in range(500)]
-        assert all(0.0 <= d <= cap for d in draws)
+        budget = budget_at(policy, attempt + 1, random.Random(42))
+        draws = [budget.next_delay() for _ in range(500)]
+        assert all(d is not None and 0.0 <= d <= cap for d in draws)
         # Full jitter spreads over the whole window, not just near the cap.
-        assert min(draws) < cap * 0.1
-        assert max(draws) > cap * 0.9
+        assert min(d for d in draws if d is not None) < cap * 0.1
+        assert max(d for d in draws if d is not None) > cap * 0.9
 
 
-def test_backoff_is_reproducible_with_a_seeded_rng() -> None:
-    policy = RetryPolicy()
-    first = [policy.backoff(n, random.Random(7)) for n in range(5)]
-    assert first == [policy.backoff(n, random.Random(7)) for n in range(5)]
+def test_delays_are_reproducible_with_a_seeded_rng() -> None:
+    policy = RetryPolicy(deadline=None)
+    first = [budget_at(policy, n, random.Random(7)).next_delay() for n in range(1, 6)]
+    assert first == [budget_at(policy, n, random.Random(7)).next_delay() for n in range(1, 6)]
 
 
 @pytest.mark.parametrize("attempt", [-1, True, 1.0, "1"])
-def test_backoff_rejects_bad_attempt(attempt: object) -> None:
+def test_delay_cap_rejects_bad_attempt(attempt: object) -> None:
     with pytest.raises(ValidationError, match="attempt"):
-        RetryPolicy().backoff(attempt, random.Random(0))  # type: ignore[arg-type]
+        RetryPolicy().delay_cap(attempt)  # type: ignore[arg-type]
 
 
-def test_budget_counts_attempts_and_retries() -> None:
+def test_budget_counts_attempts() -> None:
     budget = RetryPolicy(max_attempts=3, deadline=None).start(rng=random.Random(0))
-    assert (budget.attempts, budget.retries) == (0, 0)
+    assert budget.attempts == 0
     assert budget.next_delay() == 0.0
     budget.record_attempt()
-    assert (budget.attempts, budget.retries) == (1, 0)
+    assert budget.attempts == 1
     budget.record_attempt()
-    assert (budget.attempts, budget.retries) == (2, 1)
+    assert budget.attempts == 2
 
 
 def test_budget_exhausts_after_max_attempts() -> None:
@@ -98,8 +119,6 @@ def test_budget_exhausts_after_max_attempts() -> None:
         delays.append(delay)
         clock.advance(delay)
     assert budget.attempts == 4
-    assert budget.retries == 3
-    assert budget.exhausted
     assert len(delays) == 3
     assert [d <= RetryPolicy().delay_cap(n) for n, d in enumerate(delays)] == [True] * 3
     assert budget.next_delay() is None
@@ -111,13 +130,13 @@ def test_single_attempt_policy_never_retries() -> None:
     assert budget.next_delay() is None
 
 
-def test_budget_delays_follow_the_policy_backoff() -> None:
+def test_budget_delays_are_drawn_up_to_the_policy_cap() -> None:
     policy = RetryPolicy(base_delay=0.5, max_delay=3.0, deadline=None)
     budget = policy.start(FakeClock(), random.Random(3))
     reference = random.Random(3)
     for attempt in range(6):
         budget.record_attempt()
-        assert budget.next_delay() == policy.backoff(attempt, reference)
+        assert budget.next_delay() == reference.uniform(0.0, policy.delay_cap(attempt))
 
 
 def test_budget_exhausts_at_the_deadline() -> None:
@@ -129,7 +148,6 @@ def test_budget_exhausts_at_the_deadline() -> None:
     assert budget.next_delay() is not None
     clock.advance(1.0)
     assert budget.remaining == 0.0
-    assert budget.exhausted
     assert budget.next_delay() is None
     clock.advance(100.0)
     assert budget.remaining == 0.0
@@ -204,16 +222,68 @@ def test_policy_is_frozen() -> None:
         policy.max_attempts = 3  # type: ignore[misc]
 
 
+# --- what is retried ------------------------------------------------------------------------
+
+THROTTLE_CODES = [
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "LimitExceededException",
+]
+
+
+class ClientFailure(Exception):
+    """What a botocore ClientError looks like to the error mapper: a parsed ``response``."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.response = {"Error": {"Code": code, "Message": f"{code} happened"}}
+
+
 @pytest.mark.parametrize(
-    "code",
+    ("error", "retried"),
     [
-        "ProvisionedThroughputExceededException",
-        "ThrottlingException",
-        "RequestLimitExceeded",
-        "InternalServerError",
-        "ServiceUnavailable",
+        (ThrottledError("slow down", code="ProvisionedThroughputExceededException"), True),
+        (ThrottledError("slow down", code="ThrottlingException"), True),
+        (DynamoDBError("boom", code="InternalServerError"), True),
+        (DynamoDBError("unavailable", code="ServiceUnavailable"), True),
+        (DynamoDBError("bad gateway", code="502"), True),
+        (DynamoDBError("connection reset by peer"), True),
+        (DynamoDBError("denied", code="AccessDeniedException"), False),
+        (DynamoDBError("teapot", code="418"), False),
+        (DynamoDBError("not a status", code="5xx"), False),
+        (RequestRejected("bad", code="ValidationException"), False),
+        (TableError("gone", code="ResourceNotFoundException"), False),
+        (ConditionFailed("no"), False),
+        (DynamormError("answer named a request this call did not send"), False),
     ],
 )
+def test_only_throttling_5xx_and_lost_connections_are_retried(
+    error: DynamormError, retried: bool
+) -> None:
+    assert is_transient(error) is retried
+
+
+@pytest.mark.parametrize("code", THROTTLE_CODES)
+def test_throttling_reaches_batches_as_a_throttled_error_not_as_a_code(code: str) -> None:
+    error = map_client_error(ClientFailure(code), operation="BatchWriteItem", table="t")
+    assert isinstance(error, ThrottledError)
+    assert is_transient(error)
+    # The code table need not (and does not) list what the transport maps to ThrottledError.
+    assert not is_retryable_error_code(code)
+
+
+@pytest.mark.parametrize("code", sorted(RETRYABLE_ERROR_CODES))
+def test_every_retryable_code_reaches_the_code_check_as_a_plain_dynamodb_error(
+    code: str,
+) -> None:
+    error = map_client_error(ClientFailure(code), operation="BatchGetItem", table="t")
+    assert type(error) is DynamoDBError
+    assert error.code == code
+    assert is_transient(error)
+
+
+@pytest.mark.parametrize("code", ["InternalServerError", "ServiceUnavailable"])
 def test_retryable_codes(code: str) -> None:
     assert is_retryable_error_code(code)
     assert code in RETRYABLE_ERROR_CODES

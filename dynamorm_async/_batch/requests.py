@@ -1,0 +1,217 @@
+"""What the caller passed, as batch requests (pure: marshalling and checks, no I/O).
+
+- :class:`WriteRequests`: put and delete requests from model instances or key mappings,
+  marshalled and validated once (retries re-send the same entry), with each table's key;
+- :func:`duplicate_put_error`: the error for two puts of one key in one batch;
+- :func:`key_request`: a delete request for a wire-format key (query/scan ``.delete()``);
+- :func:`get_keys` / :func:`selection`: the keys of a batch read, its projection and the
+  decoder of its answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from .._errors import ValidationError
+from .._expressions.core import AttributePath, Placeholders, projection_expression
+from .._model.model import Model, ModelInfo, model_info
+from .._read.projection import DictDecoder, StructDecoder, parse_projection, projected_paths
+from .._wire.taggers import Item
+from .._wire.values import key_fingerprint
+from .._write.semantics import prepare_write
+from .plan import GetKey, WriteRequest, delete_entry, entry_size, put_entry, put_entry_size
+
+__all__ = [
+    "Selection",
+    "WriteRequests",
+    "duplicate_put_error",
+    "get_keys",
+    "key_request",
+    "selection",
+]
+
+Selection = Sequence[object]
+"""Attributes to read: model class attributes (``Order.total``) or field names. Typed as
+objects because a type checker sees ``Order.total`` as the field's type (``Decimal``)."""
+
+
+# --- writes -----------------------------------------------------------------------------------
+
+
+def _register_table(table_keys: dict[str, Sequence[str]], table: str, info: ModelInfo) -> None:
+    known = table_keys.setdefault(table, info.key_attributes)
+    if tuple(known) != info.key_attributes:
+        raise ValidationError(
+            f"{info.cls.__name__} declares the key {info.key_attributes} for table {table!r}, "
+            f"which another model in this batch declares as {tuple(known)}",
+            table=table,
+        )
+
+
+class WriteRequests:
+    """Builds marshalled WriteRequests, remembering each table's key attributes.
+
+    ``table_name`` gives a model's full table name (``ExecutionContext.table_name``);
+    ``table_keys`` maps every table seen to its key attributes, which the answers of
+    BatchWriteItem are matched by.
+    """
+
+    __slots__ = ("_table_name", "_tables", "table_keys")
+
+    def __init__(self, table_name: Callable[[type[Model]], str]) -> None:
+        self._table_name = table_name
+        self.table_keys: dict[str, Sequence[str]] = {}
+        self._tables: dict[type[Model], str] = {}
+
+    def _table(self, model: type[Model]) -> str:
+        table = self._tables.get(model)
+        if table is None:
+            table = self._table_name(model)
+            _register_table(self.table_keys, table, model_info(model))
+            self._tables[model] = table
+        return table
+
+    def put(self, obj: Model, index: int, now: datetime) -> WriteRequest:
+        """A put of ``obj`` (versions and timestamps applied as a single put applies them)."""
+        if not isinstance(obj, Model):
+            raise ValidationError(f"batch puts take model instances, got {type(obj).__name__}")
+        model = type(obj)
+        info = model_info(model)
+        table = self._table(model)
+        # The item is marshalled and checked here, once; retries re-send the same entry.
+        prepared = prepare_write(info, obj, now=now)
+        return WriteRequest(
+            table=table,
+            entry=put_entry(prepared.item),
+            fingerprint=key_fingerprint(table, info.key_attributes, prepared.item),
+            index=index,
+            source=obj,
+            size=put_entry_size(prepared.json_size),
+            updates=prepared.updates or None,
+        )
+
+    def delete(
+        self, model: type[Model], target: Model | Mapping[str, object], index: int
+    ) -> WriteRequest:
+        """A delete of ``model``'s item named by an instance or a key mapping (field names)."""
+        info = model_info(model)
+        table = self._table(model)
+        if isinstance(target, Model):
+            if not isinstance(target, model):
+                raise ValidationError(
+                    f"a delete of {model.__name__} got a {type(target).__name__} instance",
+                    table=table,
+                )
+            key = info.key_of(target)
+        elif isinstance(target, Mapping):
+            key = info.key_from(target)
+        else:
+            raise ValidationError(
+                f"a delete of {model.__name__} takes instances or key mappings, got "
+                f"{type(target).__name__}",
+                table=table,
+            )
+        entry = delete_entry(key)
+        return WriteRequest(
+            table=table,
+            entry=entry,
+            fingerprint=key_fingerprint(table, info.key_attributes, key),
+            index=index,
+            source=target,
+            size=entry_size(entry),
+        )
+
+
+def duplicate_put_error(first: WriteRequest, again: WriteRequest) -> ValidationError:
+    """Why a batch of puts naming one key twice is refused before anything is sent."""
+    assert isinstance(again.source, Model)
+    info = model_info(type(again.source))
+    key = info.key_dict(info.key_of(again.source))
+    return ValidationError(
+        f"batch_put got two {type(again.source).__name__} items with the key {key} "
+        f"(positions {first.index} and {again.index}); DynamoDB rejects a batch naming one "
+        "key twice, so nothing was sent: keep one of them",
+        operation="BatchWriteItem",
+        table=again.table,
+        key=key,
+    )
+
+
+def key_request(
+    table: str, attributes: Sequence[str], wire: Mapping[str, Any], index: int
+) -> WriteRequest:
+    """A delete of the item under a wire-format key; attributes beyond the key are ignored."""
+    key = {a: wire[a] for a in attributes if a in wire}
+    entry = delete_entry(key)
+    return WriteRequest(
+        table=table,
+        entry=entry,
+        fingerprint=key_fingerprint(table, attributes, key),
+        index=index,
+        source=wire,
+        size=entry_size(entry),
+    )
+
+
+# --- reads ------------------------------------------------------------------------------------
+
+
+def get_keys(info: ModelInfo, table: str, keys: Iterable[Mapping[str, object]]) -> list[GetKey]:
+    """The keys of a batch read, in input order (key mappings of field names)."""
+    attributes = info.key_attributes
+    requests = []
+    for index, source in enumerate(keys):
+        if not isinstance(source, Mapping):
+            raise ValidationError(
+                f"batch_get keys are mappings of field names, got {type(source).__name__}",
+                table=table,
+            )
+        key = info.key_from(source)
+        requests.append(GetKey(key, key_fingerprint(table, attributes, key), index, source))
+    return requests
+
+
+def selection(
+    info: ModelInfo, select: type[msgspec.Struct] | Selection | None
+) -> tuple[str | None, dict[str, str] | None, Callable[[Item], Any]]:
+    """ProjectionExpression, its names, and the decoder of answers for a ``select``.
+
+    Projections are checked and decoded exactly as ``Query.select`` does it, so a batch read
+    yields the same dicts (keyed by field-name paths) or partial structs as a query.
+    """
+    if select is None:
+        return None, None, info.decode
+    if isinstance(select, str):
+        raise ValidationError(f"select= takes a sequence of attributes, got the str {select!r}")
+    if isinstance(select, type):
+        projection = parse_projection(info, [select])
+    else:
+        targets: list[object] = []
+        for entry in select:
+            if isinstance(entry, str):
+                if entry not in info.fields:
+                    raise ValidationError(
+                        f"{info.cls.__name__} has no field {entry!r}", table=info.table
+                    )
+                targets.append(info.path(entry))
+            else:
+                targets.append(entry)
+        projection = parse_projection(info, targets)
+    decode: Callable[[Item], Any] = (
+        DictDecoder(info, projection)
+        if isinstance(projection, tuple)
+        else StructDecoder(projection, info.cls)
+    )
+    # Key attributes are always read: answers are matched to the requested keys by them.
+    unique: dict[tuple[str | int, ...], AttributePath] = {
+        (attribute,): AttributePath((attribute,)) for attribute in info.key_attributes
+    }
+    for path in projected_paths(projection):
+        unique.setdefault(path._elements, path)
+    ph = Placeholders()
+    expression = projection_expression(unique.values(), ph)
+    return expression, ph.names, decode
