@@ -61,6 +61,7 @@ from ._read.builders import ProjectedQuery, ProjectedScan, Query, Scan
 from ._read.pages import Page
 from ._session import Session
 from ._transport.client import RequestEvent
+from ._write.tables import BillingMode
 from ._write.transaction import Transaction
 from ._write.update import ReturningUpdate, UpdateBuilder
 
@@ -74,6 +75,7 @@ __all__ = [
     "BatchResult",
     "BatchWriteError",
     "BatchWriter",
+    "BillingMode",
     "CancellationReason",
     "Condition",
     "ConditionFailed",
