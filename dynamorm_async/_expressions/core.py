@@ -40,6 +40,7 @@ __all__ = [
     "Size",
     "as_condition",
     "as_path",
+    "both",
     "dotted",
     "optional_condition",
     "path",
@@ -142,6 +143,15 @@ def as_condition(value: object) -> Condition:
         f"expected a condition such as Order.status == 'paid', got {type(value).__name__} "
         f"{value!r}; compare class attributes (Order.x), not instance values"
     )
+
+
+def both(a: Condition | None, b: Condition | None) -> Condition | None:
+    """``a & b``, where a missing condition is no condition."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return a & b
 
 
 def optional_condition(value: object) -> Condition | None:

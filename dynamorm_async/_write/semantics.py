@@ -23,7 +23,7 @@ from typing import Any, Generic, TypeVar
 import msgspec
 
 from .._errors import ConditionFailed, ValidationError
-from .._expressions.core import Condition, Placeholders
+from .._expressions.core import Condition, Placeholders, both
 from .._model.model import Model, ModelInfo, model_info
 from .._wire.taggers import Item
 from .._wire.values import epoch_datetime, epoch_seconds
@@ -32,7 +32,6 @@ __all__ = [
     "PreparedWrite",
     "WriteTarget",
     "apply_confirmed",
-    "both",
     "condition_payload",
     "delete_condition",
     "delete_request",
@@ -77,15 +76,6 @@ def resolve_target(target: M | type[M], key: Mapping[str, object]) -> WriteTarge
     return WriteTarget(info, info.key_of(target), target)
 
 
-def both(a: Condition | None, b: Condition | None) -> Condition | None:
-    """``a & b``, where a missing condition is no condition."""
-    if a is None:
-        return b
-    if b is None:
-        return a
-    return a & b
-
-
 def version_condition(info: ModelInfo, expected: int) -> Condition:
     """The optimistic-locking condition for an instance holding version ``expected``: the
     stored version equals it, or no item exists yet for version 0."""
@@ -123,7 +113,8 @@ def prepare_write(
 ) -> PreparedWrite:
     """Apply Version/CreatedAt/UpdatedAt semantics to a put of ``obj``; with ``create``, the
     write also requires that no item has the key."""
-    _check_instance(info, obj)
+    # Before any getattr of a special field, which another model may not have.
+    info.check_instance(obj)
     updates: dict[str, Any] = {}
     if info.updated_at is not None:
         updates[info.updated_at] = now
@@ -150,15 +141,6 @@ def _truncate_epoch(value: Any, field: str, updates: dict[str, Any]) -> None:
         stored = epoch_datetime(epoch_seconds(value)["N"])
         if value.tzinfo is not UTC or stored != value:
             updates[field] = stored
-
-
-def _check_instance(info: ModelInfo, obj: object) -> None:
-    # Before any getattr of a special field, which another model may not have.
-    if not isinstance(obj, info.cls):
-        raise ValidationError(
-            f"expected a {info.cls.__name__} instance, got {type(obj).__name__}",
-            table=info.table,
-        )
 
 
 def apply_confirmed(obj: M, updates: Mapping[str, Any]) -> M:

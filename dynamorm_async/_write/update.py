@@ -30,11 +30,11 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Generic, Literal, Self, TypeVar, overload
 
 from .._errors import ConditionFailed, DynamormError, ItemNotFound, ValidationError
-from .._expressions.core import AttributePath, Condition, as_condition
+from .._expressions.core import AttributePath, Condition, as_condition, both
 from .._model.model import Model, ModelInfo
 from .._read.projection import DictDecoder
 from .._wire.taggers import Item, strip_annotated
-from .semantics import both, resolve_target, with_stored_item
+from .semantics import resolve_target, with_stored_item
 from .update_expr import (
     RETURN_VALUES,
     ActionOp,
