@@ -345,4 +345,3 @@ class Session:
     def batch_writer(self, *, progress: BatchProgress | None = None) -> BatchWriter:
         """``async with db.batch_writer() as w``: buffered puts and deletes."""
         return BatchWriter(self, progress=progress)
-

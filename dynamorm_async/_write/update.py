@@ -271,6 +271,7 @@ class _UpdateChain(Generic[M]):
             return info.decode(attributes) if attributes else None
         return _updated_fields(info, attributes or {}, prepared.touched)
 
+
 class UpdateBuilder(_UpdateChain[M]):
     """An update that returns nothing: ``await builder`` or ``await builder.execute()``."""
 
@@ -339,13 +340,9 @@ def _updated_fields(
     """The attributes an update touched as ``{field name: value}``, decoded by the read
     layer's decoder with each field's declared annotation: Optional included, so a stored NULL
     reads as None, as it does in a whole item."""
-    paths = [
-        AttributePath(
-            (attribute,),
-            strip_annotated(field_annotation(info, info.by_attribute[attribute].name)),
-            model=info.cls,
-            field_name=info.by_attribute[attribute].name,
-        )
-        for attribute in touched
-    ]
+    paths = []
+    for attribute in touched:
+        name = info.by_attribute[attribute].name
+        annotation = strip_annotated(field_annotation(info, name))
+        paths.append(AttributePath((attribute,), annotation, model=info.cls, field_name=name))
     return DictDecoder(info, paths)(dict(attributes))
