@@ -62,6 +62,7 @@ from ._read.builders import ProjectedQuery, ProjectedScan, Query, Scan
 from ._read.pages import Page
 from ._session import Session
 from ._transport.client import RequestEvent
+from ._write.tables import BillingMode
 from ._write.transaction import Transaction
 from ._write.update import ReturningUpdate, UpdateBuilder
 
@@ -75,6 +76,7 @@ __all__ = [
     "BatchResult",
     "BatchWriteError",
     "BatchWriter",
+    "BillingMode",
     "CancellationReason",
     "Condition",
     "ConditionFailed",

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any, Self, TypeVar, overload
 
 import anyio
@@ -21,33 +20,21 @@ from ._batch.retry import RetryPolicy
 from ._batch.run import batch_delete, batch_put
 from ._batch.writer import BatchWriter
 from ._checks import whole_number
-from ._errors import ConditionFailed, ItemExists, ItemNotFound, TableError, ValidationError
-from ._expressions.core import Condition, as_condition
+from ._expressions.core import Condition, optional_condition
 from ._model.model import Model, model_info
 from ._read.builders import Query, Scan
 from ._read.cursor import CursorCodec
 from ._transport.client import RequestHook, Transport
-from ._write.semantics import (
-    BillingMode,
-    create_table_request,
-    delete_request,
-    get_request,
-    prepare_delete,
-    prepare_write,
-    put_request,
-    ttl_request,
-    with_stored_item,
-)
+from ._write import items, tables
+from ._write.semantics import resolve_target
+from ._write.tables import Billing, BillingMode
 from ._write.transaction import Transaction, transact_get
-from ._write.update import UpdateBuilder
+from ._write.update import UpdateBuilder, start_update
 
 __all__ = ["Session"]
 
 M = TypeVar("M", bound=Model)
 S = TypeVar("S", bound=msgspec.Struct)
-
-_WAIT_INTERVAL = 0.2
-_WAIT_LIMIT = 300.0  # seconds for a table to become ACTIVE or disappear
 
 
 class Session:
@@ -168,161 +155,64 @@ class Session:
         read_capacity: int = 5,
         write_capacity: int = 5,
     ) -> dict[str, Any]:
-        """Create the model's table with its indexes and TTL; TableError if it exists."""
-        info = model_info(model)
-        name = self.table_name(model)
-        request = create_table_request(
-            info,
-            name,
-            billing_mode=billing_mode,
-            read_capacity=read_capacity,
-            write_capacity=write_capacity,
-        )
-        response = await self.call("CreateTable", request, table=name)
-        if wait:
-            await self._wait_for_table(name, exists=True)
-        ttl = ttl_request(info, name)
-        if ttl is not None:
-            await self.call("UpdateTimeToLive", ttl, table=name)
-        description: dict[str, Any] = response["TableDescription"]
-        return description
+        """Create the model's table with its indexes and TTL; TableError if it exists.
 
-    async def ensure_table(self, model: type[Model], **options: Any) -> bool:
-        """Create the table when absent; returns True when it was created."""
-        name = self.table_name(model)
-        if await self._table_exists(name):
-            return False
-        try:
-            await self.create_table(model, **options)
-        except TableError as exc:
-            if exc.code != "ResourceInUseException":
-                raise
-            await self._wait_for_table(name, exists=True)
-            return False
-        return True
+        ``read_capacity``/``write_capacity`` apply with ``billing_mode="PROVISIONED"``, to the
+        table and to each global index that declares none of its own.
+        """
+        billing = Billing(billing_mode, read_capacity, write_capacity)
+        return await tables.create_table(self, model, billing, wait=wait)
+
+    async def ensure_table(
+        self,
+        model: type[Model],
+        *,
+        wait: bool = True,
+        billing_mode: BillingMode = "PAY_PER_REQUEST",
+        read_capacity: int = 5,
+        write_capacity: int = 5,
+    ) -> bool:
+        """Create the table when absent, as :meth:`create_table` does; True when created."""
+        billing = Billing(billing_mode, read_capacity, write_capacity)
+        return await tables.ensure_table(self, model, billing, wait=wait)
 
     async def delete_table(self, model: type[Model] | str, *, wait: bool = True) -> None:
         """Delete a table (a model's, or a full table name); TableError if absent."""
-        name = model if isinstance(model, str) else self.table_name(model)
-        await self.call("DeleteTable", {"TableName": name}, table=name)
-        if wait:
-            await self._wait_for_table(name, exists=False)
+        await tables.delete_table(self, self._full_name(model), wait=wait)
 
     async def describe_table(self, model: type[Model] | str) -> dict[str, Any]:
         """DescribeTable's ``Table`` description."""
-        name = model if isinstance(model, str) else self.table_name(model)
-        response = await self.call("DescribeTable", {"TableName": name}, table=name)
-        table: dict[str, Any] = response["Table"]
-        return table
+        return await tables.describe_table(self, self._full_name(model))
 
     async def list_tables(self) -> list[str]:
         """Names of the tables that start with this Session's ``table_prefix``."""
-        names: list[str] = []
-        request: dict[str, Any] = {}
-        while True:
-            response = await self.call("ListTables", request)
-            names.extend(
-                n for n in response.get("TableNames", []) if n.startswith(self._table_prefix)
-            )
-            last = response.get("LastEvaluatedTableName")
-            if not last:
-                return names
-            request = {"ExclusiveStartTableName": last}
+        return await tables.list_tables(self, self._table_prefix)
 
-    async def _table_exists(self, name: str) -> bool:
-        try:
-            await self.describe_table(name)
-        except TableError as exc:
-            if exc.code == "ResourceNotFoundException":
-                return False
-            raise
-        return True
-
-    async def _wait_for_table(self, name: str, *, exists: bool) -> None:
-        with anyio.fail_after(_WAIT_LIMIT):
-            while True:
-                try:
-                    table = await self.describe_table(name)
-                except TableError as exc:
-                    if exc.code == "ResourceNotFoundException" and not exists:
-                        return
-                    raise
-                if (
-                    exists
-                    and table.get("TableStatus") == "ACTIVE"
-                    and all(
-                        g.get("IndexStatus") == "ACTIVE"
-                        for g in table.get("GlobalSecondaryIndexes", [])
-                    )
-                ):
-                    return
-                await anyio.sleep(_WAIT_INTERVAL)
+    def _full_name(self, model: type[Model] | str) -> str:
+        return model if isinstance(model, str) else self.table_name(model)
 
     # --- items ---------------------------------------------------------------------------
 
     async def put(self, obj: M, *, condition: Condition | bool | None = None) -> M:
         """Write an instance (replacing any item with its key); returns it with its version
-        and timestamps set. A ``condition`` or a stale ``Version`` raises ConditionFailed."""
-        return await self._put(obj, condition, create=False)
+        and timestamps set (a frozen instance is not changed: the updated copy is returned).
+        A ``condition`` or a stale ``Version`` raises ConditionFailed."""
+        return await items.put(self, obj, optional_condition(condition))
 
     async def create(self, obj: M) -> M:
-        """Write an instance only if no item has its key; ItemExists otherwise."""
-        return await self._put(obj, None, create=True)
-
-    async def _put(self, obj: M, condition: Condition | bool | None, *, create: bool) -> M:
-        info = model_info(type(obj))
-        table = self.table_name(type(obj))
-        cond = None if condition is None else as_condition(condition)
-        if create:
-            assert info.hash_key is not None
-            absent = info.path(info.hash_key).not_exists()
-            cond = absent if cond is None else cond & absent
-        prepared = prepare_write(info, obj, now=datetime.now(UTC), condition=cond)
-        request = put_request(table, prepared.item, prepared.condition)
-        key = {name: prepared.item[name] for name in info.key_attributes}
-        try:
-            await self.call("PutItem", request, table=table, key=info.key_dict(key))
-        except ConditionFailed as exc:
-            if create:
-                raise ItemExists(
-                    f"{type(obj).__name__} already exists under this key",
-                    operation="PutItem",
-                    table=table,
-                    key=info.key_dict(key),
-                    code=exc.code,
-                    item=with_stored_item(info, exc).item,
-                ) from exc.__cause__
-            raise with_stored_item(info, exc) from exc.__cause__
-        return _apply(obj, prepared.updates)
+        """Write an instance only if no item has its key (ItemExists otherwise); returns it
+        as :meth:`put` does."""
+        return await items.put(self, obj, None, create=True)
 
     async def get(self, model: type[M], /, *, consistent: bool = False, **key: object) -> M:
         """Read one item by primary key; ItemNotFound when absent."""
-        found = await self.get_or_none(model, consistent=consistent, **key)
-        if found is None:
-            info = model_info(model)
-            raise ItemNotFound(
-                f"no {model.__name__} with this key",
-                operation="GetItem",
-                table=self.table_name(model),
-                key=info.key_dict(info.key_from(key)),
-            )
-        return found
+        return await items.get(self, model, key, consistent=consistent)
 
     async def get_or_none(
         self, model: type[M], /, *, consistent: bool = False, **key: object
     ) -> M | None:
         """Read one item by primary key; None when absent."""
-        info = model_info(model)
-        table = self.table_name(model)
-        wire_key = info.key_from(key)
-        response = await self.call(
-            "GetItem", get_request(table, wire_key, consistent=consistent), table=table, key=key
-        )
-        item = response.get("Item")
-        if item is None:
-            return None
-        result: M = info.decode(item)
-        return result
+        return await items.get_or_none(self, model, key, consistent=consistent)
 
     @overload
     async def delete(
@@ -343,26 +233,7 @@ class Session:
         **key: object,
     ) -> None:
         """Delete an instance (with its version check) or the item under a key."""
-        cond = None if condition is None else as_condition(condition)
-        if isinstance(target, type):
-            info = model_info(target)
-            table = self.table_name(target)
-            wire_key = info.key_from(key)
-        else:
-            if key:
-                raise ValidationError("pass either an instance or a model class with a key")
-            info = model_info(type(target))
-            table = self.table_name(type(target))
-            wire_key, cond = prepare_delete(info, target, cond)
-        try:
-            await self.call(
-                "DeleteItem",
-                delete_request(table, wire_key, cond),
-                table=table,
-                key=info.key_dict(wire_key),
-            )
-        except ConditionFailed as exc:
-            raise with_stored_item(info, exc) from exc.__cause__
+        await items.delete(self, resolve_target(target, key), optional_condition(condition))
 
     # --- executors -------------------------------------------------------------------------
 
@@ -382,20 +253,32 @@ class Session:
 
     def update(self, target: M | type[M], /, **key: object) -> UpdateBuilder[M]:
         """Start an UpdateItem builder for a key or an instance (with its version check)."""
-        if isinstance(target, type):
-            return UpdateBuilder.for_key(self, target, key)
-        if key:
-            raise ValidationError("pass either an instance or a model class with a key")
-        return UpdateBuilder.for_instance(self, target)
+        return start_update(self, target, key)
 
     def transaction(self) -> Transaction:
         """``async with db.transaction() as tx``: one TransactWriteItems on exit."""
         return Transaction(self)
 
+    @overload
     async def transact_get(
+        self, requests: Sequence[tuple[type[M], Mapping[str, object]]]
+    ) -> list[M | None]: ...
+
+    # mypy joins several model classes to their metaclass, so it infers no M for a mix of
+    # models: only this second signature accepts one.
+    @overload
+    async def transact_get(  # type: ignore[overload-cannot-match]
         self, requests: Sequence[tuple[type[Model], Mapping[str, object]]]
-    ) -> list[Any]:
-        """Read up to 100 items atomically; None for keys without an item."""
+    ) -> list[Model | None]: ...
+
+    async def transact_get(
+        self, requests: Sequence[tuple[type[M], Mapping[str, object]]]
+    ) -> list[M | None]:
+        """Read up to 100 items atomically, in order; None for keys without an item.
+
+        Keys of one model give its instances; keys of several models give ``Model``
+        instances to narrow with ``isinstance``.
+        """
         return await transact_get(self, requests)
 
     @overload
@@ -439,9 +322,8 @@ class Session:
         """Read many items by key (chunks of 100, concurrent); input order, missing left out.
 
         ``select`` reads only some attributes: a Struct type yields instances of it, attributes
-        or field names yield dicts. See ``dynamorm_async._batch.get.batch_get``.
+        or field names yield dicts (see the batches guide).
         """
-
         return await batch_get(self, model, keys, consistent=consistent, select=select)
 
     async def batch_put(
@@ -451,7 +333,6 @@ class Session:
 
         ``progress`` (a BatchProgress) shows what was confirmed, even after a cancellation.
         """
-
         return await batch_put(self, items, progress=progress)
 
     async def batch_delete(
@@ -467,14 +348,3 @@ class Session:
     def batch_writer(self, *, progress: BatchProgress | None = None) -> BatchWriter:
         """``async with db.batch_writer() as w``: buffered puts and deletes."""
         return BatchWriter(self, progress=progress)
-
-
-def _apply(obj: M, updates: Mapping[str, Any]) -> M:
-    """Apply confirmed field updates to the caller's instance (a copy for frozen structs)."""
-    if not updates:
-        return obj
-    if type(obj).__struct_config__.frozen:
-        return msgspec.structs.replace(obj, **updates)
-    for name, value in updates.items():
-        setattr(obj, name, value)
-    return obj

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, get_args, get_origin
+from typing import Any, ClassVar, get_args, get_origin
 
 import msgspec
 
@@ -40,7 +40,9 @@ __all__ = [
     "Size",
     "as_condition",
     "as_path",
+    "both",
     "dotted",
+    "optional_condition",
     "path",
     "projection_expression",
 ]
@@ -141,6 +143,20 @@ def as_condition(value: object) -> Condition:
         f"expected a condition such as Order.status == 'paid', got {type(value).__name__} "
         f"{value!r}; compare class attributes (Order.x), not instance values"
     )
+
+
+def both(a: Condition | None, b: Condition | None) -> Condition | None:
+    """``a & b``, where a missing condition is no condition."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return a & b
+
+
+def optional_condition(value: object) -> Condition | None:
+    """:func:`as_condition` for a write's optional ``condition=`` argument (None: none)."""
+    return None if value is None else as_condition(value)
 
 
 def as_path(value: object) -> AttributePath:
@@ -262,32 +278,34 @@ class Function(Condition):
 
 
 @dataclass(frozen=True, slots=True, eq=False)
-class And(Condition):
-    """All of ``parts`` hold."""
+class _Junction(Condition):
+    """Conditions joined by one connective; ``&`` (``|``) on an And (Or) extends it flat."""
 
     parts: tuple[Condition, ...]
+    _connective: ClassVar[str]
 
     def encode(self, ph: Placeholders) -> str:
-        return " AND ".join(f"({p.encode(ph)})" for p in self.parts)
+        return f" {self._connective} ".join(f"({p.encode(ph)})" for p in self.parts)
 
     def paths(self) -> Iterable[AttributePath]:
         return [p for part in self.parts for p in part.paths()]
+
+
+class And(_Junction):
+    """All of ``parts`` hold."""
+
+    __slots__ = ()
+    _connective = "AND"
 
     def __and__(self, other: Condition | bool) -> Condition:
         return And((*self.parts, as_condition(other)))
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class Or(Condition):
+class Or(_Junction):
     """At least one of ``parts`` holds."""
 
-    parts: tuple[Condition, ...]
-
-    def encode(self, ph: Placeholders) -> str:
-        return " OR ".join(f"({p.encode(ph)})" for p in self.parts)
-
-    def paths(self) -> Iterable[AttributePath]:
-        return [p for part in self.parts for p in part.paths()]
+    __slots__ = ()
+    _connective = "OR"
 
     def __or__(self, other: Condition | bool) -> Condition:
         return Or((*self.parts, as_condition(other)))

@@ -364,10 +364,7 @@ class ModelInfo:
 
     def encode_sized(self, obj: msgspec.Struct) -> tuple[Item, int]:
         """Like :meth:`encode_checked`, also returning the length of the item's JSON text."""
-        if not isinstance(obj, self.cls):
-            raise ValidationError(
-                f"expected a {self.cls.__name__} instance, got {type(obj).__name__}"
-            )
+        self.check_instance(obj)
         try:
             item = self.encode(obj)
             for name, attribute in self.deep_fields:
@@ -382,6 +379,14 @@ class ModelInfo:
             raise
         self.check_key(item)
         return item, check_item_size(item, table=self.table)
+
+    def check_instance(self, obj: object) -> None:
+        """ValidationError unless ``obj`` is an instance of this model."""
+        if not isinstance(obj, self.cls):
+            raise ValidationError(
+                f"expected a {self.cls.__name__} instance, got {type(obj).__name__}",
+                table=self.table,
+            )
 
     def check_key(self, item: Mapping[str, AttributeValue]) -> None:
         """A key attribute must be present and non-empty."""

@@ -511,10 +511,10 @@ class Query(_QueryBase[M], _Aggregating[M]):
     def update(self) -> UpdateBuilder[M]:
         """An UpdateItem builder for the one item whose full primary key ``.where()`` pins
         with ``==`` (ValidationError for anything else, before any request)."""
-        from .._write.update import UpdateBuilder
+        from .._write.update import start_update
 
         key = pinned_key(self._spec)
-        return UpdateBuilder.for_key(self._session, cast("type[M]", self._spec.model), key)
+        return start_update(self._session, cast("type[M]", self._spec.model), key)
 
 
 class ProjectedQuery(_QueryBase[R]):

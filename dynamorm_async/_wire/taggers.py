@@ -75,7 +75,6 @@ __all__ = [
     "tagger_for",
     "to_wire_value",
     "untag",
-    "untag_item",
     "unwrap_optional",
 ]
 
@@ -546,11 +545,6 @@ def untag(av: Mapping[str, Any]) -> Any:
         if tag == "BS":
             return [_b64(v) for v in value]
     raise ValidationError(f"unknown attribute value {dict(av)!r}")
-
-
-def untag_item(item: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
-    """Untag every attribute of a wire item."""
-    return {k: untag(v) for k, v in item.items()}
 
 
 def from_wire_value(tp: Any, av: Mapping[str, Any]) -> Any:

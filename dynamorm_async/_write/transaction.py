@@ -5,9 +5,10 @@ checks, each checked and marshalled when it is added, and sends them as one Tran
 when the block exits; if the block raises, nothing is sent. Version and timestamp semantics, and
 the rule that an update never creates an item that cannot be read, are those of the single-item
 calls; new versions and timestamps reach the caller's put instances only after DynamoDB
-committed. A cancelled transaction raises ``TransactionCanceled`` whose reasons name each
-action's index, operation, table and key; an update whose item is missing and must not be
-created says so in its reason's message (``ItemNotFound: ...``).
+committed, by the rule of :func:`.semantics.apply_confirmed` (frozen ones are not changed).
+A cancelled transaction raises ``TransactionCanceled`` whose reasons name each action's index,
+operation, table and key; an update whose item is missing and must not be created says so in
+its reason's message (``ItemNotFound: ...``).
 
 Concurrency contract: a Transaction belongs to the task that opened it; several transactions
 may run concurrently on one Session.
@@ -19,16 +20,23 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar, overload
 
 from .._errors import CancellationReason, TransactionCanceled, ValidationError
-from .._expressions.core import Condition, Placeholders, as_condition
+from .._expressions.core import Condition, as_condition, optional_condition
 from .._model.model import Model, ModelInfo, model_info
 from .._wire.taggers import Item
 from .._wire.values import key_fingerprint
-from .semantics import condition_payload, delete_request, prepare_delete, prepare_write, put_request
-from .update import TransactionSlot, UpdateBuilder
+from .semantics import (
+    WriteTarget,
+    apply_confirmed,
+    delete_condition,
+    delete_request,
+    prepare_write,
+    put_request,
+    resolve_target,
+)
+from .update import TransactionSlot, UpdateBuilder, start_update
 from .update_expr import PreparedUpdate
 
 if TYPE_CHECKING:
@@ -121,12 +129,7 @@ class Transaction:
     async def __aenter__(self) -> Self:
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
         if exc_type is not None:
             self._finish()
             return
@@ -136,7 +139,7 @@ class Transaction:
 
     def put(self, obj: Model, *, condition: Condition | bool | None = None) -> None:
         """Write ``obj`` (with its version check and bump, and timestamps)."""
-        self._put(obj, None if condition is None else as_condition(condition), create=False)
+        self._put(obj, optional_condition(condition), create=False)
 
     def create(self, obj: Model) -> None:
         """Write ``obj`` only if no item has its key (the transaction is cancelled otherwise)."""
@@ -146,21 +149,12 @@ class Transaction:
         self._check_open()
         info = model_info(type(obj))
         table = self._session.table_name(type(obj))
-        if create:
-            assert info.hash_key is not None
-            absent = info.path(info.hash_key).not_exists()
-            condition = absent if condition is None else condition & absent
-        prepared = prepare_write(info, obj, now=datetime.now(UTC), condition=condition)
+        prepared = prepare_write(
+            info, obj, now=datetime.now(UTC), condition=condition, create=create
+        )
+        payload = put_request(table, prepared.item, prepared.condition)
         self._add(
-            _Action(
-                "Put",
-                info,
-                table,
-                info.key_of(obj),
-                payload=put_request(table, prepared.item, prepared.condition),
-                target=obj,
-                updates=prepared.updates,
-            )
+            _Action("Put", info, table, prepared.key, payload, target=obj, updates=prepared.updates)
         )
 
     @overload
@@ -173,12 +167,7 @@ class Transaction:
         """An update recorded in this transaction: chain its actions, no execute needed."""
         self._check_open()
         slot = TransactionSlot()
-        if isinstance(target, type):
-            builder = UpdateBuilder.for_key(self._session, target, key, slot=slot)
-        else:
-            if key:
-                raise ValidationError("pass either an instance or a model class with a key")
-            builder = UpdateBuilder.for_instance(self._session, target, slot=slot)
+        builder = start_update(self._session, target, key, slot=slot)
         assert slot.state is not None
         state = slot.state
         self._add(_Action("Update", state.info, state.table, state.key, slot=slot))
@@ -202,32 +191,24 @@ class Transaction:
     ) -> None:
         """Delete an instance (with its version check) or the item under a key."""
         self._check_open()
-        cond = None if condition is None else as_condition(condition)
-        if isinstance(target, type):
-            info = model_info(target)
-            wire_key = info.key_from(key)
-        else:
-            if key:
-                raise ValidationError("pass either an instance or a model class with a key")
-            info = model_info(type(target))
-            wire_key, cond = prepare_delete(info, target, cond)
-        table = self._session.table_name(info.cls)
-        self._add(
-            _Action("Delete", info, table, wire_key, payload=delete_request(table, wire_key, cond))
-        )
+        resolved = resolve_target(target, key)
+        table = self._table(resolved)
+        cond = delete_condition(resolved, optional_condition(condition))
+        payload = delete_request(table, resolved.key, cond)
+        self._add(_Action("Delete", resolved.info, table, resolved.key, payload))
 
     def condition_check(
         self, model: type[Model], /, *, condition: Condition | bool, **key: object
     ) -> None:
         """Require ``condition`` to hold on the item under ``key`` without writing it."""
         self._check_open()
-        info = model_info(model)
-        table = self._session.table_name(model)
-        wire_key = info.key_from(key)
-        ph = Placeholders()
-        payload: dict[str, Any] = {"TableName": table, "Key": wire_key}
-        payload.update(condition_payload(as_condition(condition), ph))
-        self._add(_Action("ConditionCheck", info, table, wire_key, payload=ph.apply(payload)))
+        resolved = resolve_target(model, key)
+        table = self._table(resolved)
+        payload = delete_request(table, resolved.key, as_condition(condition))
+        self._add(_Action("ConditionCheck", resolved.info, table, resolved.key, payload))
+
+    def _table(self, target: WriteTarget[Any]) -> str:
+        return self._session.table_name(target.info.cls)
 
     def _check_open(self) -> None:
         if self._finished:
@@ -286,15 +267,9 @@ class Transaction:
         except TransactionCanceled as exc:
             raise _explain(exc, self._actions, "TransactWriteItems") from exc.__cause__
         for action in self._actions:
-            if action.target is not None and action.updates:
-                _apply(action.target, action.updates)
-
-
-def _apply(obj: Model, updates: Mapping[str, Any]) -> None:
-    # Frozen instances cannot take the new values; db.put returns a copy for those instead.
-    if not type(obj).__struct_config__.frozen:
-        for name, value in updates.items():
-            setattr(obj, name, value)
+            if action.target is not None:
+                # Nothing returns a frozen instance's copy here: its owner re-reads the item.
+                apply_confirmed(action.target, action.updates)
 
 
 def _explain(
@@ -343,8 +318,8 @@ def _raw_reasons(exc: TransactionCanceled) -> list[Mapping[str, Any]]:
 
 
 async def transact_get(
-    session: ExecutionContext, requests: Sequence[tuple[type[Model], Mapping[str, object]]]
-) -> list[Model | None]:
+    session: ExecutionContext, requests: Sequence[tuple[type[M], Mapping[str, object]]]
+) -> list[M | None]:
     """Read up to 100 items in one TransactGetItems: instances (None where no item), in order."""
     if len(requests) > MAX_TRANSACTION_ACTIONS:
         raise ValidationError(
@@ -374,7 +349,7 @@ async def transact_get(
         response = await session.call("TransactGetItems", request)
     except TransactionCanceled as exc:
         raise _explain(exc, actions, "TransactGetItems") from exc.__cause__
-    results: list[Model | None] = []
+    results: list[M | None] = []
     for action, found in zip(actions, response.get("Responses", []), strict=True):
         item = found.get("Item")
         results.append(action.info.decode(item) if item else None)

@@ -2,7 +2,7 @@
 
 ``db.update(Order, customer="c1", order_id="o1")``, ``db.update(order)`` and
 ``db.query(Order).where(<full key>).update()`` all return an :class:`UpdateBuilder`. Each method
-checks its action against the model at once (:mod:`._update_expr`) and returns a new builder, so
+checks its action against the model at once (:mod:`.update_expr`) and returns a new builder, so
 a partly built update can be shared and extended safely. ``.returning(mode)`` turns it into a
 :class:`ReturningUpdate` whose ``execute()`` is typed by the mode: ``ALL_NEW`` gives the model,
 ``ALL_OLD`` the model or None, ``UPDATED_*`` a dict keyed by field name, ``NONE`` None.
@@ -12,7 +12,7 @@ instance itself unchanged: it does not know the item's other attributes. Ask for
 get the stored item.
 
 An update never creates an item that cannot be read: it may create a missing item only when its
-actions set every required field (:func:`._update_expr.why_update_cannot_create`). Otherwise, and
+actions set every required field (:func:`.update_expr.why_update_cannot_create`). Otherwise, and
 after ``.must_exist()`` or for an update built from an instance (which names a stored item), it
 carries ``attribute_exists(<hash key>)`` and a missing item raises ``ItemNotFound``.
 
@@ -29,14 +29,12 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Generic, Literal, Self, TypeVar, overload
 
-import msgspec
-
 from .._errors import ConditionFailed, DynamormError, ItemNotFound, ValidationError
-from .._expressions.core import Condition, as_condition
-from .._model.model import Model, ModelInfo, model_info
-from .._wire.taggers import Item, strip_annotated, untag
-from .._wire.values import epoch_datetime
-from .semantics import with_stored_item
+from .._expressions.core import AttributePath, Condition, as_condition, both
+from .._model.model import Model, ModelInfo
+from .._read.projection import DictDecoder
+from .._wire.taggers import Item, strip_annotated
+from .semantics import resolve_target, with_stored_item
 from .update_expr import (
     RETURN_VALUES,
     ActionOp,
@@ -52,7 +50,7 @@ from .update_expr import (
 if TYPE_CHECKING:
     from .._context import ExecutionContext
 
-__all__ = ["ReturningUpdate", "TransactionSlot", "UpdateBuilder", "UpdateState"]
+__all__ = ["ReturningUpdate", "TransactionSlot", "UpdateBuilder", "UpdateState", "start_update"]
 
 M = TypeVar("M", bound=Model)
 R_co = TypeVar("R_co", covariant=True)
@@ -209,9 +207,7 @@ class _UpdateChain(Generic[M]):
 
     def condition(self, condition: Condition | bool) -> Self:
         """Send only if ``condition`` holds (ConditionFailed otherwise); calls are ANDed."""
-        new = as_condition(condition)
-        current = self._state.condition
-        return self._derive(condition=new if current is None else current & new)
+        return self._derive(condition=both(self._state.condition, as_condition(condition)))
 
     # --- return values ---------------------------------------------------------------------
 
@@ -273,61 +269,13 @@ class _UpdateChain(Generic[M]):
             return None
         if state.mode.startswith("ALL_"):
             return info.decode(attributes) if attributes else None
-        return decode_fields(info, attributes or {}, only=prepared.touched)
-
-    @classmethod
-    def _start(
-        cls,
-        session: ExecutionContext,
-        info: ModelInfo,
-        key: Item,
-        expected_version: int | None,
-        slot: TransactionSlot | None,
-        must_exist: str | None = None,
-    ) -> Self:
-        state = UpdateState(
-            session=session,
-            info=info,
-            table=session.table_name(info.cls),
-            key=key,
-            expected_version=expected_version,
-            slot=slot,
-            must_exist=must_exist,
-        )
-        if slot is not None:
-            slot.advance(state, state)
-        return cls(state)
+        return _updated_fields(info, attributes or {}, prepared.touched)
 
 
 class UpdateBuilder(_UpdateChain[M]):
     """An update that returns nothing: ``await builder`` or ``await builder.execute()``."""
 
     __slots__ = ()
-
-    @classmethod
-    def for_key(
-        cls,
-        session: ExecutionContext,
-        model: type[M],
-        key: Mapping[str, object],
-        *,
-        slot: TransactionSlot | None = None,
-    ) -> UpdateBuilder[M]:
-        """An update of the item under ``key`` (field names to values; the full primary key)."""
-        info = model_info(model)
-        return cls._start(session, info, info.key_from(key), None, slot)
-
-    @classmethod
-    def for_instance(
-        cls, session: ExecutionContext, obj: M, *, slot: TransactionSlot | None = None
-    ) -> UpdateBuilder[M]:
-        """An update of the item ``obj`` was loaded from, checking and bumping its Version;
-        a missing item raises ItemNotFound (the update does not carry ``obj``'s values)."""
-        info = model_info(type(obj))
-        if not isinstance(obj, info.cls):
-            raise ValidationError(f"expected a {info.cls.__name__} instance")
-        version = getattr(obj, info.version) if info.version is not None else None
-        return cls._start(session, info, info.key_of(obj), version, slot, _FROM_INSTANCE)
 
     async def execute(self) -> None:
         """Send the UpdateItem; ConditionFailed when a condition or the version check fails,
@@ -360,23 +308,41 @@ def _as_list(values: Iterable[Any]) -> object:
     return list(values)
 
 
-def decode_fields(
-    info: ModelInfo, attributes: Mapping[str, Any], *, only: Iterable[str] | None = None
+def start_update(
+    session: ExecutionContext,
+    target: M | type[M],
+    key: Mapping[str, object],
+    *,
+    slot: TransactionSlot | None = None,
+) -> UpdateBuilder[M]:
+    """An update of an instance's item or of the item under ``key`` (field names to values;
+    see :func:`.semantics.resolve_target`). From an instance it checks and bumps the
+    instance's Version, and a missing item raises ItemNotFound (the update does not carry the
+    instance's values). ``slot`` records the update in a transaction."""
+    resolved = resolve_target(target, key)
+    state = UpdateState(
+        session=session,
+        info=resolved.info,
+        table=session.table_name(resolved.info.cls),
+        key=resolved.key,
+        expected_version=resolved.expected_version,
+        slot=slot,
+        must_exist=None if resolved.instance is None else _FROM_INSTANCE,
+    )
+    if slot is not None:
+        slot.advance(state, state)
+    return UpdateBuilder(state)
+
+
+def _updated_fields(
+    info: ModelInfo, attributes: Mapping[str, Any], touched: Iterable[str]
 ) -> dict[str, Any]:
-    """Wire attributes -> ``{field name: value}``, each decoded with its field's annotation."""
-    wanted = None if only is None else frozenset(only)
-    out: dict[str, Any] = {}
-    for attribute, av in attributes.items():
-        spec = info.by_attribute.get(attribute)
-        if spec is None or (wanted is not None and attribute not in wanted):
-            continue
-        annotation = strip_annotated(field_annotation(info, spec.name))
-        try:
-            value = untag(av)
-            epoch = attribute in info.epoch_attributes and spec.annotation is not int
-            if epoch and value is not None:
-                value = epoch_datetime(value)
-            out[spec.name] = msgspec.convert(value, annotation)
-        except (msgspec.ValidationError, DynamormError, ValueError, OverflowError) as exc:
-            raise info.decode_error(attributes, exc, under=f".{attribute}") from exc
-    return out
+    """The attributes an update touched as ``{field name: value}``, decoded by the read
+    layer's decoder with each field's declared annotation: Optional included, so a stored NULL
+    reads as None, as it does in a whole item."""
+    paths = []
+    for attribute in touched:
+        name = info.by_attribute[attribute].name
+        annotation = strip_annotated(field_annotation(info, name))
+        paths.append(AttributePath((attribute,), annotation, model=info.cls, field_name=name))
+    return DictDecoder(info, paths)(dict(attributes))

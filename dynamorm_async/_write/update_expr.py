@@ -20,7 +20,7 @@ from typing import Any, Literal, get_args
 import msgspec
 
 from .._errors import ValidationError
-from .._expressions.core import AttributePath, Condition, Placeholders, as_path
+from .._expressions.core import AttributePath, Condition, Placeholders, as_path, both
 from .._model.model import FieldSpec, ModelInfo
 from .._wire.codec import struct_codec
 from .._wire.field_rules import MAX_NESTING, FieldRule, check_nesting, constraint_checker
@@ -545,12 +545,10 @@ def prepare_update(
         )
     managed = _managed(info, actions, now=now, expected_version=expected_version)
     if expected_version is not None and info.version is not None:
-        check = version_condition(info, expected_version)
-        condition = check if condition is None else condition & check
+        condition = both(condition, version_condition(info, expected_version))
     every = (*actions, *managed)
     reason = must_exist or why_update_cannot_create(info, every)
     if reason is not None:
         assert info.hash_key is not None
-        exists = info.path(info.hash_key).exists()
-        condition = exists if condition is None else condition & exists
+        condition = both(condition, info.path(info.hash_key).exists())
     return PreparedUpdate(every, condition, reason)

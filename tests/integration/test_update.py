@@ -338,6 +338,26 @@ async def test_updated_old_leaves_out_attributes_that_did_not_exist(db: Session)
     assert old == {"n": 1}
 
 
+async def test_updated_values_decode_as_a_whole_item_does(db: Session) -> None:
+    """A NULL another writer stored in an optional field reads as None, and a TTL field as a
+    datetime, exactly as get() reads them."""
+    item = {
+        "customer": {"S": "c1"},
+        "order_id": {"S": "o1"},
+        "note": {"NULL": True},
+        "expires_at": {"N": "1900000000"},
+    }
+    await db.call("PutItem", {"TableName": db.table_name(Order), "Item": item})
+    assert (await stored(db)).note is None
+    old = await (
+        db.update(Order, **KEY)
+        .set(Order.note, "n")
+        .set(Order.expires_at, datetime(2031, 1, 1, tzinfo=UTC))
+        .returning("UPDATED_OLD")
+    )
+    assert old == {"note": None, "expires_at": datetime.fromtimestamp(1900000000, UTC)}
+
+
 # --- conditions ------------------------------------------------------------------------------
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any, assert_type
 
-from typing_models import Order, OrderSummary
+from typing_models import Order, OrderSummary, Stock
 
 from dynamorm_async import (
     BatchGetError,
     BatchResult,
     BatchWriteError,
     BatchWriter,
+    Model,
     Session,
     Transaction,
 )
@@ -46,5 +47,18 @@ async def transactions(db: Session, order: Order) -> None:
         tx.update(Order, customer="c1", order_id="o2").increment(Order.qty, 1)
         tx.condition_check(Order, customer="c1", order_id="o3", condition=Order.status == "open")
         tx.delete(order)
-    found = await db.transact_get([(Order, {"customer": "c1", "order_id": "o1"})])
-    assert_type(found, list[Any])
+
+
+
+async def transactional_reads(db: Session) -> None:
+    # One model: its instances. Several models: their common base, narrowed by isinstance.
+    orders = await db.transact_get([(Order, {"customer": "c1", "order_id": "o1"})])
+    assert_type(orders, list[Order | None])
+    mixed = await db.transact_get(
+        [(Order, {"customer": "c1", "order_id": "o1"}), (Stock, {"sku": "pen"})]
+    )
+    assert_type(mixed, list[Model | None])
+    first = mixed[0]
+    if isinstance(first, Order):
+        assert_type(first.status, str)
+    await db.transact_get([(Order(customer="c", order_id="o"), {})])  # type: ignore[arg-type]

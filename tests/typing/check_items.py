@@ -8,6 +8,7 @@ from typing_models import Order
 
 from dynamorm_async import (
     AttributePath,
+    BillingMode,
     Condition,
     ConditionFailed,
     ItemNotFound,
@@ -33,9 +34,14 @@ async def items(db: Session, order: Order) -> None:
     del wrong
 
 
-async def tables(db: Session) -> None:
+async def tables(db: Session, billing: BillingMode) -> None:
     assert_type(await db.ensure_table(Order), bool)
     assert_type(await db.create_table(Order), dict[str, Any])
+    # ensure_table takes create_table's options, each typed.
+    await db.ensure_table(Order, billing_mode=billing, read_capacity=1, write_capacity=1)
+    await db.ensure_table(Order, wait=False)
+    await db.ensure_table(Order, billing_mode="ON_DEMAND")  # type: ignore[arg-type]
+    await db.ensure_table(Order, read_units=1)  # type: ignore[call-arg]
     assert_type(await db.list_tables(), list[str])
     assert_type(db.table_name(Order), str)
 

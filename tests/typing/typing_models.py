@@ -36,3 +36,10 @@ class OrderSummary(msgspec.Struct):
 
     order_id: str
     total: Decimal
+
+
+class Stock(Model, table="stock"):
+    """A second model, for calls that mix models."""
+
+    sku: Annotated[str, HashKey()]
+    available: int = 0

@@ -23,6 +23,8 @@ from dynamorm_async._expressions.core import (
     Placeholders,
     as_condition,
     as_path,
+    both,
+    optional_condition,
     projection_expression,
 )
 from dynamorm_async._model.model import TTL, HashKey, Model, RangeKey, model_info
@@ -133,6 +135,24 @@ def test_chains_flatten_and_double_negation_cancels() -> None:
     negated = ~(Order.qty == 1)
     assert isinstance(negated, Not)
     assert render(~negated)[0] == "#n0 = :v0"
+
+
+def test_both_treats_a_missing_condition_as_none() -> None:
+    first, second = Order.qty == 1, Order.status == "a"
+    assert both(None, None) is None
+    assert both(first, None) is first
+    assert both(None, second) is second
+    combined = both(first, second)
+    assert combined is not None
+    assert render(combined)[0] == "(#n0 = :v0) AND (#n1 = :v1)"
+
+
+def test_optional_condition_passes_none_and_checks_the_rest() -> None:
+    condition = Order.qty == 1
+    assert optional_condition(None) is None
+    assert optional_condition(condition) is condition
+    with pytest.raises(ValidationError, match="expected a condition"):
+        optional_condition(True)
 
 
 def test_path_compared_with_path() -> None:

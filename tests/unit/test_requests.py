@@ -1,4 +1,5 @@
-"""Pure request builders: CreateTable/TTL payloads and the shared write semantics."""
+"""Pure request builders: CreateTable/TTL payloads and the shared write semantics (the target
+of a write, versions and timestamps, what a confirmed write gives the caller's instance)."""
 
 from __future__ import annotations
 
@@ -24,15 +25,16 @@ from dynamorm_async._model.model import (
     model_info,
 )
 from dynamorm_async._write.semantics import (
+    apply_confirmed,
     condition_payload,
-    create_table_request,
+    delete_condition,
     delete_request,
     get_request,
-    prepare_delete,
     prepare_write,
     put_request,
-    ttl_request,
+    resolve_target,
 )
+from dynamorm_async._write.tables import Billing, create_table_request, ttl_request
 
 NOW = datetime(2025, 6, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -139,9 +141,7 @@ def test_create_table_on_demand() -> None:
 
 
 def test_create_table_provisioned() -> None:
-    request = create_table_request(
-        INFO, "orders", billing_mode="PROVISIONED", read_capacity=11, write_capacity=12
-    )
+    request = create_table_request(INFO, "orders", Billing("PROVISIONED", 11, 12))
     assert request["BillingMode"] == "PROVISIONED"
     assert request["ProvisionedThroughput"] == {"ReadCapacityUnits": 11, "WriteCapacityUnits": 12}
     gsis = {g["IndexName"]: g for g in request["GlobalSecondaryIndexes"]}
@@ -219,11 +219,17 @@ def test_created_at_is_set_once_and_updated_at_every_time() -> None:
     assert second.updates["updated_at"] == later
 
 
-def test_stamping_can_be_turned_off() -> None:
-    prepared = prepare_write(INFO, Order(customer="c", order_id="o"), now=NOW, stamp=False)
-    assert "created_at" not in prepared.item
-    assert "updated_at" not in prepared.item
-    assert set(prepared.updates) == {"version"}
+def test_create_also_requires_that_no_item_has_the_key() -> None:
+    order = Order(customer="c", order_id="o")
+    prepared = prepare_write(INFO, order, now=NOW, condition=Order.qty == 0, create=True)
+    assert render(prepared.condition) == (
+        "(#n0 = :v0) AND (attribute_not_exists(#n1)) AND (attribute_not_exists(#n2))",
+        {"#n0": "qty", "#n1": "customer", "#n2": "version"},
+        {":v0": {"N": "0"}},
+    )
+    plain = prepare_write(model_info(Simple), Simple(pk=1), now=NOW, create=True)
+    assert render(plain.condition) == ("attribute_not_exists(#n0)", {"#n0": "pk"}, {})
+    assert plain.key == {"pk": {"N": "1"}}
 
 
 def test_user_condition_is_combined_with_the_version_check() -> None:
@@ -256,31 +262,88 @@ def test_prepare_write_validates_the_item() -> None:
         prepare_write(INFO, Order(customer="c", order_id="o"), now=datetime(2025, 1, 1))
 
 
-# --- prepare_delete -------------------------------------------------------------------------
+# --- the target of a write -----------------------------------------------------------------
 
 
-def test_prepare_delete_uses_the_key_and_version() -> None:
-    key, condition = prepare_delete(INFO, Order(customer="c", order_id="o", version=5))
-    assert key == {"customer": {"S": "c"}, "order_id": {"S": "o"}}
-    assert render(condition) == ("#n0 = :v0", {"#n0": "version"}, {":v0": {"N": "5"}})
-    key, condition = prepare_delete(
-        INFO, Order(customer="c", order_id="o", version=0), Order.status == "cancelled"
+def test_an_instance_names_its_item_and_carries_its_version() -> None:
+    order = Order(customer="c", order_id="o", version=5)
+    target = resolve_target(order, {})
+    assert (target.info, target.instance) == (INFO, order)
+    assert target.key == {"customer": {"S": "c"}, "order_id": {"S": "o"}}
+    assert target.expected_version == 5
+    simple = resolve_target(Simple(pk=7), {})
+    assert (simple.key, simple.expected_version) == ({"pk": {"N": "7"}}, None)
+
+
+def test_a_model_class_names_the_item_under_its_key() -> None:
+    target = resolve_target(Order, {"customer": "c", "order_id": "o"})
+    assert (target.info, target.instance) == (INFO, None)
+    assert target.key == {"customer": {"S": "c"}, "order_id": {"S": "o"}}
+    assert target.expected_version is None, "a key carries no version to check"
+
+
+@pytest.mark.parametrize(
+    ("target", "key", "message"),
+    [
+        (Order(customer="c", order_id="o"), {"customer": "c"}, "either an instance or a model"),
+        (Order, {"customer": "c"}, r"missing \['order_id'\]"),
+        (Order, {"customer": "c", "order_id": "o", "x": 1}, r"unexpected \['x'\]"),
+        (Order, {}, "key needs exactly"),
+        (Order(customer="c", order_id=""), {}, "empty"),
+        (Order, {"customer": "c", "order_id": ""}, "empty"),
+    ],
+)
+def test_a_target_is_an_instance_or_a_model_with_its_full_key(
+    target: Any, key: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ValidationError, match=message):
+        resolve_target(target, key)
+
+
+def test_a_delete_checks_an_instance_version_and_the_caller_condition() -> None:
+    target = resolve_target(Order(customer="c", order_id="o", version=5), {})
+    assert render(delete_condition(target, None)) == (
+        "#n0 = :v0",
+        {"#n0": "version"},
+        {":v0": {"N": "5"}},
     )
-    assert render(condition) == (
+    fresh = resolve_target(Order(customer="c", order_id="o"), {})
+    assert render(delete_condition(fresh, Order.status == "cancelled")) == (
         "(#n0 = :v0) AND (attribute_not_exists(#n1))",
         {"#n0": "status", "#n1": "version"},
         {":v0": {"S": "cancelled"}},
     )
-    key, condition = prepare_delete(model_info(Simple), Simple(pk=7))
-    assert key == {"pk": {"N": "7"}}
-    assert condition is None
+    by_key = resolve_target(Order, {"customer": "c", "order_id": "o"})
+    assert delete_condition(by_key, None) is None
+    assert delete_condition(resolve_target(Simple(pk=7), {}), None) is None
 
 
-def test_prepare_delete_rejects_an_empty_key_or_a_foreign_instance() -> None:
-    with pytest.raises(ValidationError, match="empty"):
-        prepare_delete(INFO, Order(customer="c", order_id=""))
-    with pytest.raises(ValidationError, match="expected a Order"):
-        prepare_delete(INFO, Simple(pk=1))
+# --- what a confirmed write gives the caller's instance ------------------------------------
+
+
+class Pinned(Model, table="pinned", frozen=True):
+    pk: Annotated[str, HashKey()]
+    version: Annotated[int, Version()] = 0
+
+
+def test_a_mutable_instance_takes_the_confirmed_values_in_place() -> None:
+    order = Order(customer="c", order_id="o")
+    prepared = prepare_write(INFO, order, now=NOW)
+    assert apply_confirmed(order, prepared.updates) is order
+    assert (order.version, order.created_at, order.updated_at) == (1, NOW, NOW)
+
+
+def test_a_frozen_instance_is_never_changed_and_an_updated_copy_is_returned() -> None:
+    pinned = Pinned(pk="p")
+    prepared = prepare_write(model_info(Pinned), pinned, now=NOW)
+    confirmed = apply_confirmed(pinned, prepared.updates)
+    assert pinned.version == 0
+    assert confirmed == Pinned(pk="p", version=1)
+
+
+def test_nothing_to_confirm_returns_the_instance_itself() -> None:
+    pinned = Pinned(pk="p")
+    assert apply_confirmed(pinned, {}) is pinned
 
 
 # --- item payloads --------------------------------------------------------------------------

@@ -1,0 +1,106 @@
+"""Single-item executors: PutItem (put and create), GetItem and DeleteItem.
+
+Each builds its payload with the pure write semantics (:mod:`.semantics`), sends one request
+through an :class:`ExecutionContext` and maps a failed condition to the library's error with
+the stored item decoded. GetItem lives here with its siblings, not in the read layer: it names
+one item by its key as the writes do, and shares nothing with queries, scans and pagination.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from .._errors import ConditionFailed, ItemExists, ItemNotFound
+from .._expressions.core import Condition
+from .._model.model import Model, model_info
+from .semantics import (
+    WriteTarget,
+    apply_confirmed,
+    delete_condition,
+    delete_request,
+    get_request,
+    prepare_write,
+    put_request,
+    with_stored_item,
+)
+
+if TYPE_CHECKING:
+    from .._context import ExecutionContext
+
+__all__ = ["delete", "get", "get_or_none", "put"]
+
+M = TypeVar("M", bound=Model)
+
+
+async def put(
+    ctx: ExecutionContext, obj: M, condition: Condition | None, *, create: bool = False
+) -> M:
+    """Write ``obj`` (``create``: only where no item has its key, else ItemExists); returns
+    it with the confirmed version and timestamps (see :func:`.semantics.apply_confirmed`)."""
+    info = model_info(type(obj))
+    table = ctx.table_name(type(obj))
+    prepared = prepare_write(info, obj, now=datetime.now(UTC), condition=condition, create=create)
+    key = info.key_dict(prepared.key)
+    request = put_request(table, prepared.item, prepared.condition)
+    try:
+        await ctx.call("PutItem", request, table=table, key=key)
+    except ConditionFailed as exc:
+        failed = with_stored_item(info, exc)
+        if create:
+            raise ItemExists(
+                f"{info.cls.__name__} already exists under this key",
+                operation="PutItem",
+                table=table,
+                key=key,
+                code=exc.code,
+                item=failed.item,
+            ) from exc.__cause__
+        raise failed from exc.__cause__
+    return apply_confirmed(obj, prepared.updates)
+
+
+async def get_or_none(
+    ctx: ExecutionContext, model: type[M], key: Mapping[str, object], *, consistent: bool
+) -> M | None:
+    """The item under ``key`` (field names to values) as a ``model`` instance; None if absent."""
+    info = model_info(model)
+    table = ctx.table_name(model)
+    request = get_request(table, info.key_from(key), consistent=consistent)
+    response = await ctx.call("GetItem", request, table=table, key=key)
+    item = response.get("Item")
+    if item is None:
+        return None
+    found: M = info.decode(item)
+    return found
+
+
+async def get(
+    ctx: ExecutionContext, model: type[M], key: Mapping[str, object], *, consistent: bool
+) -> M:
+    """The item under ``key`` as a ``model`` instance; ItemNotFound if absent."""
+    found = await get_or_none(ctx, model, key, consistent=consistent)
+    if found is None:
+        info = model_info(model)
+        raise ItemNotFound(
+            f"no {model.__name__} with this key",
+            operation="GetItem",
+            table=ctx.table_name(model),
+            key=info.key_dict(info.key_from(key)),
+        )
+    return found
+
+
+async def delete(
+    ctx: ExecutionContext, target: WriteTarget[Any], condition: Condition | None
+) -> None:
+    """Delete the target's item; ConditionFailed when ``condition`` or an instance's version
+    check fails."""
+    info = target.info
+    table = ctx.table_name(info.cls)
+    request = delete_request(table, target.key, delete_condition(target, condition))
+    try:
+        await ctx.call("DeleteItem", request, table=table, key=info.key_dict(target.key))
+    except ConditionFailed as exc:
+        raise with_stored_item(info, exc) from exc.__cause__
