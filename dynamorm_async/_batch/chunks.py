@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import anyio
-import msgspec
 
 from .._errors import DynamormError, ThrottledError
+from .._model.model import Model
+from .._write.semantics import apply_confirmed
 from .plan import GetKey, WriteRequest, split_write_answer, write_payload
 from .progress import BatchProgress
 from .retry import is_transient
@@ -106,13 +107,6 @@ def _single_table(requests: Iterable[WriteRequest]) -> str | None:
     return tables.pop() if len(tables) == 1 else None
 
 
-def _apply_updates(obj: object, updates: Mapping[str, Any]) -> None:
-    # Frozen structs cannot change in place; their owners re-read them (see the package docs).
-    if isinstance(obj, msgspec.Struct) and not obj.__struct_config__.frozen:
-        for name, value in updates.items():
-            setattr(obj, name, value)
-
-
 class WriteRunner:
     """Sends the BatchWriteItem chunks of one batch call and records the outcome.
 
@@ -148,6 +142,7 @@ class WriteRunner:
         confirmed, remaining = split_write_answer(pending, response, self.table_keys)
         for request in confirmed:
             self.progress.confirm(request.index, request.source)
-            if request.updates:
-                _apply_updates(request.source, request.updates)
+            if request.updates and isinstance(request.source, Model):
+                # A frozen instance stays as it was passed (the one rule: apply_confirmed).
+                apply_confirmed(request.source, request.updates)
         return remaining

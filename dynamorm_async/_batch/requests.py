@@ -22,12 +22,13 @@ from .._model.model import Model, ModelInfo, model_info
 from .._read.projection import DictDecoder, StructDecoder, parse_projection, projected_paths
 from .._wire.taggers import Item
 from .._wire.values import key_fingerprint
-from .._write.semantics import prepare_write
+from .._write.semantics import WriteTarget, prepare_write, resolve_target
 from .plan import GetKey, WriteRequest, delete_entry, entry_size, put_entry, put_entry_size
 
 __all__ = [
     "Selection",
     "WriteRequests",
+    "delete_target",
     "duplicate_put_error",
     "get_keys",
     "key_request",
@@ -87,43 +88,41 @@ class WriteRequests:
         return WriteRequest(
             table=table,
             entry=put_entry(prepared.item),
-            fingerprint=key_fingerprint(table, info.key_attributes, prepared.item),
+            fingerprint=key_fingerprint(table, info.key_attributes, prepared.key),
             index=index,
             source=obj,
             size=put_entry_size(prepared.json_size),
             updates=prepared.updates or None,
         )
 
-    def delete(
-        self, model: type[Model], target: Model | Mapping[str, object], index: int
-    ) -> WriteRequest:
-        """A delete of ``model``'s item named by an instance or a key mapping (field names)."""
-        info = model_info(model)
-        table = self._table(model)
-        if isinstance(target, Model):
-            if not isinstance(target, model):
-                raise ValidationError(
-                    f"a delete of {model.__name__} got a {type(target).__name__} instance",
-                    table=table,
-                )
-            key = info.key_of(target)
-        elif isinstance(target, Mapping):
-            key = info.key_from(target)
-        else:
-            raise ValidationError(
-                f"a delete of {model.__name__} takes instances or key mappings, got "
-                f"{type(target).__name__}",
-                table=table,
-            )
-        entry = delete_entry(key)
+    def delete(self, target: WriteTarget[Model], source: object, index: int) -> WriteRequest:
+        """A delete of the item ``target`` names; ``source`` is what the caller passed for it
+        (reported back when the delete is not processed)."""
+        table = self._table(target.info.cls)
+        entry = delete_entry(target.key)
         return WriteRequest(
             table=table,
             entry=entry,
-            fingerprint=key_fingerprint(table, info.key_attributes, key),
+            fingerprint=key_fingerprint(table, target.info.key_attributes, target.key),
             index=index,
-            source=target,
+            source=source,
             size=entry_size(entry),
         )
+
+
+def delete_target(model: type[Model], entry: object) -> WriteTarget[Model]:
+    """What one entry of ``batch_delete(model, keys)`` names: an instance of ``model`` or a
+    mapping of its key fields."""
+    if isinstance(entry, Model):
+        model_info(model).check_instance(entry)
+        return resolve_target(entry, {})
+    if isinstance(entry, Mapping):
+        return resolve_target(model, entry)
+    raise ValidationError(
+        f"a delete of {model.__name__} takes instances or key mappings, got "
+        f"{type(entry).__name__}",
+        table=model_info(model).table,
+    )
 
 
 def duplicate_put_error(first: WriteRequest, again: WriteRequest) -> ValidationError:

@@ -18,7 +18,7 @@ from .._model.model import Model, model_info
 from .chunks import WriteRunner
 from .plan import MAX_REQUEST_BYTES, MAX_WRITE_REQUESTS, Chunker, WriteRequest, chunked, dedupe
 from .progress import BatchProgress, BatchResult, write_error
-from .requests import WriteRequests, duplicate_put_error, key_request
+from .requests import WriteRequests, delete_target, duplicate_put_error, key_request
 
 if TYPE_CHECKING:
     from .._context import ExecutionContext
@@ -88,7 +88,10 @@ async def batch_delete(
     """
     progress = progress if progress is not None else BatchProgress()
     build = WriteRequests(session.table_name)
-    requests = [build.delete(model, target, index) for index, target in enumerate(keys)]
+    requests = [
+        build.delete(delete_target(model, target), target, index)
+        for index, target in enumerate(keys)
+    ]
     unique, _ = dedupe(requests, lambda r: r.fingerprint)
     return await _write_all(session, unique, build.table_keys, progress)
 

@@ -15,6 +15,7 @@ from anyio.streams.memory import MemoryObjectSendStream
 from .._errors import DynamormError, ValidationError
 from .._fanout import worker_pool
 from .._model.model import Model
+from .._write.semantics import resolve_target
 from .chunks import WriteRunner
 from .plan import MAX_REQUEST_BYTES, MAX_WRITE_REQUESTS, WriteRequest
 from .progress import BatchProgress, BatchResult, write_error
@@ -119,13 +120,9 @@ class BatchWriter:
     def delete(self, target: Model | type[Model], /, **key: object) -> None:
         """Buffer a delete of an instance, or of ``Model`` with its key as keyword arguments."""
         self._check_open()
-        if isinstance(target, type):
-            request = self._requests.delete(target, key, self._next_index())
-        else:
-            if key:
-                raise ValidationError("pass either an instance or a model class with a key")
-            request = self._requests.delete(type(target), target, self._next_index())
-        self._add(request)
+        resolved = resolve_target(target, key)
+        source = resolved.instance if resolved.instance is not None else key
+        self._add(self._requests.delete(resolved, source, self._next_index()))
 
     async def flush(self) -> None:
         """Send the buffer now and wait until every request made so far is settled."""

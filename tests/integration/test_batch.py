@@ -302,7 +302,7 @@ async def test_batch_delete_takes_instances_and_keys_and_sends_duplicates_once(
     assert calls(events, "BatchWriteItem") == 1
     assert sorted(sk for _, sk in await stored(db, Item)) == list(range(20, 40))
 
-    with pytest.raises(ValidationError, match="got a Other instance"):
+    with pytest.raises(ValidationError, match="expected a Item instance, got Other"):
         await db.batch_delete(Item, [Other(id="x")])
     with pytest.raises(ValidationError, match="instances or key mappings"):
         await db.batch_delete(Item, ["p"])  # type: ignore[list-item]

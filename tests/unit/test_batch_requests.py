@@ -19,6 +19,7 @@ from dynamorm_async import (
 from dynamorm_async._batch.plan import delete_entry, put_entry
 from dynamorm_async._batch.requests import (
     WriteRequests,
+    delete_target,
     duplicate_put_error,
     get_keys,
     key_request,
@@ -79,14 +80,16 @@ def test_a_put_is_marshalled_once_with_its_version_bump_and_table_key() -> None:
 
 def test_a_delete_takes_an_instance_or_a_key_mapping() -> None:
     build = WriteRequests(table_name)
-    by_instance = build.delete(Row, Row(pk="a", sk=1), 0)
-    by_mapping = build.delete(Row, {"pk": "a", "sk": 1}, 1)
+    row, mapping = Row(pk="a", sk=1), {"pk": "a", "sk": 1}
+    by_instance = build.delete(delete_target(Row, row), row, 0)
+    by_mapping = build.delete(delete_target(Row, mapping), mapping, 1)
     assert by_instance.entry == by_mapping.entry == delete_entry(KEY)
     assert by_instance.fingerprint == by_mapping.fingerprint
-    with pytest.raises(ValidationError, match="got a Other instance"):
-        build.delete(Row, Other(pk="a"), 2)
+    assert (by_instance.source, by_mapping.source) == (row, mapping)
+    with pytest.raises(ValidationError, match="expected a Row instance, got Other"):
+        delete_target(Row, Other(pk="a"))
     with pytest.raises(ValidationError, match="instances or key mappings, got int"):
-        build.delete(Row, 3, 2)  # type: ignore[arg-type]
+        delete_target(Row, 3)
 
 
 def test_batch_puts_take_model_instances_only() -> None:
