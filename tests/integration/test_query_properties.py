@@ -25,13 +25,9 @@ from dynamorm_async import (
     ValidationError,
 )
 from dynamorm_async.testing import local_session
+from tests.shared_types import Address
 
 pytestmark = pytest.mark.timeout(60)
-
-
-class Address(msgspec.Struct):
-    city: str
-    zip: str | None = None
 
 
 class Order(Model, table="orders"):

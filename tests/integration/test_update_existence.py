@@ -24,6 +24,7 @@ from dynamorm_async import (
     Version,
 )
 from dynamorm_async.testing import local_session
+from tests.models import Strict
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -33,12 +34,6 @@ class Counter(Model, table="counters"):
     hits: int = 0
     version: Annotated[int, Version()] = 0
     tags: set[str] = msgspec.field(default_factory=set)
-
-
-class Strict(Model, table="strict"):
-    pk: Annotated[str, HashKey()]
-    name: str
-    amount: Decimal
 
 
 @pytest.fixture

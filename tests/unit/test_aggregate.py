@@ -31,11 +31,7 @@ from dynamorm_async._aggregate.functions import (
 from dynamorm_async._errors import ItemDecodeError, ValidationError
 from dynamorm_async._expressions.core import AttributePath, as_path
 from dynamorm_async._model.model import TTL, HashKey, Model, RangeKey
-
-
-class Address(msgspec.Struct):
-    city: str
-    zip: str | None = None
+from tests.shared_types import Address
 
 
 class Order(Model, table="orders"):

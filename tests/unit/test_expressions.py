@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 import re
 import uuid
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -28,16 +27,7 @@ from dynamorm_async._expressions.core import (
 from dynamorm_async._model.model import TTL, HashKey, Model, RangeKey, model_info
 from dynamorm_async._read.projection import DictDecoder, check_paths
 from dynamorm_async._write.update_expr import make_action, render_update
-
-
-class Color(enum.Enum):
-    RED = "red"
-    BLUE = "blue"
-
-
-class Address(msgspec.Struct):
-    city: str
-    zip: str | None = None
+from tests.shared_types import Address, Color
 
 
 class Order(Model, table="orders"):

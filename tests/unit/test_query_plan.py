@@ -25,13 +25,10 @@ from dynamorm_async._model.model import model_info
 from dynamorm_async._read.builders import ProjectedQuery, ProjectedScan, Query, Scan
 from dynamorm_async._read.plan import ReadSpec, build_plan, key_terms, pinned_key, resolve_index
 from dynamorm_async._read.projection import DictDecoder, StructDecoder
+from tests.models import Reading
+from tests.shared_types import Address
 
 pytestmark = pytest.mark.timeout(30)
-
-
-class Address(msgspec.Struct):
-    city: str
-    zip: str | None = None
 
 
 class Order(Model, table="orders"):
@@ -51,12 +48,6 @@ class Order(Model, table="orders"):
         GlobalIndex("by_region", hash_key="region", projection="KEYS_ONLY"),
         LocalIndex("by_qty", range_key="qty", projection=["total"]),
     )
-
-
-class Reading(Model, table="readings"):
-    sensor: Annotated[str, HashKey()]
-    at: Annotated[int, RangeKey()]
-    value: float = 0.0
 
 
 class Slim(msgspec.Struct):

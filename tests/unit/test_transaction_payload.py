@@ -8,35 +8,22 @@ instances take new versions and timestamps only after a successful commit.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated, Any, cast
 
 import pytest
 
 from dynamorm_async import (
     CancellationReason,
-    CreatedAt,
     HashKey,
     Model,
-    RangeKey,
     RequestRejected,
     Session,
     TransactionCanceled,
-    UpdatedAt,
     ValidationError,
     Version,
 )
 from dynamorm_async._write.transaction import Transaction, transact_get
-
-
-class Order(Model, table="orders"):
-    customer: Annotated[str, HashKey()]
-    order_id: Annotated[str, RangeKey()]
-    status: str = "new"
-    qty: int = 0
-    version: Annotated[int, Version()] = 0
-    created_at: Annotated[datetime | None, CreatedAt()] = None
-    updated_at: Annotated[datetime | None, UpdatedAt()] = None
+from tests.models import Order
 
 
 class Note(Model, table="notes", frozen=True):

@@ -4,7 +4,6 @@ fields, and every validation error raised before a request exists."""
 from __future__ import annotations
 
 import base64
-import enum
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -35,15 +34,11 @@ from dynamorm_async._write.update_expr import (
     make_action,
     prepare_update,
 )
+from tests.shared_types import Color
 
 NOW = datetime(2025, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
 NOW_TEXT = "2025-01-02T03:04:05.678000Z"
 KEY = {"pk": {"S": "p"}, "sk": {"N": "1"}}
-
-
-class Color(enum.Enum):
-    RED = "red"
-    BLUE = "blue"
 
 
 class Address(msgspec.Struct):

@@ -28,16 +28,9 @@ from dynamorm_async._write.update_expr import (
     prepare_update,
     why_update_cannot_create,
 )
+from tests.models import Counter, Strict
 
 NOW = datetime(2025, 1, 2, tzinfo=UTC)
-
-
-class Strict(Model, table="strict"):
-    """The issue's example: two required fields besides the key."""
-
-    pk: Annotated[str, HashKey()]
-    amount: Decimal
-    name: str
 
 
 class Kinds(Model, table="kinds"):
@@ -52,13 +45,6 @@ class Kinds(Model, table="kinds"):
     maybe: str | None  # required, but absent decodes as None
     note: str = ""
     extra: list[str] = msgspec.field(default_factory=list)
-
-
-class Counter(Model, table="counters"):
-    """Nothing required: every update may create it."""
-
-    name: Annotated[str, HashKey()]
-    hits: int = 0
 
 
 class Loose(Model, table="loose"):
