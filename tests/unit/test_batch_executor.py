@@ -39,22 +39,22 @@ from dynamorm_async._batch.run import (
 
 pytestmark = pytest.mark.timeout(30)
 
-class Inner(msgspec.Struct):
+class RowInner(msgspec.Struct):
     city: str
 
 
-class Row(Model, table="rows"):
+class BatchRow(Model, table="rows"):
     pk: Annotated[str, HashKey()]
     sk: Annotated[int, RangeKey()]
     body: str = msgspec.field(default="", name="b")
-    inner: Inner | None = None
+    inner: RowInner | None = None
 
 
-class Other(Model, table="rows"):
+class KeyOnlyRow(Model, table="rows"):
     pk: Annotated[str, HashKey()]
 
 
-class Part(msgspec.Struct):
+class RowPart(msgspec.Struct):
     pk: str
     b: str
 
@@ -92,9 +92,9 @@ def test_only_throttling_5xx_and_lost_connections_are_retried(
 
 
 def test_selection_always_projects_the_key_and_dedupes_paths() -> None:
-    info = Row.__dynamorm__
+    info = BatchRow.__dynamorm__
     expression, names, decode = _selection(
-        info, [Row.body, "pk", Row.inner.city, Row.body]  # type: ignore[union-attr]
+        info, [BatchRow.body, "pk", BatchRow.inner.city, BatchRow.body]  # type: ignore[union-attr]
     )
     assert expression is not None and names is not None
     rendered = [
@@ -109,39 +109,39 @@ def test_selection_always_projects_the_key_and_dedupes_paths() -> None:
 
 
 def test_selection_of_a_struct_reads_its_fields_and_decodes_into_it() -> None:
-    expression, names, decode = _selection(Row.__dynamorm__, Part)
+    expression, names, decode = _selection(BatchRow.__dynamorm__, RowPart)
     assert expression is not None and names is not None
     assert sorted(names.values()) == ["b", "pk", "sk"]
-    assert decode({"pk": {"S": "a"}, "sk": {"N": "1"}, "b": {"S": "x"}}) == Part(pk="a", b="x")
-    with pytest.raises(ItemDecodeError, match="does not fit Part"):
+    assert decode({"pk": {"S": "a"}, "sk": {"N": "1"}, "b": {"S": "x"}}) == RowPart(pk="a", b="x")
+    with pytest.raises(ItemDecodeError, match="does not fit RowPart"):
         decode({"pk": {"S": "a"}})
 
 
 def test_selection_of_nothing_decodes_models() -> None:
-    expression, names, decode = _selection(Row.__dynamorm__, None)
+    expression, names, decode = _selection(BatchRow.__dynamorm__, None)
     assert (expression, names) == (None, None)
-    assert decode({"pk": {"S": "a"}, "sk": {"N": "1"}}) == Row(pk="a", sk=1)
+    assert decode({"pk": {"S": "a"}, "sk": {"N": "1"}}) == BatchRow(pk="a", sk=1)
 
 
 def test_selection_rejects_what_it_cannot_project() -> None:
     with pytest.raises(ValidationError, match=r"msgspec\.Struct type"):
-        _selection(Row.__dynamorm__, int)  # type: ignore[arg-type]
+        _selection(BatchRow.__dynamorm__, int)  # type: ignore[arg-type]
     with pytest.raises(ValidationError, match="no field 'zz'"):
-        _selection(Row.__dynamorm__, ["zz"])
+        _selection(BatchRow.__dynamorm__, ["zz"])
     with pytest.raises(ValidationError, match="attribute path"):
-        _selection(Row.__dynamorm__, [3])
+        _selection(BatchRow.__dynamorm__, [3])
     with pytest.raises(ValidationError, match="sequence of attributes"):
-        _selection(Row.__dynamorm__, "body")
-    with pytest.raises(ValidationError, match="not attributes of Row"):
-        _selection(Row.__dynamorm__, Unrelated)
+        _selection(BatchRow.__dynamorm__, "body")
+    with pytest.raises(ValidationError, match="not attributes of BatchRow"):
+        _selection(BatchRow.__dynamorm__, Unrelated)
 
 
 def test_models_sharing_a_table_must_agree_on_its_key() -> None:
     build = _Requests(session())
     now = datetime.now(UTC)
-    build.put(Row(pk="a", sk=1), 0, now)
+    build.put(BatchRow(pk="a", sk=1), 0, now)
     with pytest.raises(ValidationError, match="declares the key"):
-        build.put(Other(pk="a"), 1, now)
+        build.put(KeyOnlyRow(pk="a"), 1, now)
 
 
 def test_write_error_names_the_budget_the_count_and_the_last_error() -> None:
@@ -180,7 +180,7 @@ async def test_an_empty_batch_sends_nothing() -> None:
 async def test_a_writer_is_used_inside_its_block_once() -> None:
     writer = BatchWriter(session())
     with pytest.raises(ValidationError, match="inside 'async with"):
-        writer.put(Row(pk="a", sk=1))
+        writer.put(BatchRow(pk="a", sk=1))
     async with writer:
         pass
     with pytest.raises(DynamormError, match="entered once"):

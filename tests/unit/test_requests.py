@@ -37,7 +37,9 @@ from dynamorm_async._write.semantics import (
 NOW = datetime(2025, 6, 1, 12, 0, 0, tzinfo=UTC)
 
 
-class Order(Model, table="orders"):
+class RequestOrder(Model, table="orders"):
+    """Renamed attributes, a binary index key and every managed field, for exact payloads."""
+
     customer: Annotated[str, HashKey()]
     order_id: Annotated[str, RangeKey()]
     status: str = "new"
@@ -72,7 +74,7 @@ class Simple(Model, table="simple"):
     value: str = ""
 
 
-INFO = model_info(Order)
+INFO = model_info(RequestOrder)
 
 
 def render(condition: Condition | None) -> tuple[str, dict[str, str], dict[str, Any]] | None:
@@ -180,7 +182,7 @@ def test_ttl_request() -> None:
 
 
 def test_first_write_requires_absence_and_bumps_version_to_one() -> None:
-    order = Order(customer="c", order_id="o")
+    order = RequestOrder(customer="c", order_id="o")
     prepared = prepare_write(INFO, order, now=NOW)
     assert render(prepared.condition) == (
         "attribute_not_exists(#n0)",
@@ -193,7 +195,7 @@ def test_first_write_requires_absence_and_bumps_version_to_one() -> None:
 
 
 def test_later_write_requires_the_current_version_and_bumps_it() -> None:
-    order = Order(customer="c", order_id="o", version=41)
+    order = RequestOrder(customer="c", order_id="o", version=41)
     prepared = prepare_write(INFO, order, now=NOW)
     assert render(prepared.condition) == ("#n0 = :v0", {"#n0": "version"}, {":v0": {"N": "41"}})
     assert prepared.item["version"] == {"N": "42"}
@@ -201,7 +203,7 @@ def test_later_write_requires_the_current_version_and_bumps_it() -> None:
 
 
 def test_created_at_is_set_once_and_updated_at_every_time() -> None:
-    first = prepare_write(INFO, Order(customer="c", order_id="o"), now=NOW)
+    first = prepare_write(INFO, RequestOrder(customer="c", order_id="o"), now=NOW)
     stamp = {"S": "2025-06-01T12:00:00.000000Z"}
     assert first.item["created_at"] == stamp
     assert first.item["updated_at"] == stamp
@@ -210,7 +212,7 @@ def test_created_at_is_set_once_and_updated_at_every_time() -> None:
 
     later = NOW + timedelta(days=1)
     stored = msgspec.structs.replace(
-        Order(customer="c", order_id="o", version=1), **dict(first.updates)
+        RequestOrder(customer="c", order_id="o", version=1), **dict(first.updates)
     )
     second = prepare_write(INFO, stored, now=later)
     assert second.item["created_at"] == stamp
@@ -220,15 +222,15 @@ def test_created_at_is_set_once_and_updated_at_every_time() -> None:
 
 
 def test_stamping_can_be_turned_off() -> None:
-    prepared = prepare_write(INFO, Order(customer="c", order_id="o"), now=NOW, stamp=False)
+    prepared = prepare_write(INFO, RequestOrder(customer="c", order_id="o"), now=NOW, stamp=False)
     assert "created_at" not in prepared.item
     assert "updated_at" not in prepared.item
     assert set(prepared.updates) == {"version"}
 
 
 def test_user_condition_is_combined_with_the_version_check() -> None:
-    order = Order(customer="c", order_id="o", version=3)
-    prepared = prepare_write(INFO, order, now=NOW, condition=Order.status == "new")
+    order = RequestOrder(customer="c", order_id="o", version=3)
+    prepared = prepare_write(INFO, order, now=NOW, condition=RequestOrder.status == "new")
     assert render(prepared.condition) == (
         "(#n0 = :v0) AND (#n1 = :v1)",
         {"#n0": "status", "#n1": "version"},
@@ -249,22 +251,24 @@ def test_model_without_special_fields_writes_as_is() -> None:
 
 def test_prepare_write_validates_the_item() -> None:
     with pytest.raises(ValidationError, match="empty"):
-        prepare_write(INFO, Order(customer="", order_id="o"), now=NOW)
-    with pytest.raises(ValidationError, match="expected a Order"):
+        prepare_write(INFO, RequestOrder(customer="", order_id="o"), now=NOW)
+    with pytest.raises(ValidationError, match="expected a RequestOrder"):
         prepare_write(INFO, Simple(pk=1), now=NOW)
     with pytest.raises(ValidationError, match="timezone"):
-        prepare_write(INFO, Order(customer="c", order_id="o"), now=datetime(2025, 1, 1))
+        prepare_write(INFO, RequestOrder(customer="c", order_id="o"), now=datetime(2025, 1, 1))
 
 
 # --- prepare_delete -------------------------------------------------------------------------
 
 
 def test_prepare_delete_uses_the_key_and_version() -> None:
-    key, condition = prepare_delete(INFO, Order(customer="c", order_id="o", version=5))
+    key, condition = prepare_delete(INFO, RequestOrder(customer="c", order_id="o", version=5))
     assert key == {"customer": {"S": "c"}, "order_id": {"S": "o"}}
     assert render(condition) == ("#n0 = :v0", {"#n0": "version"}, {":v0": {"N": "5"}})
     key, condition = prepare_delete(
-        INFO, Order(customer="c", order_id="o", version=0), Order.status == "cancelled"
+        INFO,
+        RequestOrder(customer="c", order_id="o", version=0),
+        RequestOrder.status == "cancelled",
     )
     assert render(condition) == (
         "(#n0 = :v0) AND (attribute_not_exists(#n1))",
@@ -278,8 +282,8 @@ def test_prepare_delete_uses_the_key_and_version() -> None:
 
 def test_prepare_delete_rejects_an_empty_key_or_a_foreign_instance() -> None:
     with pytest.raises(ValidationError, match="empty"):
-        prepare_delete(INFO, Order(customer="c", order_id=""))
-    with pytest.raises(ValidationError, match="expected a Order"):
+        prepare_delete(INFO, RequestOrder(customer="c", order_id=""))
+    with pytest.raises(ValidationError, match="expected a RequestOrder"):
         prepare_delete(INFO, Simple(pk=1))
 
 

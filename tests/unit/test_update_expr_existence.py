@@ -52,7 +52,7 @@ class Loose(Model, table="loose"):
     anything: Any  # the codec reads it as None when absent, the generic decoder does not
 
 
-class Managed(Model, table="managed"):
+class ManagedNoDefaults(Model, table="managed"):
     """Managed fields without defaults: the update's own managed actions write them."""
 
     pk: Annotated[str, HashKey()]
@@ -175,12 +175,12 @@ def test_a_nested_path_needs_a_stored_item() -> None:
 
 
 def test_managed_actions_write_managed_fields() -> None:
-    info = model_info(Managed)
+    info = model_info(ManagedNoDefaults)
     assert why_update_cannot_create(info, ()) == (
         "it does not set the required fields version, created_at, updated_at, so a created "
         "item could not be read"
     )
-    calls = actions(info, ("set", Managed.status, "paid"))
+    calls = actions(info, ("set", ManagedNoDefaults.status, "paid"))
     prepared = prepare_update(info, calls, now=NOW)
     assert prepared.must_exist is None and prepared.condition is None
 
@@ -217,7 +217,7 @@ def test_must_exist_forces_the_check_with_its_reason() -> None:
 
 
 def test_the_version_condition_and_the_existence_check_combine() -> None:
-    info = model_info(Managed)
-    calls = actions(info, ("set", Managed.status, "paid"))
+    info = model_info(ManagedNoDefaults)
+    calls = actions(info, ("set", ManagedNoDefaults.status, "paid"))
     text, _ = render_condition(info, calls=calls, expected_version=3, must_exist="instance")
     assert text == "(#n0 = :v0) AND (attribute_exists(#n1))"
