@@ -1,4 +1,7 @@
-"""Field types that several test modules store: one declaration each."""
+"""Field types that several test modules store: one declaration each.
+
+Models built from them live in ``tests/models.py``.
+"""
 
 from __future__ import annotations
 
@@ -25,3 +28,8 @@ class Level(enum.IntEnum):
 class Line(msgspec.Struct):
     sku: str
     qty: int
+
+
+class Address(msgspec.Struct):
+    city: str
+    zip: str | None = None

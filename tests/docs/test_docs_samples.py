@@ -31,7 +31,7 @@ FENCE = re.compile(
     re.MULTILINE | re.DOTALL,
 )
 EXECUTED = "python"
-NOT_EXECUTED = frozenset({"console", "text", "yaml", "toml", "json", "ini", "make"})
+NOT_EXECUTED = frozenset({"console", "text", "yaml", "toml", "json", "ini", "make", "mermaid"})
 
 
 def fences(page: Path) -> Iterator[tuple[str, int, str]]:

@@ -21,7 +21,6 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 from typing import Annotated, Any
 
-import msgspec
 import pytest
 import pytest_asyncio
 
@@ -39,13 +38,9 @@ from dynamorm_async import (
 from dynamorm_async._aggregate.accumulator import Row
 from dynamorm_async._aggregate.functions import Avg, Count, HavingCondition, Max, Min, Sum
 from dynamorm_async.testing import local_session
+from tests.shared_types import Address
 
 pytestmark = pytest.mark.timeout(120)
-
-
-class Address(msgspec.Struct):
-    city: str
-    zip: str | None = None
 
 
 class Sale(Model, table="agg_sales"):

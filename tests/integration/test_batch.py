@@ -37,13 +37,9 @@ from dynamorm_async import (
 )
 from dynamorm_async._batch.run import delete_keys
 from dynamorm_async.testing import local_session
+from tests.shared_types import Address
 
 pytestmark = pytest.mark.timeout(120)
-
-
-class Address(msgspec.Struct):
-    city: str
-    zip: str | None = None
 
 
 class Item(Model, table="batch_items"):

@@ -34,14 +34,14 @@ PATIENT = RetryPolicy(max_attempts=25, base_delay=0.005, max_delay=0.1, deadline
 HOPELESS = RetryPolicy(max_attempts=3, base_delay=0.001, max_delay=0.005, deadline=10.0)
 
 
-class Row(Model, table="batch_faults"):
+class FaultRow(Model, table="batch_faults"):
     pk: Annotated[str, HashKey()]
     sk: Annotated[int, RangeKey()]
     body: str = ""
 
 
-def rows(count: int, pk: str = "p") -> list[Row]:
-    return [Row(pk=pk, sk=i, body=f"row {i}") for i in range(count)]
+def rows(count: int, pk: str = "p") -> list[FaultRow]:
+    return [FaultRow(pk=pk, sk=i, body=f"row {i}") for i in range(count)]
 
 
 def cursed(target: Mapping[str, Any]) -> bool:
@@ -50,7 +50,7 @@ def cursed(target: Mapping[str, Any]) -> bool:
 
 
 async def stored(db: Session) -> Counter[tuple[str, int]]:
-    table = db.table_name(Row)
+    table = db.table_name(FaultRow)
     found: Counter[tuple[str, int]] = Counter()
     request: dict[str, Any] = {"TableName": table, "ConsistentRead": True}
     while True:
@@ -78,7 +78,7 @@ async def through_proxy(
 
 @pytest.fixture
 async def db(dynamodb_session: Session) -> Session:
-    await dynamodb_session.create_table(Row)
+    await dynamodb_session.create_table(FaultRow)
     return dynamodb_session
 
 
@@ -106,7 +106,7 @@ async def test_10000_items_with_30_percent_of_calls_faulted_all_land_exactly_onc
     assert set(keys.values()) == {1}
     assert set(keys) == {("p", i) for i in range(10_000)}
     spot = [{"pk": "p", "sk": i} for i in (0, 1, 4_999, 7_777, 9_999)]
-    assert [r.body for r in await db.batch_get(Row, spot)] == [
+    assert [r.body for r in await db.batch_get(FaultRow, spot)] == [
         f"row {i}" for i in (0, 1, 4_999, 7_777, 9_999)
     ]
 
@@ -141,13 +141,13 @@ async def test_batch_delete_reports_the_keys_it_could_not_delete(
 ) -> None:
     batch = rows(300)
     await db.batch_put(batch)
-    targets: list[Row | dict[str, object]] = [
+    targets: list[FaultRow | dict[str, object]] = [
         row if row.sk % 2 else {"pk": row.pk, "sk": row.sk} for row in batch
     ]
     config = FaultConfig(error_share=0.1, reset_share=0.05, never_process=cursed, seed=5)
     async with through_proxy(db, dynamodb_endpoint, config, HOPELESS) as (faulty, _proxy):
         with pytest.raises(BatchWriteError) as caught:
-            await faulty.batch_delete(Row, targets)
+            await faulty.batch_delete(FaultRow, targets)
     left = await stored(db)
     assert caught.value.unprocessed == [t for t, row in zip(targets, batch, strict=True)
                                         if (row.pk, row.sk) in left]
@@ -161,7 +161,7 @@ async def test_batch_get_through_faults_returns_every_item_in_order(
     wanted = [{"pk": "p", "sk": i} for i in range(999, -1, -1)]
     config = FaultConfig(partial_share=0.4, throttle_share=0.1, error_share=0.1, seed=11)
     async with through_proxy(db, dynamodb_endpoint, config) as (faulty, proxy):
-        found = await faulty.batch_get(Row, wanted)
+        found = await faulty.batch_get(FaultRow, wanted)
     assert proxy.stats.partial and proxy.stats.throttled
     assert [r.sk for r in found] == list(range(999, -1, -1))
 
@@ -174,7 +174,7 @@ async def test_batch_get_keys_left_unprocessed_raise_with_the_items_found(
     config = FaultConfig(partial_share=0.2, never_process=cursed, seed=13)
     async with through_proxy(db, dynamodb_endpoint, config, HOPELESS) as (faulty, _proxy):
         with pytest.raises(BatchGetError) as caught:
-            await faulty.batch_get(Row, wanted)
+            await faulty.batch_get(FaultRow, wanted)
     unread = [k for k in wanted if cursed({"sk": {"N": str(k["sk"])}})]
     assert caught.value.unprocessed == unread
     assert [r.sk for r in caught.value.found] == [
@@ -209,7 +209,7 @@ async def test_streaming_deletes_retry_through_faults(
 
     config = FaultConfig(partial_share=0.3, throttle_share=0.1, reset_share=0.05, seed=19)
     async with through_proxy(db, dynamodb_endpoint, config) as (faulty, proxy):
-        deleted = await delete_keys(faulty, Row, wire_keys())
+        deleted = await delete_keys(faulty, FaultRow, wire_keys())
     assert proxy.stats.partial
     assert deleted == 500
     assert await stored(db) == Counter()
@@ -230,7 +230,7 @@ async def test_streaming_deletes_report_the_wire_keys_left_unprocessed(
     config = FaultConfig(partial_share=0.2, never_process=cursed, seed=23)
     async with through_proxy(db, dynamodb_endpoint, config, HOPELESS) as (faulty, _proxy):
         with pytest.raises(BatchWriteError) as caught:
-            await delete_keys(faulty, Row, wire_keys())
+            await delete_keys(faulty, FaultRow, wire_keys())
     left = await stored(db)
     assert caught.value.unprocessed == [k for k in passed if ("p", int(k["sk"]["N"])) in left]
     assert caught.value.processed == 200 - len(left)

@@ -90,7 +90,7 @@ def cli(tmp_path: Path, dynamodb_endpoint: str, dynamodb_session: Session) -> Cl
     return Cli(tmp_path, dynamodb_endpoint, dynamodb_session.table_prefix)
 
 
-class Stock(Model, table="stock"):
+class StockKey(Model, table="stock"):
     """The key schema of stockapp's stock table, to create it without a subprocess."""
 
     sku: Annotated[str, HashKey()]
@@ -101,7 +101,7 @@ class LedgerKey(Model, table="ledger"):
 
 
 async def create_tables(db: Session) -> None:
-    await db.ensure_table(Stock)
+    await db.ensure_table(StockKey)
     await db.ensure_table(LedgerKey)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 import uuid
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -14,25 +13,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dynamorm_async import TTL, HashKey, Model, RangeKey, Session, ValidationError
+from tests.shared_types import Color, Level
 
 
-class Color(enum.Enum):
-    RED = "red"
-    BLUE = "blue"
-
-
-class Level(enum.IntEnum):
-    LOW = 1
-    HIGH = 10
-
-
-class Address(msgspec.Struct):
+class PostalAddress(msgspec.Struct):
     city: str
     zip: str | None = None
     lines: list[str] = msgspec.field(default_factory=list)
 
 
-class Everything(Model, table="everything"):
+class AllFields(Model, table="everything"):
     pk: Annotated[str, HashKey()]
     sk: Annotated[int, RangeKey()]
     text: str = ""
@@ -56,8 +46,8 @@ class Everything(Model, table="everything"):
     pair: tuple[str, int] = ("", 0)
     many: tuple[float, ...] = ()
     meta: dict[str, int] = msgspec.field(default_factory=dict)
-    address: Address | None = None
-    addresses: list[Address] = msgspec.field(default_factory=list)
+    address: PostalAddress | None = None
+    addresses: list[PostalAddress] = msgspec.field(default_factory=list)
     expires: Annotated[datetime | None, TTL()] = None
     renamed: str = msgspec.field(default="", name="re-named.attr")
 
@@ -68,7 +58,7 @@ class BinaryKeyed(Model, table="binary_keyed"):
     note: str = ""
 
 
-FULL = Everything(
+FULL = AllFields(
     pk="p1",
     sk=1,
     text="héllo wörld ✓",
@@ -92,8 +82,8 @@ FULL = Everything(
     pair=("x", 7),
     many=(1.5, -2.25),
     meta={"a": 1, "b-c": 2},
-    address=Address(city="Lisbon", lines=["Rua 1"]),
-    addresses=[Address(city="A"), Address(city="B", zip="9")],
+    address=PostalAddress(city="Lisbon", lines=["Rua 1"]),
+    addresses=[PostalAddress(city="A"), PostalAddress(city="B", zip="9")],
     expires=datetime(2030, 1, 1, tzinfo=UTC),
     renamed="dots and dashes",
 )
@@ -101,36 +91,36 @@ FULL = Everything(
 
 @pytest.fixture
 async def db(dynamodb_session: Session) -> Session:
-    await dynamodb_session.create_table(Everything)
+    await dynamodb_session.create_table(AllFields)
     await dynamodb_session.create_table(BinaryKeyed)
     return dynamodb_session
 
 
 async def test_every_field_type_round_trips_through_put_and_get(db: Session) -> None:
     await db.put(FULL)
-    stored = await db.get(Everything, pk="p1", sk=1, consistent=True)
+    stored = await db.get(AllFields, pk="p1", sk=1, consistent=True)
     assert stored == FULL
     assert stored.at == FULL.at  # the same instant, read back in UTC
     assert stored.at is not None and stored.at.utcoffset() == timedelta(0)
 
 
 async def test_defaults_empty_sets_and_none_round_trip(db: Session) -> None:
-    bare = Everything(pk="p1", sk=2)
+    bare = AllFields(pk="p1", sk=2)
     await db.put(bare)
     raw = await db.call(
         "GetItem",
-        {"TableName": db.table_name(Everything), "Key": {"pk": {"S": "p1"}, "sk": {"N": "2"}}},
+        {"TableName": db.table_name(AllFields), "Key": {"pk": {"S": "p1"}, "sk": {"N": "2"}}},
     )
     assert "words" not in raw["Item"]  # an empty set is omitted: DynamoDB rejects it
     assert "maybe" not in raw["Item"]  # None is omitted, so sparse indexes work
-    assert await db.get(Everything, pk="p1", sk=2) == bare
+    assert await db.get(AllFields, pk="p1", sk=2) == bare
 
 
 async def test_wire_format_seen_by_dynamodb(db: Session) -> None:
     await db.put(FULL)
     raw = await db.call(
         "GetItem",
-        {"TableName": db.table_name(Everything), "Key": {"pk": {"S": "p1"}, "sk": {"N": "1"}}},
+        {"TableName": db.table_name(AllFields), "Key": {"pk": {"S": "p1"}, "sk": {"N": "1"}}},
     )
     item: dict[str, Any] = raw["Item"]
     assert item["expires"] == {"N": str(int(datetime(2030, 1, 1, tzinfo=UTC).timestamp()))}
@@ -151,16 +141,16 @@ async def test_binary_and_number_keys(db: Session) -> None:
 
 async def test_bad_values_are_rejected_before_any_request(db: Session) -> None:
     for bad in (
-        Everything(pk="p", sk=1, ratio=float("nan")),
-        Everything(pk="p", sk=1, amount=Decimal("1E+130")),
-        Everything(pk="p", sk=1, at=datetime(2025, 1, 1)),
-        Everything(pk="", sk=1),
-        Everything(pk="p", sk=1, text="x" * 410_000),
-        Everything(pk="p", sk=1, meta={"": 1}),
+        AllFields(pk="p", sk=1, ratio=float("nan")),
+        AllFields(pk="p", sk=1, amount=Decimal("1E+130")),
+        AllFields(pk="p", sk=1, at=datetime(2025, 1, 1)),
+        AllFields(pk="", sk=1),
+        AllFields(pk="p", sk=1, text="x" * 410_000),
+        AllFields(pk="p", sk=1, meta={"": 1}),
     ):
         with pytest.raises(ValidationError):
             await db.put(bad)
-    assert await db.scan(Everything).count() == 0
+    assert await db.scan(AllFields).count() == 0
 
 
 _text = st.text(max_size=20)
@@ -201,7 +191,7 @@ async def test_generated_items_round_trip(
 ) -> None:
     if ratio != 0 and abs(ratio) <= 1e-120:
         ratio = 0.0  # below DynamoDB's smallest magnitude (1E-130); covered by the unit tests
-    order = Everything(
+    order = AllFields(
         pk="gen",
         sk=1,
         text=text,
@@ -215,4 +205,4 @@ async def test_generated_items_round_trip(
         items=items,
     )
     await db.put(order)
-    assert await db.get(Everything, pk="gen", sk=1, consistent=True) == order
+    assert await db.get(AllFields, pk="gen", sk=1, consistent=True) == order

@@ -12,16 +12,13 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Any
 
 import pytest
 
 from dynamorm_async import (
     BatchWriteError,
     ConditionFailed,
-    HashKey,
-    Model,
-    RangeKey,
     RequestEvent,
     Session,
     ThrottledError,
@@ -29,18 +26,13 @@ from dynamorm_async import (
 from dynamorm_async._batch.retry import RetryPolicy
 from dynamorm_async.testing import local_session
 from tests.faultproxy import FaultConfig, FaultProxy
+from tests.models import Reading
 
 pytestmark = pytest.mark.timeout(120)
 
 LOGGER = "dynamorm_async"
 QUICK = RetryPolicy(max_attempts=30, base_delay=0.001, max_delay=0.01, deadline=30.0)
 HOPELESS = RetryPolicy(max_attempts=3, base_delay=0.001, max_delay=0.005, deadline=10.0)
-
-
-class Reading(Model, table="readings"):
-    sensor: Annotated[str, HashKey()]
-    at: Annotated[int, RangeKey()]
-    value: Decimal = Decimal(0)
 
 
 def readings(count: int) -> list[Reading]:

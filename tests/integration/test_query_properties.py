@@ -25,16 +25,14 @@ from dynamorm_async import (
     ValidationError,
 )
 from dynamorm_async.testing import local_session
+from tests.shared_types import Address
 
 pytestmark = pytest.mark.timeout(60)
 
 
-class Address(msgspec.Struct):
-    city: str
-    zip: str | None = None
+class QueryOrder(Model, table="orders"):
+    """An order whose table has the GSIs and LSIs the query tests read through."""
 
-
-class Order(Model, table="orders"):
     customer: Annotated[str, HashKey()]
     order_id: Annotated[str, RangeKey()]
     status: str = "new"
@@ -64,7 +62,7 @@ class Slim(msgspec.Struct):
 EXPIRES = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 ORDERS = [
-    Order(
+    QueryOrder(
         customer="c1" if n < 40 else "c2",
         order_id=f"o{n:03}",
         status=("new", "paid", "void")[n % 3],
@@ -100,12 +98,12 @@ async def loaded(dynamodb_endpoint: str) -> AsyncIterator[Sessions]:
         local_session(dynamodb_endpoint, table_prefix=prefix) as db,
         local_session(dynamodb_endpoint, table_prefix=prefix, on_request=events.append) as c,
     ):
-        await db.create_table(Order)
+        await db.create_table(QueryOrder)
         try:
             await db.batch_put(ORDERS)
             yield Sessions(db, c, events)
         finally:
-            await db.delete_table(Order, wait=False)
+            await db.delete_table(QueryOrder, wait=False)
 
 
 @pytest.fixture
@@ -119,34 +117,34 @@ def counted(loaded: Sessions) -> tuple[Session, list[RequestEvent]]:
     return loaded.counted, loaded.events
 
 
-def ids(orders: list[Order]) -> list[str]:
+def ids(orders: list[QueryOrder]) -> list[str]:
     return [o.order_id for o in orders]
 
 
 # --- filters on the table, a GSI and an LSI -----------------------------------------------
 
-FILTERS: list[tuple[str, Any, Callable[[Order], bool]]] = [
-    ("==", Order.region == "us", lambda o: o.region == "us"),
-    ("!=", Order.region != "us", lambda o: o.region != "us"),
-    ("<", Order.total < 10, lambda o: o.total < 10),
-    ("<=", Order.total <= Decimal("10.5"), lambda o: o.total <= Decimal("10.5")),
-    (">", Order.qty > 20, lambda o: o.qty > 20),
-    (">=", Order.qty >= 20, lambda o: o.qty >= 20),
-    ("between", Order.qty.between(5, 15), lambda o: 5 <= o.qty <= 15),
-    ("is_in", Order.qty.is_in([0, 7, 14, 21]), lambda o: o.qty in (0, 7, 14, 21)),
-    ("exists", Order.note.exists(), lambda o: o.note is not None),
-    ("not_exists", Order.ship_to.not_exists(), lambda o: o.ship_to is None),
-    ("contains set", Order.tags.contains("rush"), lambda o: "rush" in o.tags),
-    ("contains list", Order.lines.contains("l2"), lambda o: "l2" in o.lines),
-    ("begins_with", Order.region.begins_with("e"), lambda o: o.region.startswith("e")),
-    ("size", Order.lines.size() > 1, lambda o: len(o.lines) > 1),
-    ("is_type", Order.ship_to.zip.is_type("S"), lambda o: bool(o.ship_to and o.ship_to.zip)),
-    ("nested", Order.ship_to.city == "Oslo", lambda o: o.ship_to is not None
+FILTERS: list[tuple[str, Any, Callable[[QueryOrder], bool]]] = [
+    ("==", QueryOrder.region == "us", lambda o: o.region == "us"),
+    ("!=", QueryOrder.region != "us", lambda o: o.region != "us"),
+    ("<", QueryOrder.total < 10, lambda o: o.total < 10),
+    ("<=", QueryOrder.total <= Decimal("10.5"), lambda o: o.total <= Decimal("10.5")),
+    (">", QueryOrder.qty > 20, lambda o: o.qty > 20),
+    (">=", QueryOrder.qty >= 20, lambda o: o.qty >= 20),
+    ("between", QueryOrder.qty.between(5, 15), lambda o: 5 <= o.qty <= 15),
+    ("is_in", QueryOrder.qty.is_in([0, 7, 14, 21]), lambda o: o.qty in (0, 7, 14, 21)),
+    ("exists", QueryOrder.note.exists(), lambda o: o.note is not None),
+    ("not_exists", QueryOrder.ship_to.not_exists(), lambda o: o.ship_to is None),
+    ("contains set", QueryOrder.tags.contains("rush"), lambda o: "rush" in o.tags),
+    ("contains list", QueryOrder.lines.contains("l2"), lambda o: "l2" in o.lines),
+    ("begins_with", QueryOrder.region.begins_with("e"), lambda o: o.region.startswith("e")),
+    ("size", QueryOrder.lines.size() > 1, lambda o: len(o.lines) > 1),
+    ("is_type", QueryOrder.ship_to.zip.is_type("S"), lambda o: bool(o.ship_to and o.ship_to.zip)),
+    ("nested", QueryOrder.ship_to.city == "Oslo", lambda o: o.ship_to is not None
      and o.ship_to.city == "Oslo"),
-    ("list index", Order.lines[1] == "l1", lambda o: len(o.lines) > 1),
+    ("list index", QueryOrder.lines[1] == "l1", lambda o: len(o.lines) > 1),
     (
         "and/or/not",
-        ((Order.region == "us") | (Order.qty < 5)) & ~Order.tags.contains("gift"),
+        ((QueryOrder.region == "us") | (QueryOrder.qty < 5)) & ~QueryOrder.tags.contains("gift"),
         lambda o: (o.region == "us" or o.qty < 5) and "gift" not in o.tags,
     ),
 ]
@@ -157,13 +155,14 @@ TARGET_KEYS = {
     "lsi": {"customer", "qty"},
 }
 
-TARGETS: list[tuple[str, Callable[[Session], Any], Callable[[Order], bool], Any]] = [
-    ("table", lambda db: db.query(Order).where(Order.customer == "c1"),
+TARGETS: list[tuple[str, Callable[[Session], Any], Callable[[QueryOrder], bool], Any]] = [
+    ("table", lambda db: db.query(QueryOrder).where(QueryOrder.customer == "c1"),
      lambda o: o.customer == "c1", lambda o: o.order_id),
-    ("gsi", lambda db: db.query(Order).where(Order.status == "paid", Order.total > 0),
+    ("gsi",
+     lambda db: db.query(QueryOrder).where(QueryOrder.status == "paid", QueryOrder.total > 0),
      lambda o: o.status == "paid", lambda o: (o.total, o.order_id)),
-    ("lsi", lambda db: db.query(Order).index("by_qty").where(
-        Order.customer == "c1", Order.qty >= 0),
+    ("lsi", lambda db: db.query(QueryOrder).index("by_qty").where(
+        QueryOrder.customer == "c1", QueryOrder.qty >= 0),
      lambda o: o.customer == "c1", lambda o: (o.qty, o.order_id)),
 ]
 
@@ -195,7 +194,12 @@ async def test_limit_counts_items_after_the_filter_and_keeps_paging(
     counted: tuple[Session, list[RequestEvent]],
 ) -> None:
     session, events = counted
-    q = session.query(Order).where(Order.customer == "c1").filter(Order.qty > 30).page_size(4)
+    q = (
+        session.query(QueryOrder)
+        .where(QueryOrder.customer == "c1")
+        .filter(QueryOrder.qty > 30)
+        .page_size(4)
+    )
     want = [o for o in C1 if o.qty > 30][:5]
     assert await q.limit(5).all() == want
     # 4 items evaluated per request; the 5th match lies beyond the first few pages.
@@ -208,7 +212,7 @@ async def test_limit_without_a_filter_reads_only_what_it_returns(
     counted: tuple[Session, list[RequestEvent]],
 ) -> None:
     session, events = counted
-    got = await session.query(Order).where(Order.customer == "c1").limit(3).all()
+    got = await session.query(QueryOrder).where(QueryOrder.customer == "c1").limit(3).all()
     assert ids(got) == ["o000", "o001", "o002"] and len(events) == 1
 
 
@@ -218,7 +222,8 @@ async def test_page_size_is_dynamodb_limit_per_request(
 ) -> None:
     # 40 items: a full last page still returns a LastEvaluatedKey, so one more request.
     session, events = counted
-    assert await session.query(Order).where(Order.customer == "c1").page_size(size).all() == C1
+    q = session.query(QueryOrder).where(QueryOrder.customer == "c1")
+    assert await q.page_size(size).all() == C1
     assert len(events) == requests
 
 
@@ -226,7 +231,7 @@ async def test_iteration_reads_one_page_at_a_time(
     counted: tuple[Session, list[RequestEvent]],
 ) -> None:
     session, events = counted
-    q = session.query(Order).where(Order.customer == "c1").page_size(5)
+    q = session.query(QueryOrder).where(QueryOrder.customer == "c1").page_size(5)
     seen = []
     async for order in q:
         seen.append(order)
@@ -247,28 +252,33 @@ async def test_reverse_on_table_gsi_and_lsi(db: Session) -> None:
 
 
 async def test_consistent_reads_on_table_and_lsi(db: Session) -> None:
-    q = db.query(Order).where(Order.customer == "c1").consistent()
+    q = db.query(QueryOrder).where(QueryOrder.customer == "c1").consistent()
     assert await q.all() == C1
-    lsi = db.query(Order).index("by_qty").where(Order.customer == "c1", Order.qty < 3).consistent()
+    lsi = (
+        db.query(QueryOrder)
+        .index("by_qty")
+        .where(QueryOrder.customer == "c1", QueryOrder.qty < 3)
+        .consistent()
+    )
     assert await lsi.all() == sorted((o for o in C1 if o.qty < 3), key=lambda o: o.qty)
 
 
 async def test_first_count_and_all(db: Session) -> None:
-    q = db.query(Order).where(Order.customer == "c1")
+    q = db.query(QueryOrder).where(QueryOrder.customer == "c1")
     assert await q.first() == C1[0]
     assert await q.count() == 40
-    assert await q.filter(Order.region == "us").count() == 20
-    assert await q.filter(Order.region == "us").limit(7).count() == 7
+    assert await q.filter(QueryOrder.region == "us").count() == 20
+    assert await q.filter(QueryOrder.region == "us").limit(7).count() == 7
     assert await q.limit(100).count() == 40
     assert await q.page_size(3).count() == 40
-    assert await q.filter(Order.qty > 100).first() is None
-    gsi = db.query(Order).where(Order.status == "void", Order.total.between(10, 20))
+    assert await q.filter(QueryOrder.qty > 100).first() is None
+    gsi = db.query(QueryOrder).where(QueryOrder.status == "void", QueryOrder.total.between(10, 20))
     assert await gsi.count() == len(await gsi.all()) == 3
 
 
 async def test_builders_are_immutable_and_reusable(db: Session) -> None:
-    base = db.query(Order).where(Order.customer == "c1")
-    filtered = base.filter(Order.region == "us")
+    base = db.query(QueryOrder).where(QueryOrder.customer == "c1")
+    filtered = base.filter(QueryOrder.region == "us")
     limited = filtered.limit(2)
     reversed_ = base.reverse()
     assert await base.all() == C1
@@ -283,8 +293,12 @@ async def test_builders_are_immutable_and_reusable(db: Session) -> None:
 
 
 async def test_select_paths_gives_dicts_keyed_by_field_name(db: Session) -> None:
-    q = db.query(Order).where(Order.customer == "c1").select(
-        Order.total, Order.ship_to.city, Order.lines[2], Order.lines[0], Order.expires_at
+    q = db.query(QueryOrder).where(QueryOrder.customer == "c1").select(
+        QueryOrder.total,
+        QueryOrder.ship_to.city,
+        QueryOrder.lines[2],
+        QueryOrder.lines[0],
+        QueryOrder.expires_at,
     )
     rows = await q.all()
     assert len(rows) == 40
@@ -300,29 +314,37 @@ async def test_select_paths_gives_dicts_keyed_by_field_name(db: Session) -> None
             want["expires_at"] = order.expires_at
         assert row == want
     # Key attributes read for the cursor are returned only when selected.
-    keyed = await db.query(Order).where(Order.customer == "c2").select(Order.order_id).all()
+    keyed = (
+        await db.query(QueryOrder)
+        .where(QueryOrder.customer == "c2")
+        .select(QueryOrder.order_id)
+        .all()
+    )
     assert keyed == [{"order_id": o.order_id} for o in ORDERS if o.customer == "c2"]
 
 
 async def test_select_struct_gives_typed_partials(db: Session) -> None:
-    rows = await db.query(Order).where(Order.customer == "c1").reverse().select(Slim).all()
+    q = db.query(QueryOrder).where(QueryOrder.customer == "c1")
+    rows = await q.reverse().select(Slim).all()
     assert rows == [Slim(o.order_id, o.total, o.expires_at) for o in reversed(C1)]
     assert all(type(r) is Slim for r in rows)
 
 
 async def test_select_on_indexes(db: Session) -> None:
     # A KEYS_ONLY GSI: model instances are refused, projected keys work.
-    keys_only = db.query(Order).where(Order.region == "us")
+    keys_only = db.query(QueryOrder).where(QueryOrder.region == "us")
     with pytest.raises(ValidationError, match="does not project"):
         await keys_only.all()
-    rows = await keys_only.select(Order.order_id).all()
+    rows = await keys_only.select(QueryOrder.order_id).all()
     assert rows == [{"order_id": o.order_id} for o in ORDERS if o.region == "us"]
     # An LSI projecting only `total` reads the rest through to the table.
-    lsi = db.query(Order).index("by_qty_slim").where(Order.customer == "c1", Order.qty < 4)
+    lsi = db.query(QueryOrder).index("by_qty_slim").where(
+        QueryOrder.customer == "c1", QueryOrder.qty < 4
+    )
     want = sorted((o for o in C1 if o.qty < 4), key=lambda o: o.qty)
     assert await lsi.all() == want
-    assert await lsi.select(Order.total).all() == [{"total": o.total} for o in want]
-    gsi = db.query(Order).where(Order.status == "new", Order.total < 5).select(Slim)
+    assert await lsi.select(QueryOrder.total).all() == [{"total": o.total} for o in want]
+    gsi = db.query(QueryOrder).where(QueryOrder.status == "new", QueryOrder.total < 5).select(Slim)
     assert await gsi.all() == [
         Slim(o.order_id, o.total, o.expires_at)
         for o in sorted(ORDERS, key=lambda o: o.total)
@@ -332,12 +354,12 @@ async def test_select_on_indexes(db: Session) -> None:
 
 async def test_select_with_filter_limit_and_consistency(db: Session) -> None:
     q = (
-        db.query(Order)
-        .where(Order.customer == "c1", Order.order_id.begins_with("o01"))
-        .filter(Order.region == "eu")
+        db.query(QueryOrder)
+        .where(QueryOrder.customer == "c1", QueryOrder.order_id.begins_with("o01"))
+        .filter(QueryOrder.region == "eu")
         .consistent()
         .limit(3)
-        .select(Order.qty)
+        .select(QueryOrder.qty)
     )
     assert await q.all() == [{"qty": o.qty} for o in C1[10:20] if o.region == "eu"][:3]
     assert await q.first() == {"qty": C1[10].qty}
@@ -348,40 +370,44 @@ async def test_select_with_filter_limit_and_consistency(db: Session) -> None:
 
 @pytest.fixture
 async def fresh(dynamodb_session: Session) -> Session:
-    await dynamodb_session.create_table(Order)
+    await dynamodb_session.create_table(QueryOrder)
     await dynamodb_session.batch_put(ORDERS)
     return dynamodb_session
 
 
 async def test_update_from_a_query_pinning_the_full_key(fresh: Session) -> None:
-    q = fresh.query(Order).where(Order.customer == "c1", Order.order_id == "o004")
-    await q.update().set(Order.status, "shipped").increment(Order.qty, 2)
-    got = await fresh.get(Order, customer="c1", order_id="o004")
+    q = fresh.query(QueryOrder).where(QueryOrder.customer == "c1", QueryOrder.order_id == "o004")
+    await q.update().set(QueryOrder.status, "shipped").increment(QueryOrder.qty, 2)
+    got = await fresh.get(QueryOrder, customer="c1", order_id="o004")
     assert got.status == "shipped" and got.qty == ORDERS[4].qty + 2
 
 
 async def test_update_needs_exactly_the_primary_key(fresh: Session) -> None:
-    base = fresh.query(Order)
+    base = fresh.query(QueryOrder)
     with pytest.raises(ValidationError, match="pin the full primary key"):
-        base.where(Order.customer == "c1").update()
+        base.where(QueryOrder.customer == "c1").update()
     with pytest.raises(ValidationError, match="pin the full primary key"):
-        base.where(Order.customer == "c1", Order.order_id > "o1").update()
+        base.where(QueryOrder.customer == "c1", QueryOrder.order_id > "o1").update()
     with pytest.raises(ValidationError, match=r"drop filter\(\)"):
-        base.where(Order.customer == "c1", Order.order_id == "o1").filter(Order.qty > 1).update()
+        base.where(QueryOrder.customer == "c1", QueryOrder.order_id == "o1").filter(
+            QueryOrder.qty > 1
+        ).update()
     with pytest.raises(ValidationError, match=r"drop index\(\), consistent\(\)"):
-        base.index("by_qty").where(Order.customer == "c1", Order.order_id == "o1").consistent(
+        base.index("by_qty").where(
+            QueryOrder.customer == "c1", QueryOrder.order_id == "o1"
+        ).consistent(
         ).update()
 
 
 async def test_delete_from_a_query(fresh: Session) -> None:
-    q = fresh.query(Order).where(Order.customer == "c1")
-    assert await q.filter(Order.region == "us").limit(5).delete() == 5
+    q = fresh.query(QueryOrder).where(QueryOrder.customer == "c1")
+    assert await q.filter(QueryOrder.region == "us").limit(5).delete() == 5
     assert await q.count() == 35
-    assert await q.filter(Order.region == "us").delete() == 15
+    assert await q.filter(QueryOrder.region == "us").delete() == 15
     assert [o.region for o in await q.all()] == ["eu"] * 20
     # Through a GSI: the table's keys are projected and deleted.
-    gsi = fresh.query(Order).where(Order.status == "paid", Order.total >= 0)
+    gsi = fresh.query(QueryOrder).where(QueryOrder.status == "paid", QueryOrder.total >= 0)
     paid = len(await gsi.all())
     assert await gsi.delete() == paid
     assert await gsi.count() == 0
-    assert await fresh.scan(Order).count() == 50 - 20 - paid
+    assert await fresh.scan(QueryOrder).count() == 50 - 20 - paid

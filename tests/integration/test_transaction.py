@@ -6,38 +6,23 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
 import pytest
 
 from dynamorm_async import (
-    CreatedAt,
     HashKey,
     Model,
-    RangeKey,
     RequestEvent,
     Session,
     TransactionCanceled,
-    UpdatedAt,
     ValidationError,
-    Version,
 )
 from dynamorm_async.testing import local_session
+from tests.models import Order
 
 pytestmark = pytest.mark.timeout(60)
-
-
-class Order(Model, table="orders"):
-    customer: Annotated[str, HashKey()]
-    order_id: Annotated[str, RangeKey()]
-    status: str = "new"
-    qty: int = 0
-    total: Decimal = Decimal(0)
-    version: Annotated[int, Version()] = 0
-    created_at: Annotated[datetime | None, CreatedAt()] = None
-    updated_at: Annotated[datetime | None, UpdatedAt()] = None
 
 
 class Stock(Model, table="stock"):

@@ -11,50 +11,23 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
 
-import msgspec
 import pytest
 
 from dynamorm_async import (
-    TTL,
     ConditionFailed,
-    CreatedAt,
     HashKey,
     ItemNotFound,
     Model,
-    RangeKey,
     RequestEvent,
     RequestRejected,
     Session,
-    UpdatedAt,
     ValidationError,
-    Version,
 )
 from dynamorm_async.testing import local_session
+from tests.models import Order
+from tests.shared_types import Address
 
 pytestmark = pytest.mark.timeout(60)
-
-
-class Address(msgspec.Struct):
-    city: str
-    zip: str | None = None
-
-
-class Order(Model, table="orders"):
-    customer: Annotated[str, HashKey()]
-    order_id: Annotated[str, RangeKey()]
-    status: str = "new"
-    total: Decimal = Decimal(0)
-    qty: int = 0
-    tags: set[str] = msgspec.field(default_factory=set)
-    scores: set[int] = msgspec.field(default_factory=set)
-    blobs: set[bytes] = msgspec.field(default_factory=set)
-    lines: list[str] = msgspec.field(default_factory=list)
-    ship_to: Address | None = None
-    note: str | None = None
-    version: Annotated[int, Version()] = 0
-    expires_at: Annotated[datetime | None, TTL()] = None
-    created_at: Annotated[datetime | None, CreatedAt()] = None
-    updated_at: Annotated[datetime | None, UpdatedAt()] = None
 
 
 class Plain(Model, table="plain"):

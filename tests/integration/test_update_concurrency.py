@@ -11,13 +11,9 @@ import msgspec
 import pytest
 
 from dynamorm_async import ConditionFailed, HashKey, Model, Session, Version
+from tests.models import Counter
 
 pytestmark = pytest.mark.timeout(120)
-
-
-class Counter(Model, table="counters"):
-    name: Annotated[str, HashKey()]
-    hits: int = 0
 
 
 class Ledger(Model, table="ledgers"):

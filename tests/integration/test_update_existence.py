@@ -24,26 +24,23 @@ from dynamorm_async import (
     Version,
 )
 from dynamorm_async.testing import local_session
+from tests.models import Strict
 
 pytestmark = pytest.mark.timeout(60)
 
 
-class Counter(Model, table="counters"):
+class Meter(Model, table="counters"):
+    """A counter with a Version and a set."""
+
     name: Annotated[str, HashKey()]
     hits: int = 0
     version: Annotated[int, Version()] = 0
     tags: set[str] = msgspec.field(default_factory=set)
 
 
-class Strict(Model, table="strict"):
-    pk: Annotated[str, HashKey()]
-    name: str
-    amount: Decimal
-
-
 @pytest.fixture
 async def db(dynamodb_session: Session) -> AsyncIterator[Session]:
-    for model in (Strict, Counter):
+    for model in (Strict, Meter):
         await dynamodb_session.create_table(model)
     yield dynamodb_session
 
@@ -79,22 +76,22 @@ async def test_an_update_setting_every_required_field_creates_a_readable_item(
 
 
 async def test_counters_keep_working_as_upserts(db: Session) -> None:
-    await db.update(Counter, name="page").increment(Counter.hits, 1)
-    await db.update(Counter, name="page").increment(Counter.hits, 1)
-    await db.update(Counter, name="tagged").add(Counter.tags, {"a"})
-    page = await db.get(Counter, name="page", consistent=True)
-    tagged = await db.get(Counter, name="tagged", consistent=True)
+    await db.update(Meter, name="page").increment(Meter.hits, 1)
+    await db.update(Meter, name="page").increment(Meter.hits, 1)
+    await db.update(Meter, name="tagged").add(Meter.tags, {"a"})
+    page = await db.get(Meter, name="page", consistent=True)
+    tagged = await db.get(Meter, name="tagged", consistent=True)
     assert (page.hits, page.version) == (2, 2)
     assert (tagged.hits, tagged.tags) == (0, {"a"})
 
 
 async def test_must_exist_forces_the_check(db: Session) -> None:
     with pytest.raises(ItemNotFound, match=r"must_exist\(\) was asked for"):
-        await db.update(Counter, name="page").increment(Counter.hits, 1).must_exist()
-    assert await db.scan(Counter).consistent().all() == []
-    await db.put(Counter(name="page"))
+        await db.update(Meter, name="page").increment(Meter.hits, 1).must_exist()
+    assert await db.scan(Meter).consistent().all() == []
+    await db.put(Meter(name="page"))
     new = await (
-        db.update(Counter, name="page").must_exist().increment(Counter.hits, 5).returning("ALL_NEW")
+        db.update(Meter, name="page").must_exist().increment(Meter.hits, 5).returning("ALL_NEW")
     )
     assert new.hits == 5
 
@@ -113,9 +110,9 @@ async def test_a_false_condition_on_a_stored_item_stays_condition_failed(db: Ses
 async def test_a_false_condition_on_a_missing_item_that_may_be_created(db: Session) -> None:
     # No existence check here: the missing item is simply what the condition saw.
     with pytest.raises(ConditionFailed) as caught:
-        await db.update(Counter, name="c").increment(Counter.hits).condition(Counter.hits > 3)
+        await db.update(Meter, name="c").increment(Meter.hits).condition(Meter.hits > 3)
     assert caught.value.item is None
-    assert await db.scan(Counter).consistent().all() == []
+    assert await db.scan(Meter).consistent().all() == []
 
 
 async def test_a_missing_item_with_a_false_condition_is_item_not_found(db: Session) -> None:
@@ -139,11 +136,11 @@ async def test_a_nested_path_on_a_missing_item_is_item_not_found(db: Session) ->
 
 
 async def test_an_update_from_an_instance_never_recreates_a_deleted_item(db: Session) -> None:
-    counter = await db.put(Counter(name="gone"))
-    await db.delete(Counter, name="gone")
+    counter = await db.put(Meter(name="gone"))
+    await db.delete(Meter, name="gone")
     with pytest.raises(ItemNotFound, match="built from an instance"):
-        await db.update(counter).increment(Counter.hits)
-    assert await db.scan(Counter).consistent().all() == []
+        await db.update(counter).increment(Meter.hits)
+    assert await db.scan(Meter).consistent().all() == []
 
 
 # --- transactions -----------------------------------------------------------------------------
@@ -152,7 +149,7 @@ async def test_an_update_from_an_instance_never_recreates_a_deleted_item(db: Ses
 async def test_a_transaction_update_that_cannot_create_cancels_it(db: Session) -> None:
     with pytest.raises(TransactionCanceled) as caught:
         async with db.transaction() as tx:
-            tx.put(Counter(name="other"))
+            tx.put(Meter(name="other"))
             tx.update(Strict, pk="new").set(Strict.amount, Decimal(1))
     reasons = caught.value.failed_reasons
     assert [(r.index, r.code, r.operation) for r in reasons] == [
@@ -163,7 +160,7 @@ async def test_a_transaction_update_that_cannot_create_cancels_it(db: Session) -
     assert "required field name" in reasons[0].message
     assert "ItemNotFound" in str(caught.value)
     assert await strict_items(db) == []
-    assert await db.scan(Counter).consistent().all() == []
+    assert await db.scan(Meter).consistent().all() == []
 
 
 async def test_a_transaction_update_with_a_false_condition_keeps_dynamodbs_reason(
@@ -182,14 +179,14 @@ async def test_a_transaction_update_with_a_false_condition_keeps_dynamodbs_reaso
 
 async def test_transaction_counters_upsert_and_must_exist_applies(db: Session) -> None:
     async with db.transaction() as tx:
-        tx.update(Counter, name="a").increment(Counter.hits, 2)
+        tx.update(Meter, name="a").increment(Meter.hits, 2)
         tx.update(Strict, pk="s").set(Strict.name, "n").set(Strict.amount, Decimal(1))
-    assert (await db.get(Counter, name="a", consistent=True)).hits == 2
+    assert (await db.get(Meter, name="a", consistent=True)).hits == 2
     assert await strict_items(db) == [Strict(pk="s", name="n", amount=Decimal(1))]
     with pytest.raises(TransactionCanceled, match=r"must_exist\(\) was asked for"):
         async with db.transaction() as tx:
-            tx.update(Counter, name="b").must_exist().increment(Counter.hits)
-    assert await db.get_or_none(Counter, name="b", consistent=True) is None
+            tx.update(Meter, name="b").must_exist().increment(Meter.hits)
+    assert await db.get_or_none(Meter, name="b", consistent=True) is None
 
 
 # --- query chains -----------------------------------------------------------------------------
@@ -199,9 +196,9 @@ async def test_query_chain_updates_follow_the_rule(db: Session) -> None:
     with pytest.raises(ItemNotFound):
         await db.query(Strict).where(Strict.pk == "q").update().set(Strict.amount, Decimal(1))
     assert await strict_items(db) == []
-    await db.query(Counter).where(Counter.name == "q").update().increment(Counter.hits)
-    assert (await db.get(Counter, name="q", consistent=True)).hits == 1
+    await db.query(Meter).where(Meter.name == "q").update().increment(Meter.hits)
+    assert (await db.get(Meter, name="q", consistent=True)).hits == 1
     with pytest.raises(ItemNotFound):
-        await db.query(Counter).where(Counter.name == "r").update().must_exist().increment(
-            Counter.hits
+        await db.query(Meter).where(Meter.name == "r").update().must_exist().increment(
+            Meter.hits
         )

@@ -35,7 +35,9 @@ from dynamorm_async.testing import local_session
 from tests.shared_types import Line, Status
 
 
-class Order(Model, table="orders"):
+class ContractOrder(Model, table="orders"):
+    """Keyed by tenant, with one field per rule of the write contract."""
+
     tenant: Annotated[str, HashKey()]
     order_id: Annotated[str, RangeKey()]
     status: Status = Status.NEW
@@ -62,7 +64,7 @@ class Requests:
 async def db(
     dynamodb_endpoint: str, dynamodb_session: Session
 ) -> AsyncIterator[tuple[Session, Requests]]:
-    await dynamodb_session.create_table(Order)
+    await dynamodb_session.create_table(ContractOrder)
     requests = Requests()
     async with local_session(
         dynamodb_endpoint, table_prefix=dynamodb_session.table_prefix, on_request=requests
@@ -70,8 +72,8 @@ async def db(
         yield counted, requests
 
 
-def good(order_id: str = "ok") -> Order:
-    return Order(tenant="p", order_id=order_id, lines=[Line("a", 1)], ref=uuid.uuid4())
+def good(order_id: str = "ok") -> ContractOrder:
+    return ContractOrder(tenant="p", order_id=order_id, lines=[Line("a", 1)], ref=uuid.uuid4())
 
 
 def _deep(levels: int) -> dict[str, Any]:
@@ -83,41 +85,49 @@ def _deep(levels: int) -> dict[str, Any]:
 
 # (case, field values that do not read back, the error's message)
 BAD_FIELDS: list[tuple[str, dict[str, Any], str]] = [
-    ("enum name", {"status": "PAID"}, r"Order\.status: expected a Status member"),
+    ("enum name", {"status": "PAID"}, r"ContractOrder\.status: expected a Status member"),
     (
         "dict for a struct",
         {"lines": [Line("a", 1), {"sku": "x"}]},
-        r"Order\.lines\[1\]: expected a Line, got dict",
+        r"ContractOrder\.lines\[1\]: expected a Line, got dict",
     ),
-    ("str for a UUID", {"ref": "not-a-uuid"}, r"Order\.ref: expected a uuid\.UUID, got str"),
+    (
+        "str for a UUID",
+        {"ref": "not-a-uuid"},
+        r"ContractOrder\.ref: expected a uuid\.UUID, got str",
+    ),
     (
         "nested wrong type",
         {"lines": [Line("a", "1")]},  # type: ignore[arg-type]
-        r"Order\.lines\[0\]\.qty: expected an int, got str '1'",
+        r"ContractOrder\.lines\[0\]\.qty: expected an int, got str '1'",
     ),
-    ("str in set[bytes]", {"tags": {"x"}}, r"Order\.tags: expected bytes, got str 'x'"),
-    ("constraint", {"discount": 101}, r"Order\.discount: Expected `int` <= 100"),
-    ("str for a datetime", {"placed": "2025-01-01"}, r"Order\.placed: expected a datetime"),
-    ("NaN", {"extra": {"x": float("nan")}}, r"Order\.extra\['x'\]: nan cannot be stored"),
-    ("too deep", {"extra": _deep(32)}, r"Order\.extra: value nests maps/lists more than 32"),
-    ("None, not Optional", {"lines": None}, r"Order\.lines: None cannot be stored"),
+    ("str in set[bytes]", {"tags": {"x"}}, r"ContractOrder\.tags: expected bytes, got str 'x'"),
+    ("constraint", {"discount": 101}, r"ContractOrder\.discount: Expected `int` <= 100"),
+    ("str for a datetime", {"placed": "2025-01-01"}, r"ContractOrder\.placed: expected a datetime"),
+    ("NaN", {"extra": {"x": float("nan")}}, r"ContractOrder\.extra\['x'\]: nan cannot be stored"),
+    (
+        "too deep",
+        {"extra": _deep(32)},
+        r"ContractOrder\.extra: value nests maps/lists more than 32",
+    ),
+    ("None, not Optional", {"lines": None}, r"ContractOrder\.lines: None cannot be stored"),
 ]
 
 
-def _bad(fields: dict[str, Any]) -> Callable[[], Order]:
-    return lambda: Order(tenant="p", order_id="bad", **fields)
+def _bad(fields: dict[str, Any]) -> Callable[[], ContractOrder]:
+    return lambda: ContractOrder(tenant="p", order_id="bad", **fields)
 
 
 BAD = [(case, _bad(fields), message) for case, fields, message in BAD_FIELDS]
 
 
-async def stored(db: Session) -> list[Order]:
-    return await db.scan(Order).all()
+async def stored(db: Session) -> list[ContractOrder]:
+    return await db.scan(ContractOrder).all()
 
 
 @pytest.mark.parametrize(("case", "make", "message"), BAD, ids=[case for case, _, _ in BAD])
 async def test_put_and_create_refuse_before_any_request(
-    db: tuple[Session, Requests], case: str, make: Callable[[], Order], message: str
+    db: tuple[Session, Requests], case: str, make: Callable[[], ContractOrder], message: str
 ) -> None:
     session, requests = db
     for write in (session.put, session.create):
@@ -164,16 +174,19 @@ async def test_update_actions_refuse_what_a_put_refuses(db: tuple[Session, Reque
     await session.put(good("u"))
     before = await stored(session)
     requests.sent.clear()
-    update = session.update(Order, tenant="p", order_id="u")
+    update = session.update(ContractOrder, tenant="p", order_id="u")
     attempts: list[tuple[Callable[[], Any], str]] = [
-        (lambda: update.set(Order.status, "PAID"), r"expected a Status member"),
-        (lambda: update.set(Order.ref, "not-a-uuid"), r"not-a-uuid"),
-        (lambda: update.set(Order.lines, [Line("a", 1), {"sku": "x"}]), r"\[1\]: expected a Line"),
-        (lambda: update.append(Order.lines, [Line("a", "1")]), r"qty: expected an int"),  # type: ignore
-        (lambda: update.add(Order.tags, {"x"}), r"expected bytes"),
-        (lambda: update.set(Order.discount, -1), r">= 0"),
-        (lambda: update.set(Order.extra, _deep(32)), r"more than 32 levels"),
-        (lambda: update.set(Order.lines, None), r"None"),
+        (lambda: update.set(ContractOrder.status, "PAID"), r"expected a Status member"),
+        (lambda: update.set(ContractOrder.ref, "not-a-uuid"), r"not-a-uuid"),
+        (
+            lambda: update.set(ContractOrder.lines, [Line("a", 1), {"sku": "x"}]),
+            r"\[1\]: expected a Line",
+        ),
+        (lambda: update.append(ContractOrder.lines, [Line("a", "1")]), r"qty: expected an int"),  # type: ignore
+        (lambda: update.add(ContractOrder.tags, {"x"}), r"expected bytes"),
+        (lambda: update.set(ContractOrder.discount, -1), r">= 0"),
+        (lambda: update.set(ContractOrder.extra, _deep(32)), r"more than 32 levels"),
+        (lambda: update.set(ContractOrder.lines, None), r"None"),
     ]
     for attempt, message in attempts:
         with pytest.raises(ValidationError, match=message):
@@ -181,7 +194,7 @@ async def test_update_actions_refuse_what_a_put_refuses(db: tuple[Session, Reque
     with pytest.raises(ValidationError, match=r"expected a Status member"):
         async with session.transaction() as tx:
             tx.put(good("t"))
-            tx.update(Order, tenant="p", order_id="u").set(Order.status, "PAID")  # type: ignore
+            tx.update(ContractOrder, tenant="p", order_id="u").set(ContractOrder.status, "PAID")  # type: ignore
     assert requests.sent == []
     assert await stored(session) == before
 
@@ -190,15 +203,15 @@ async def test_none_in_an_optional_field_with_another_default_reads_back_as_none
     db: tuple[Session, Requests],
 ) -> None:
     session, _ = db
-    written = await session.put(Order(tenant="p", order_id="n", note=None))
+    written = await session.put(ContractOrder(tenant="p", order_id="n", note=None))
     assert written.note is None
-    assert (await session.get(Order, tenant="p", order_id="n")).note is None
-    await session.update(Order, tenant="p", order_id="n").set(Order.note, "x")
-    await session.update(Order, tenant="p", order_id="n").set(Order.note, None)
-    assert (await session.get(Order, tenant="p", order_id="n")).note is None
+    assert (await session.get(ContractOrder, tenant="p", order_id="n")).note is None
+    await session.update(ContractOrder, tenant="p", order_id="n").set(ContractOrder.note, "x")
+    await session.update(ContractOrder, tenant="p", order_id="n").set(ContractOrder.note, None)
+    assert (await session.get(ContractOrder, tenant="p", order_id="n")).note is None
 
 
-class OrderV2(Order, table="orders"):
+class OrderV2(ContractOrder, table="orders"):
     total: Decimal = Decimal(0)
 
 
@@ -208,13 +221,13 @@ async def test_migration_targets_that_would_not_read_back_are_failures(
     session, _ = db
     await session.batch_put([good("m1"), good("m2")])
 
-    def upgrade(order: Order) -> OrderV2:
+    def upgrade(order: ContractOrder) -> OrderV2:
         fields = msgspec.structs.asdict(order)
         if order.order_id == "m1":
             fields["status"] = "PAID"  # the enum's name, not a member
         return OrderV2(**fields, total=Decimal("1.5"))
 
-    report = await migrate(session, source=Order, target=OrderV2, transform=upgrade)
+    report = await migrate(session, source=ContractOrder, target=OrderV2, transform=upgrade)
     reasons = {key["order_id"]: reason for key, reason in report.failed}
     assert list(reasons) == ["m1"]
     assert "OrderV2.status: expected a Status member" in reasons["m1"]

@@ -310,11 +310,11 @@ def test_to_set() -> None:
 # --- Reshape ----------------------------------------------------------------------------------
 
 
-class Address(msgspec.Struct):
+class MemberAddress(msgspec.Struct):
     city: str
 
 
-class UserV1(Model, table="users"):
+class MemberV1(Model, table="users"):
     id: Annotated[str, HashKey()]
     name: str
     joined: str
@@ -323,18 +323,18 @@ class UserV1(Model, table="users"):
     legacy: str = ""
 
 
-class UserV2(Model, table="users"):
+class MemberV2(Model, table="users"):
     id: Annotated[str, HashKey()]
     full_name: str
     joined: datetime
     age: int | None = None
     tags: set[str] = msgspec.field(default_factory=set)
     plan: str = "free"
-    address: Address | None = None
+    address: MemberAddress | None = None
     notes: list[str] = msgspec.field(default_factory=list)
 
 
-def v1(**kw: Any) -> UserV1:
+def v1(**kw: Any) -> MemberV1:
     fields: dict[str, Any] = {
         "id": "u1",
         "name": "Ada",
@@ -344,22 +344,22 @@ def v1(**kw: Any) -> UserV1:
         "legacy": "old",
     }
     fields.update(kw)
-    return UserV1(**fields)
+    return MemberV1(**fields)
 
 
 UPGRADE = Reshape(
-    UserV2,
+    MemberV2,
     rename={"name": "full_name"},
     drop=["legacy"],
     defaults={"plan": "pro", "notes": ["migrated"]},
     convert={"age": to_int, "joined": parse_datetime, "tags": to_set},
-    source=UserV1,
+    source=MemberV1,
 )
 
 
 def test_reshape_copies_renames_converts_and_defaults() -> None:
     result = UPGRADE(v1())
-    assert result == UserV2(
+    assert result == MemberV2(
         id="u1",
         full_name="Ada",
         age=36,
@@ -368,7 +368,7 @@ def test_reshape_copies_renames_converts_and_defaults() -> None:
         plan="pro",
         notes=["migrated"],
     )
-    assert "Reshape(UserV2" in repr(UPGRADE)
+    assert "Reshape(MemberV2" in repr(UPGRADE)
 
 
 def test_reshape_defaults_are_copied_per_item() -> None:
@@ -390,26 +390,26 @@ def test_reshape_conversion_errors_name_the_field() -> None:
 
 
 def test_reshape_wraps_plain_exceptions_of_converters() -> None:
-    shape = Reshape(UserV2, rename={"name": "full_name"}, drop=["legacy"],
+    shape = Reshape(MemberV2, rename={"name": "full_name"}, drop=["legacy"],
                     convert={"age": int, "joined": parse_datetime})
     with pytest.raises(ConversionError, match="age: ValueError: invalid literal"):
         shape(v1(age="x"))
 
 
 def test_reshape_leaves_validation_to_the_writer() -> None:
-    shape = Reshape(UserV2, rename={"name": "full_name"}, drop=["legacy"],
+    shape = Reshape(MemberV2, rename={"name": "full_name"}, drop=["legacy"],
                     convert={"joined": parse_datetime})
     # age stays a str; migrate() (or put()) rejects such a result before writing it.
     result = shape(v1())
     assert result.age == "36"  # type: ignore[comparison-overlap]
-    with pytest.raises(ValidationError, match=r"UserV2\.age: expected an int, got str .36."):
-        UserV2.__dynamorm__.encode_checked(result)
+    with pytest.raises(ValidationError, match=r"MemberV2\.age: expected an int, got str .36."):
+        MemberV2.__dynamorm__.encode_checked(result)
 
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"rename": {"name": "full_name"}}, "source field 'legacy' has no place in UserV2"),
+        ({"rename": {"name": "full_name"}}, "source field 'legacy' has no place in MemberV2"),
         ({"rename": {"name": "nom"}, "drop": ["legacy"]}, "maps 'name' to 'nom'"),
         ({"drop": ["legacy", "nope"], "rename": {"name": "full_name"}}, "drop= names fields"),
         ({"rename": {"nope": "x"}, "drop": ["legacy"]}, "rename= names fields"),
@@ -435,11 +435,11 @@ def test_reshape_leaves_validation_to_the_writer() -> None:
 )
 def test_reshape_configuration_errors(kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(ValidationError, match=message) as info:
-        Reshape(UserV2, source=UserV1, **kwargs)
+        Reshape(MemberV2, source=MemberV1, **kwargs)
     assert not isinstance(info.value, ConversionError)
 
 
 def test_reshape_without_source_checks_on_first_call() -> None:
-    shape = Reshape(UserV2, rename={"name": "full_name"})
+    shape = Reshape(MemberV2, rename={"name": "full_name"})
     with pytest.raises(ValidationError, match="'legacy' has no place"):
         shape(v1())

@@ -17,61 +17,63 @@ from dynamorm_async._wire.decode_errors import (
 )
 
 
-class Line(msgspec.Struct):
+class CartLine(msgspec.Struct):
     sku: str
     qty: int = msgspec.field(name="q")
 
 
-class Order(msgspec.Struct):
-    lines: list[Line] = []
-    by_sku: dict[str, Line] = {}
-    maybe: Annotated[Line | None, msgspec.Meta(title="x")] = None
+class Cart(msgspec.Struct):
+    """Wire names that differ from field names, in lists, maps and Optionals."""
+
+    lines: list[CartLine] = []
+    by_sku: dict[str, CartLine] = {}
+    maybe: Annotated[CartLine | None, msgspec.Meta(title="x")] = None
     dotted: int = msgspec.field(name="m.a.p", default=0)
 
 
 def message_for(data: dict[str, Any]) -> str:
     with pytest.raises(msgspec.ValidationError) as caught:
-        msgspec.convert(data, Order)
+        msgspec.convert(data, Cart)
     return str(caught.value)
 
 
 @pytest.mark.parametrize(
     ("data", "path"),
     [
-        ({"lines": [{"sku": "a", "q": 1}, {"sku": "b", "q": "x"}]}, "Order.lines[1].qty"),
-        ({"lines": [{"q": 1}]}, "Order.lines[0].sku"),
-        ({"by_sku": {"k": {"sku": 1}}}, "Order.by_sku[...].sku"),
-        ({"maybe": {"sku": "a", "q": "x"}}, "Order.maybe.qty"),
-        ({"m.a.p": "x"}, "Order.dotted"),
-        ({"lines": "x"}, "Order.lines"),
+        ({"lines": [{"sku": "a", "q": 1}, {"sku": "b", "q": "x"}]}, "Cart.lines[1].qty"),
+        ({"lines": [{"q": 1}]}, "Cart.lines[0].sku"),
+        ({"by_sku": {"k": {"sku": 1}}}, "Cart.by_sku[...].sku"),
+        ({"maybe": {"sku": "a", "q": "x"}}, "Cart.maybe.qty"),
+        ({"m.a.p": "x"}, "Cart.dotted"),
+        ({"lines": "x"}, "Cart.lines"),
     ],
 )
 def test_msgspec_paths_render_with_field_names(data: dict[str, Any], path: str) -> None:
-    assert field_path(Order, message_for(data)) == path
+    assert field_path(Cart, message_for(data)) == path
 
 
 def test_paths_without_a_place_and_under_a_value() -> None:
-    assert field_path(Order, "") == "Order"
-    assert field_path(Order, "Expected `int`, got `str` - at `$[2].q`", under=".lines") == (
-        "Order.lines[2].qty"
+    assert field_path(Cart, "") == "Cart"
+    assert field_path(Cart, "Expected `int`, got `str` - at `$[2].q`", under=".lines") == (
+        "Cart.lines[2].qty"
     )
-    assert field_path(Order, "", under=wire_path(["lines", 0, "q"])) == "Order.lines[0].qty"
-    assert field_path(Order, "Expected `str` - at `$.nope.x`") == "Order.nope.x"
+    assert field_path(Cart, "", under=wire_path(["lines", 0, "q"])) == "Cart.lines[0].qty"
+    assert field_path(Cart, "Expected `str` - at `$.nope.x`") == "Cart.nope.x"
 
 
 def test_item_decode_error_carries_item_key_model_and_path() -> None:
     item = {"pk": {"S": "a"}, "lines": {"L": [{"M": {"sku": {"N": "1"}}}]}}
     with pytest.raises(msgspec.ValidationError) as caught:
-        msgspec.convert({"lines": [{"sku": 1}]}, Order)
-    error = item_decode_error(Order, item, caught.value, table="t", key_attributes=("pk",))
+        msgspec.convert({"lines": [{"sku": 1}]}, Cart)
+    error = item_decode_error(Cart, item, caught.value, table="t", key_attributes=("pk",))
     assert isinstance(error, ItemDecodeError) and not isinstance(error, ValidationError)
     assert (error.key, error.item, error.model, error.path) == (
         {"pk": "a"},
         item,
-        Order,
-        "Order.lines[0].sku",
+        Cart,
+        "Cart.lines[0].sku",
     )
-    assert str(error).startswith("stored item does not fit Order: Expected `str`, got `int`")
+    assert str(error).startswith("stored item does not fit Cart: Expected `str`, got `int`")
 
 
 def test_decode_page_raises_or_collects() -> None:

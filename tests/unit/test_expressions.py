@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 import re
 import uuid
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -30,19 +29,12 @@ from dynamorm_async._expressions.core import (
 from dynamorm_async._model.model import TTL, HashKey, Model, RangeKey, model_info
 from dynamorm_async._read.projection import DictDecoder, check_paths
 from dynamorm_async._write.update_expr import make_action, render_update
+from tests.shared_types import Address, Color
 
 
-class Color(enum.Enum):
-    RED = "red"
-    BLUE = "blue"
+class ExprOrder(Model, table="orders"):
+    """One field of every kind an expression can name, and names that need placeholders."""
 
-
-class Address(msgspec.Struct):
-    city: str
-    zip: str | None = None
-
-
-class Order(Model, table="orders"):
     customer: Annotated[str, HashKey()]
     order_id: Annotated[str, RangeKey()]
     status: str = "new"
@@ -79,23 +71,27 @@ def render(condition: Condition) -> tuple[str, dict[str, str], dict[str, Any]]:
 # --- every operator ----------------------------------------------------------------------
 
 OPERATORS = [
-    ("eq", lambda: Order.status == "paid", "#n0 = :v0"),
-    ("ne", lambda: Order.status != "paid", "#n0 <> :v0"),
-    ("lt", lambda: Order.status < "paid", "#n0 < :v0"),
-    ("le", lambda: Order.status <= "paid", "#n0 <= :v0"),
-    ("gt", lambda: Order.status > "paid", "#n0 > :v0"),
-    ("ge", lambda: Order.status >= "paid", "#n0 >= :v0"),
-    ("between", lambda: Order.status.between("paid", "zzz"), "#n0 BETWEEN :v0 AND :v1"),
-    ("in", lambda: Order.status.is_in(["paid", "zzz"]), "#n0 IN (:v0, :v1)"),
-    ("exists", lambda: Order.status.exists(), "attribute_exists(#n0)"),
-    ("not_exists", lambda: Order.status.not_exists(), "attribute_not_exists(#n0)"),
-    ("begins_with", lambda: Order.status.begins_with("paid"), "begins_with(#n0, :v0)"),
-    ("contains", lambda: Order.status.contains("paid"), "contains(#n0, :v0)"),
-    ("is_type", lambda: Order.status.is_type("S"), "attribute_type(#n0, :v0)"),
-    ("size", lambda: Order.status.size() > 3, "size(#n0) > :v0"),
-    ("size_between", lambda: Order.status.size().between(1, 2), "size(#n0) BETWEEN :v0 AND :v1"),
-    ("size_in", lambda: Order.status.size().is_in([1, 2]), "size(#n0) IN (:v0, :v1)"),
-    ("not", lambda: ~(Order.status == "paid"), "NOT (#n0 = :v0)"),
+    ("eq", lambda: ExprOrder.status == "paid", "#n0 = :v0"),
+    ("ne", lambda: ExprOrder.status != "paid", "#n0 <> :v0"),
+    ("lt", lambda: ExprOrder.status < "paid", "#n0 < :v0"),
+    ("le", lambda: ExprOrder.status <= "paid", "#n0 <= :v0"),
+    ("gt", lambda: ExprOrder.status > "paid", "#n0 > :v0"),
+    ("ge", lambda: ExprOrder.status >= "paid", "#n0 >= :v0"),
+    ("between", lambda: ExprOrder.status.between("paid", "zzz"), "#n0 BETWEEN :v0 AND :v1"),
+    ("in", lambda: ExprOrder.status.is_in(["paid", "zzz"]), "#n0 IN (:v0, :v1)"),
+    ("exists", lambda: ExprOrder.status.exists(), "attribute_exists(#n0)"),
+    ("not_exists", lambda: ExprOrder.status.not_exists(), "attribute_not_exists(#n0)"),
+    ("begins_with", lambda: ExprOrder.status.begins_with("paid"), "begins_with(#n0, :v0)"),
+    ("contains", lambda: ExprOrder.status.contains("paid"), "contains(#n0, :v0)"),
+    ("is_type", lambda: ExprOrder.status.is_type("S"), "attribute_type(#n0, :v0)"),
+    ("size", lambda: ExprOrder.status.size() > 3, "size(#n0) > :v0"),
+    (
+        "size_between",
+        lambda: ExprOrder.status.size().between(1, 2),
+        "size(#n0) BETWEEN :v0 AND :v1",
+    ),
+    ("size_in", lambda: ExprOrder.status.size().is_in([1, 2]), "size(#n0) IN (:v0, :v1)"),
+    ("not", lambda: ~(ExprOrder.status == "paid"), "NOT (#n0 = :v0)"),
 ]
 
 
@@ -109,15 +105,15 @@ def test_each_operator_renders_exactly(build: Any, expected: str) -> None:
 
 
 def test_operator_values() -> None:
-    assert render(Order.status == "paid")[2] == {":v0": {"S": "paid"}}
-    assert render(Order.status.between("a", "b"))[2] == {":v0": {"S": "a"}, ":v1": {"S": "b"}}
-    assert render(Order.status.is_type("NS"))[2] == {":v0": {"S": "NS"}}
-    assert render(Order.status.size() > 3)[2] == {":v0": {"N": "3"}}
-    assert render(Order.status.size() <= 3)[0] == "size(#n0) <= :v0"
+    assert render(ExprOrder.status == "paid")[2] == {":v0": {"S": "paid"}}
+    assert render(ExprOrder.status.between("a", "b"))[2] == {":v0": {"S": "a"}, ":v1": {"S": "b"}}
+    assert render(ExprOrder.status.is_type("NS"))[2] == {":v0": {"S": "NS"}}
+    assert render(ExprOrder.status.size() > 3)[2] == {":v0": {"N": "3"}}
+    assert render(ExprOrder.status.size() <= 3)[0] == "size(#n0) <= :v0"
 
 
 def test_and_or_not_combine_with_parentheses() -> None:
-    condition = ((Order.qty == 1) & (Order.status == "a")) | ~(Order.qty > 2)
+    condition = ((ExprOrder.qty == 1) & (ExprOrder.status == "a")) | ~(ExprOrder.qty > 2)
     text, names, values = render(condition)
     assert text == "((#n0 = :v0) AND (#n1 = :v1)) OR (NOT (#n0 > :v2))"
     assert names == {"#n0": "qty", "#n1": "status"}
@@ -125,20 +121,20 @@ def test_and_or_not_combine_with_parentheses() -> None:
 
 
 def test_chains_flatten_and_double_negation_cancels() -> None:
-    chain = (Order.qty == 1) & (Order.qty == 2) & (Order.qty == 3)
+    chain = (ExprOrder.qty == 1) & (ExprOrder.qty == 2) & (ExprOrder.qty == 3)
     assert isinstance(chain, And)
     assert len(chain.parts) == 3
     assert render(chain)[0] == "(#n0 = :v0) AND (#n0 = :v1) AND (#n0 = :v2)"
-    either = (Order.qty == 1) | (Order.qty == 2) | (Order.qty == 3)
+    either = (ExprOrder.qty == 1) | (ExprOrder.qty == 2) | (ExprOrder.qty == 3)
     assert isinstance(either, Or)
     assert len(either.parts) == 3
-    negated = ~(Order.qty == 1)
+    negated = ~(ExprOrder.qty == 1)
     assert isinstance(negated, Not)
     assert render(~negated)[0] == "#n0 = :v0"
 
 
 def test_both_treats_a_missing_condition_as_none() -> None:
-    first, second = Order.qty == 1, Order.status == "a"
+    first, second = ExprOrder.qty == 1, ExprOrder.status == "a"
     assert both(None, None) is None
     assert both(first, None) is first
     assert both(None, second) is second
@@ -148,7 +144,7 @@ def test_both_treats_a_missing_condition_as_none() -> None:
 
 
 def test_optional_condition_passes_none_and_checks_the_rest() -> None:
-    condition = Order.qty == 1
+    condition = ExprOrder.qty == 1
     assert optional_condition(None) is None
     assert optional_condition(condition) is condition
     with pytest.raises(ValidationError, match="expected a condition"):
@@ -156,52 +152,52 @@ def test_optional_condition_passes_none_and_checks_the_rest() -> None:
 
 
 def test_path_compared_with_path() -> None:
-    text, names, values = render(Order.qty < Order.total)
+    text, names, values = render(ExprOrder.qty < ExprOrder.total)
     assert text == "#n0 < #n1"
     assert names == {"#n0": "qty", "#n1": "total"}
     assert values == {}
-    assert render(Order.lines.size() > Order.qty)[0] == "size(#n0) > #n1"
-    assert render(Order.qty.between(Order.total, 10))[0] == "#n0 BETWEEN #n1 AND :v0"
+    assert render(ExprOrder.lines.size() > ExprOrder.qty)[0] == "size(#n0) > #n1"
+    assert render(ExprOrder.qty.between(ExprOrder.total, 10))[0] == "#n0 BETWEEN #n1 AND :v0"
 
 
 # --- paths and names ----------------------------------------------------------------------
 
 
 def test_nested_paths_and_list_indexes() -> None:
-    assert render(Order.ship_to.city == "Rome")[:2] == (
+    assert render(ExprOrder.ship_to.city == "Rome")[:2] == (
         "#n0.#n1 = :v0",
         {"#n0": "ship_to", "#n1": "city"},
     )
-    assert render(Order.lines[0] == "x")[:2] == ("#n0[0] = :v0", {"#n0": "lines"})
-    assert render(Order.meta["k"] > 1)[:2] == ("#n0.#n1 > :v0", {"#n0": "meta", "#n1": "k"})
-    assert render(Order.scores[2] >= 5)[0] == "#n0[2] >= :v0"
-    assert render(Order.ship_to.zip.not_exists())[0] == "attribute_not_exists(#n0.#n1)"
+    assert render(ExprOrder.lines[0] == "x")[:2] == ("#n0[0] = :v0", {"#n0": "lines"})
+    assert render(ExprOrder.meta["k"] > 1)[:2] == ("#n0.#n1 > :v0", {"#n0": "meta", "#n1": "k"})
+    assert render(ExprOrder.scores[2] >= 5)[0] == "#n0[2] >= :v0"
+    assert render(ExprOrder.ship_to.zip.not_exists())[0] == "attribute_not_exists(#n0.#n1)"
 
 
 def test_reserved_words_dots_and_dashes_go_through_name_placeholders() -> None:
-    condition = (Order.size == 1) & (Order.dotted == "x") & (Order.dashed == "y")
+    condition = (ExprOrder.size == 1) & (ExprOrder.dotted == "x") & (ExprOrder.dashed == "y")
     text, names, _ = render(condition)
     assert text == "(#n0 = :v0) AND (#n1 = :v1) AND (#n2 = :v2)"
     assert names == {"#n0": "size", "#n1": "a.b", "#n2": "with-dash"}
     # A map key with dots is one path element, not a nested path.
-    assert render(Order.meta["x.y-z"] == 1)[1] == {"#n0": "meta", "#n1": "x.y-z"}
+    assert render(ExprOrder.meta["x.y-z"] == 1)[1] == {"#n0": "meta", "#n1": "x.y-z"}
 
 
 def test_equal_values_and_names_share_placeholders() -> None:
-    condition = (Order.qty == 1) | (Order.scores[0] == 1) | (Order.qty == 2)
+    condition = (ExprOrder.qty == 1) | (ExprOrder.scores[0] == 1) | (ExprOrder.qty == 2)
     text, names, values = render(condition)
     assert text == "(#n0 = :v0) OR (#n1[0] = :v0) OR (#n0 = :v1)"
     assert names == {"#n0": "qty", "#n1": "scores"}
     assert values == {":v0": {"N": "1"}, ":v1": {"N": "2"}}
     # Equal text of different types stays distinct.
-    text, _, values = render((Order.status == "1") & (Order.qty == 1))
+    text, _, values = render((ExprOrder.status == "1") & (ExprOrder.qty == 1))
     assert values == {":v0": {"S": "1"}, ":v1": {"N": "1"}}
 
 
 def test_placeholders_shared_across_expressions_of_one_request() -> None:
     ph = Placeholders()
-    key = (Order.customer == "c").encode(ph)
-    filt = (Order.status == "c").encode(ph)
+    key = (ExprOrder.customer == "c").encode(ph)
+    filt = (ExprOrder.status == "c").encode(ph)
     assert (key, filt) == ("#n0 = :v0", "#n1 = :v0")
     request = ph.apply({"TableName": "t"})
     assert request == {
@@ -214,7 +210,7 @@ def test_placeholders_shared_across_expressions_of_one_request() -> None:
 
 def test_projection_expression() -> None:
     ph = Placeholders()
-    text = projection_expression([Order.status, Order.ship_to.city, Order.lines[1]], ph)
+    text = projection_expression([ExprOrder.status, ExprOrder.ship_to.city, ExprOrder.lines[1]], ph)
     assert text == "#n0, #n1.#n2, #n3[1]"
     assert ph.names == {"#n0": "status", "#n1": "ship_to", "#n2": "city", "#n3": "lines"}
 
@@ -224,48 +220,48 @@ def test_projection_expression() -> None:
 PLUS_FIVE = timezone(timedelta(hours=5))
 
 VALUES = [
-    ("decimal field, int value", lambda: Order.total == 5, {"N": "5"}),
-    ("decimal field, float value", lambda: Order.total > 0.5, {"N": "0.5"}),
-    ("decimal field, decimal", lambda: Order.total < Decimal("1E+100"), {"N": "1E+100"}),
-    ("float field", lambda: Order.ratio == 2.5e-7, {"N": "2.5E-7"}),
-    ("int field, big", lambda: Order.qty == 2**70, {"N": str(2**70)}),
-    ("bool field", lambda: Order.paid == True, {"BOOL": True}),  # noqa: E712
-    ("bytes field", lambda: Order.data == b"\x01\x02", {"B": "AQI="}),
-    ("bytes begins_with", lambda: Order.data.begins_with(b"\xff"), {"B": "/w=="}),
-    ("set[str] contains", lambda: Order.tags.contains("gift"), {"S": "gift"}),
-    ("set[Decimal] contains", lambda: Order.amounts.contains(1.5), {"N": "1.5"}),
-    ("set[bytes] contains", lambda: Order.blobs.contains(b"\x00"), {"B": "AA=="}),
-    ("list[int] contains", lambda: Order.scores.contains(3), {"N": "3"}),
-    ("str contains", lambda: Order.status.contains("ai"), {"S": "ai"}),
-    ("list element", lambda: Order.scores[0] == 7, {"N": "7"}),
-    ("map value", lambda: Order.meta["k"] == 7, {"N": "7"}),
+    ("decimal field, int value", lambda: ExprOrder.total == 5, {"N": "5"}),
+    ("decimal field, float value", lambda: ExprOrder.total > 0.5, {"N": "0.5"}),
+    ("decimal field, decimal", lambda: ExprOrder.total < Decimal("1E+100"), {"N": "1E+100"}),
+    ("float field", lambda: ExprOrder.ratio == 2.5e-7, {"N": "2.5E-7"}),
+    ("int field, big", lambda: ExprOrder.qty == 2**70, {"N": str(2**70)}),
+    ("bool field", lambda: ExprOrder.paid == True, {"BOOL": True}),  # noqa: E712
+    ("bytes field", lambda: ExprOrder.data == b"\x01\x02", {"B": "AQI="}),
+    ("bytes begins_with", lambda: ExprOrder.data.begins_with(b"\xff"), {"B": "/w=="}),
+    ("set[str] contains", lambda: ExprOrder.tags.contains("gift"), {"S": "gift"}),
+    ("set[Decimal] contains", lambda: ExprOrder.amounts.contains(1.5), {"N": "1.5"}),
+    ("set[bytes] contains", lambda: ExprOrder.blobs.contains(b"\x00"), {"B": "AA=="}),
+    ("list[int] contains", lambda: ExprOrder.scores.contains(3), {"N": "3"}),
+    ("str contains", lambda: ExprOrder.status.contains("ai"), {"S": "ai"}),
+    ("list element", lambda: ExprOrder.scores[0] == 7, {"N": "7"}),
+    ("map value", lambda: ExprOrder.meta["k"] == 7, {"N": "7"}),
     (
         "datetime utc",
-        lambda: Order.placed_at >= datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC),
+        lambda: ExprOrder.placed_at >= datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC),
         {"S": "2025-01-02T03:04:05.000000Z"},
     ),
     (
         "datetime offset",
-        lambda: Order.placed_at < datetime(2025, 1, 2, 3, 0, tzinfo=PLUS_FIVE),
+        lambda: ExprOrder.placed_at < datetime(2025, 1, 2, 3, 0, tzinfo=PLUS_FIVE),
         {"S": "2025-01-01T22:00:00.000000Z"},
     ),
-    ("date", lambda: Order.day == date(2025, 1, 2), {"S": "2025-01-02"}),
-    ("enum", lambda: Order.color == Color.BLUE, {"S": "blue"}),
+    ("date", lambda: ExprOrder.day == date(2025, 1, 2), {"S": "2025-01-02"}),
+    ("enum", lambda: ExprOrder.color == Color.BLUE, {"S": "blue"}),
     (
         "uuid",
-        lambda: Order.ident == uuid.UUID(int=1),
+        lambda: ExprOrder.ident == uuid.UUID(int=1),
         {"S": "00000000-0000-0000-0000-000000000001"},
     ),
-    ("list element none", lambda: Order.gaps[0] == None, {"NULL": True}),  # noqa: E711
-    ("nested struct", lambda: Order.ship_to == Address(city="x"), {"M": {"city": {"S": "x"}}}),
-    ("nested field", lambda: Order.ship_to.city == "x", {"S": "x"}),
+    ("list element none", lambda: ExprOrder.gaps[0] == None, {"NULL": True}),  # noqa: E711
+    ("nested struct", lambda: ExprOrder.ship_to == Address(city="x"), {"M": {"city": {"S": "x"}}}),
+    ("nested field", lambda: ExprOrder.ship_to.city == "x", {"S": "x"}),
     (
         "ttl datetime as epoch seconds",
-        lambda: Order.expires_at < datetime(2030, 1, 1, tzinfo=UTC),
+        lambda: ExprOrder.expires_at < datetime(2030, 1, 1, tzinfo=UTC),
         {"N": str(int(datetime(2030, 1, 1, tzinfo=UTC).timestamp()))},
     ),
-    ("whole set", lambda: Order.tags == {"b", "a"}, {"SS": ["a", "b"]}),
-    ("whole list", lambda: Order.lines == ["a"], {"L": [{"S": "a"}]}),
+    ("whole set", lambda: ExprOrder.tags == {"b", "a"}, {"SS": ["a", "b"]}),
+    ("whole list", lambda: ExprOrder.lines == ["a"], {"L": [{"S": "a"}]}),
 ]
 
 
@@ -276,7 +272,7 @@ def test_values_are_marshalled_with_the_field_type(build: Any, expected: dict[st
 
 
 def test_is_in_marshals_every_option() -> None:
-    _, _, values = render(Order.total.is_in([1, Decimal("2.5"), 1]))
+    _, _, values = render(ExprOrder.total.is_in([1, Decimal("2.5"), 1]))
     assert values == {":v0": {"N": "1"}, ":v1": {"N": "2.5"}}
 
 
@@ -284,38 +280,38 @@ def test_is_in_marshals_every_option() -> None:
 
 
 def test_a_condition_has_no_truth_value() -> None:
-    condition = Order.qty == 1
+    condition = ExprOrder.qty == 1
     with pytest.raises(ValidationError, match=re.escape("& | ~")):
         bool(condition)
     with pytest.raises(ValidationError):
-        _ = (Order.qty == 1) and (Order.status == "x")
+        _ = (ExprOrder.qty == 1) and (ExprOrder.status == "x")
     with pytest.raises(ValidationError):
-        _ = not (Order.qty == 1)  # noqa: SIM201
+        _ = not (ExprOrder.qty == 1)  # noqa: SIM201
     with pytest.raises(ValidationError):
-        if Order.qty > 1:
+        if ExprOrder.qty > 1:
             pass
 
 
 @pytest.mark.parametrize("count", [0, 101, 150])
 def test_is_in_takes_1_to_100_values(count: int) -> None:
     with pytest.raises(ValidationError, match="1 to 100"):
-        Order.qty.is_in(range(count))
+        ExprOrder.qty.is_in(range(count))
 
 
 def test_is_in_with_100_values_is_fine() -> None:
-    text, _, values = render(Order.qty.is_in(range(100)))
+    text, _, values = render(ExprOrder.qty.is_in(range(100)))
     assert text.count(":v") == 100
     assert len(values) == 100
 
 
 def test_as_condition_and_as_path_reject_plain_values() -> None:
-    condition = Order.qty == 1
+    condition = ExprOrder.qty == 1
     assert as_condition(condition) is condition
-    assert as_path(Order.qty) is Order.qty
+    assert as_path(ExprOrder.qty) is ExprOrder.qty
     for value in (True, None, "status = 'x'", 1):
         with pytest.raises(ValidationError, match="expected a condition"):
             as_condition(value)
-    order = Order(customer="c", order_id="o")
+    order = ExprOrder(customer="c", order_id="o")
     for value in ("status", order.qty, condition):
         with pytest.raises(ValidationError, match="expected an attribute path"):
             as_path(value)
@@ -326,7 +322,7 @@ def test_as_condition_and_as_path_reject_plain_values() -> None:
 
 
 def test_instance_values_compare_as_plain_python() -> None:
-    order = Order(customer="c", order_id="o", qty=3)
+    order = ExprOrder(customer="c", order_id="o", qty=3)
     assert (order.qty == 3) is True
     with pytest.raises(ValidationError, match="expected a condition"):
         as_condition(order.qty == 3)
@@ -334,17 +330,17 @@ def test_instance_values_compare_as_plain_python() -> None:
 
 def test_conditions_cannot_be_values() -> None:
     with pytest.raises(ValidationError, match="cannot be compared"):
-        _ = Order.qty == (Order.qty == 1)
+        _ = ExprOrder.qty == (ExprOrder.qty == 1)
 
 
 def test_invalid_values_fail_when_encoded() -> None:
     for condition in (
-        Order.total == float("nan"),
-        Order.qty == "many",
-        Order.qty == 10**40 + 1,
-        Order.placed_at > datetime(2025, 1, 1),
-        Order.tags == set(),
-        Order.paid == "yes",
+        ExprOrder.total == float("nan"),
+        ExprOrder.qty == "many",
+        ExprOrder.qty == 10**40 + 1,
+        ExprOrder.placed_at > datetime(2025, 1, 1),
+        ExprOrder.tags == set(),
+        ExprOrder.paid == "yes",
     ):
         with pytest.raises(ValidationError):
             render(condition)
@@ -353,35 +349,35 @@ def test_invalid_values_fail_when_encoded() -> None:
 def test_comparing_a_top_level_field_with_none_points_to_not_exists() -> None:
     # None fields are left out of items, so ``== None`` could never match.
     with pytest.raises(ValidationError, match="not_exists"):
-        render(Order.note == None)  # noqa: E711
-    assert render(Order.note.not_exists())[0] == "attribute_not_exists(#n0)"
+        render(ExprOrder.note == None)  # noqa: E711
+    assert render(ExprOrder.note.not_exists())[0] == "attribute_not_exists(#n0)"
 
 
 def test_is_type_takes_dynamodb_type_names() -> None:
     for name in ("S", "SS", "N", "NS", "B", "BS", "BOOL", "NULL", "L", "M"):
-        assert render(Order.status.is_type(name))[2] == {":v0": {"S": name}}
+        assert render(ExprOrder.status.is_type(name))[2] == {":v0": {"S": name}}
     with pytest.raises(ValidationError, match="is_type"):
-        Order.status.is_type("STRING")
+        ExprOrder.status.is_type("STRING")
 
 
 def test_paths_are_immutable_values() -> None:
-    path = Order.ship_to.city
+    path = ExprOrder.ship_to.city
     with pytest.raises(AttributeError):
         path._elements = ("x",)  # type: ignore[misc]
     assert path._same_as(AttributePath(("ship_to", "city")))
     assert hash(path) == hash(AttributePath(("ship_to", "city")))
-    assert path._overlaps(Order.ship_to)
-    assert not path._overlaps(Order.ship_to.zip)
+    assert path._overlaps(ExprOrder.ship_to)
+    assert not path._overlaps(ExprOrder.ship_to.zip)
     assert path._attribute == "ship_to"
     assert not path._is_top_level
-    assert Order.qty._is_top_level
+    assert ExprOrder.qty._is_top_level
     assert repr(path) == "AttributePath('ship_to.city')"
 
 
 def test_condition_paths_lists_every_path_read() -> None:
     condition = (
-        (Order.qty > Order.total) & Order.lines.size().between(1, 2)
-    ) | ~Order.note.exists()
+        (ExprOrder.qty > ExprOrder.total) & ExprOrder.lines.size().between(1, 2)
+    ) | ~ExprOrder.note.exists()
     assert [p._dotted for p in condition.paths()] == ["qty", "total", "lines", "note"]
 
 
@@ -414,9 +410,9 @@ class Priced(msgspec.Struct, rename="camel"):
     unit_price: int = 0
 
 
-class Node(msgspec.Struct):
+class Link(msgspec.Struct):
     value: int = 0
-    child: Node | None = None
+    child: Link | None = None
 
 
 class Shop(Model, table="shop"):
@@ -427,7 +423,7 @@ class Shop(Model, table="shop"):
     products: list[Product] = msgspec.field(default_factory=list)
     by_sku: dict[str, Product] = msgspec.field(default_factory=dict)
     priced: Priced = msgspec.field(default_factory=Priced, name="pr")
-    root: Node | None = None
+    root: Link | None = None
 
 
 @pytest.mark.parametrize("name", PATH_NAMES)
@@ -498,15 +494,17 @@ def test_free_functions_reach_shadowed_path_functions(name: str, build: Any, exp
 
 
 def test_free_functions_match_the_methods() -> None:
-    assert render(dm.contains(Order.tags, "gift")) == render(Order.tags.contains("gift"))
+    assert render(dm.contains(ExprOrder.tags, "gift")) == render(ExprOrder.tags.contains("gift"))
     assert render(dm.contains(Shop.product.contains, "c"))[2] == {":v0": {"S": "c"}}
-    assert render(dm.begins_with(Order.data, b"\xff")) == render(Order.data.begins_with(b"\xff"))
-    assert render(dm.size(Order.lines) >= 1) == render(Order.lines.size() >= 1)
-    assert render(dm.is_in(Order.total, [1, 2])) == render(Order.total.is_in([1, 2]))
+    assert render(dm.begins_with(ExprOrder.data, b"\xff")) == render(
+        ExprOrder.data.begins_with(b"\xff")
+    )
+    assert render(dm.size(ExprOrder.lines) >= 1) == render(ExprOrder.lines.size() >= 1)
+    assert render(dm.is_in(ExprOrder.total, [1, 2])) == render(ExprOrder.total.is_in([1, 2]))
     with pytest.raises(ValidationError, match="is_type"):
-        dm.attribute_type(Order.status, "STRING")
+        dm.attribute_type(ExprOrder.status, "STRING")
     with pytest.raises(ValidationError, match="1 to 100"):
-        dm.is_in(Order.qty, [])
+        dm.is_in(ExprOrder.qty, [])
     for function in (dm.size, dm.exists, dm.not_exists):
         with pytest.raises(ValidationError, match="expected an attribute path"):
             function("status")

@@ -39,7 +39,7 @@ class Point(msgspec.Struct):
     label: str | None = None
 
 
-class Address(msgspec.Struct):
+class GeoAddress(msgspec.Struct):
     city: str
     zip: str | None = None
     tags: set[str] = msgspec.field(default_factory=set)
@@ -74,8 +74,8 @@ class Everything(Model, table="everything"):
     series: tuple[Decimal, ...] = ()
     counts: dict[str, int] = msgspec.field(default_factory=dict)
     groups: dict[str, list[str]] = msgspec.field(default_factory=dict)
-    address: Address | None = None
-    history: list[Address] = msgspec.field(default_factory=list)
+    address: GeoAddress | None = None
+    history: list[GeoAddress] = msgspec.field(default_factory=list)
     expires: Annotated[datetime | None, TTL()] = None
     renamed: str | None = msgspec.field(default=None, name="re-named")
 
@@ -225,8 +225,8 @@ CASES: list[tuple[str, Any, Any, dict[str, Any]]] = [
     ),
     (
         "struct",
-        Address,
-        Address(city="Köln", tags={"t"}, geo=Point(1, 2)),
+        GeoAddress,
+        GeoAddress(city="Köln", tags={"t"}, geo=Point(1, 2)),
         {
             "M": {
                 "city": {"S": "Köln"},
@@ -290,8 +290,8 @@ def test_full_model_round_trips_exactly() -> None:
         series=(Decimal("1.10"), Decimal("-3")),
         counts={"a": 1, " ": 0},
         groups={"g": ["x", "y"], "empty": []},
-        address=Address(city="Berlin", zip="10115", tags={"home"}, geo=Point(-1, 1, "x")),
-        history=[Address(city="A"), Address(city="B", zip=None)],
+        address=GeoAddress(city="Berlin", zip="10115", tags={"home"}, geo=Point(-1, 1, "x")),
+        history=[GeoAddress(city="A"), GeoAddress(city="B", zip=None)],
         expires=datetime(2030, 1, 1, 12, 0, 0, tzinfo=UTC),
         renamed="r",
     )
@@ -367,7 +367,7 @@ def test_none_fields_and_empty_sets_are_omitted() -> None:
 
 
 def test_nested_none_fields_are_omitted() -> None:
-    item = Everything(pk="p", address=Address(city="c")).to_dynamodb()
+    item = Everything(pk="p", address=GeoAddress(city="c")).to_dynamodb()
     assert item["address"] == {"M": {"city": {"S": "c"}}}
 
 
@@ -539,7 +539,7 @@ def test_streams_image_with_base64_binary_decodes() -> None:
     assert obj.names == {"gift", "vip"}
     assert obj.numbers == {1, 2, 10}
     assert obj.when == datetime(2025, 1, 2, 3, 4, 5, 6, tzinfo=UTC)
-    assert obj.address == Address(city="Rome")
+    assert obj.address == GeoAddress(city="Rome")
     assert obj.maybe is None
     assert obj.gaps == [None, 4]
     assert obj.expires == datetime.fromtimestamp(1_900_000_000, tz=UTC)
@@ -623,9 +623,9 @@ def test_untag_strips_every_tag() -> None:
 # --- less common struct shapes --------------------------------------------------------
 
 
-class Node(msgspec.Struct):
+class Tree(msgspec.Struct):
     label: str
-    children: list[Node] = msgspec.field(default_factory=list)
+    children: list[Tree] = msgspec.field(default_factory=list)
 
 
 class Sparse(msgspec.Struct, omit_defaults=True):
@@ -633,7 +633,7 @@ class Sparse(msgspec.Struct, omit_defaults=True):
     size: int = 0
 
 
-class Strict(msgspec.Struct, forbid_unknown_fields=True):
+class StrictStruct(msgspec.Struct, forbid_unknown_fields=True):
     a: int
 
 
@@ -647,9 +647,9 @@ class Dog(msgspec.Struct, tag=True):
 
 class Exotic(Model, table="exotic"):
     pk: Annotated[str, HashKey()]
-    tree: Node | None = None
+    tree: Tree | None = None
     sparse: Sparse | None = None
-    strict: Strict | None = None
+    strict: StrictStruct | None = None
     pet: Cat | Dog | None = None
     anything: Any = None
     either: int | str | None = None
@@ -667,9 +667,9 @@ class Exotic(Model, table="exotic"):
 def test_less_common_struct_shapes_round_trip() -> None:
     obj = Exotic(
         pk="p",
-        tree=Node("root", [Node("a"), Node("b", [Node("c")])]),
+        tree=Tree("root", [Tree("a"), Tree("b", [Tree("c")])]),
         sparse=Sparse(kind="plain", size=3),
-        strict=Strict(a=1),
+        strict=StrictStruct(a=1),
         pet=Dog(good=False),
         anything={"k": [1, "two", None, {"n": Decimal("1.5")}], "s": {"x"}},
         either="text",
@@ -722,7 +722,7 @@ def test_constraints_and_strict_structs_are_enforced_on_decode(
 
 def test_nested_struct_of_the_wrong_class_is_rejected() -> None:
     obj = Everything(pk="p", address=Point(1, 2))  # type: ignore[arg-type]
-    with pytest.raises(ValidationError, match="expected an Address"):
+    with pytest.raises(ValidationError, match="expected a GeoAddress"):
         obj.to_dynamodb()
 
 
@@ -752,7 +752,7 @@ _datetimes = st.datetimes(
 )
 _points = st.builds(Point, x=_ints, y=_ints, label=st.none() | _texts)
 _addresses = st.builds(
-    Address,
+    GeoAddress,
     city=_texts,
     zip=st.none() | _texts,
     tags=st.sets(_texts, max_size=4),

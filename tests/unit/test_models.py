@@ -28,14 +28,16 @@ from dynamorm_async._session import Session
 from dynamorm_async._wire.taggers import TypeKind
 
 
-class Address(msgspec.Struct):
+class NamedAddress(msgspec.Struct):
     city: str
     zip: str | None = None
     postcode: str | None = msgspec.field(default=None, name="pc")
     name: str | None = None
 
 
-class Order(Model, table="orders"):
+class ModelOrder(Model, table="orders"):
+    """Renamed attributes, a tuple and a map, two indexes and every managed field."""
+
     customer: Annotated[str, HashKey()]
     order_id: Annotated[str, RangeKey()]
     status: str = "new"
@@ -44,7 +46,7 @@ class Order(Model, table="orders"):
     lines: list[str] = msgspec.field(default_factory=list)
     meta: dict[str, int] = msgspec.field(default_factory=dict)
     pair: tuple[int, str] | None = None
-    ship_to: Address | None = None
+    ship_to: NamedAddress | None = None
     note: str | None = msgspec.field(default=None, name="n")
     version: Annotated[int, Version()] = 0
     expires_at: Annotated[datetime | None, TTL()] = None
@@ -167,15 +169,15 @@ def test_index_projection_must_name_fields() -> None:
     assert_model_error("NotIdx", fields, "__indexes__", __indexes__=("by_a",))
 
 
-class Plain:
+class NotStorable:
     """Not a type the library can store."""
 
 
-class Inner(msgspec.Struct):
+class ComplexValue(msgspec.Struct):
     value: complex
 
 
-class Row(msgspec.Struct, array_like=True):
+class ArrayRow(msgspec.Struct, array_like=True):
     a: int
 
 
@@ -184,20 +186,22 @@ class Row(msgspec.Struct, array_like=True):
     [
         (complex, "complex"),
         (object, "object"),
-        (Plain, "Plain"),
-        (list[Plain], "Plain"),
+        (NotStorable, "NotStorable"),
+        (list[NotStorable], "NotStorable"),
         (dict[int, str], "map keys must be str"),
         (str | list[str], "union"),
-        (Inner, "Inner.value"),
-        (list[Inner] | None, "Inner.value"),
-        (Row, "array_like"),
+        (ComplexValue, "ComplexValue.value"),
+        (list[ComplexValue] | None, "ComplexValue.value"),
+        (ArrayRow, "array_like"),
     ],
 )
 def test_unsupported_field_types(bad: Any, mention: str) -> None:
     assert_model_error("Unsupported", {"k": KEY, "field": bad}, "Unsupported.field", mention)
 
 
-@pytest.mark.parametrize("bad", [set[bool], set[list[int]], set[Inner], frozenset[dict[str, int]]])
+@pytest.mark.parametrize(
+    "bad", [set[bool], set[list[int]], set[ComplexValue], frozenset[dict[str, int]]]
+)
 def test_sets_of_unsupported_elements(bad: Any) -> None:
     assert_model_error("BadSet", {"k": KEY, "s": bad}, "BadSet.s", "sets hold only")
 
@@ -241,13 +245,13 @@ def test_table_name_length() -> None:
 
 def test_model_info_of_something_else() -> None:
     with pytest.raises(ModelError, match="not a Model"):
-        model_info(Address)
+        model_info(NamedAddress)
     with pytest.raises(ModelError):
-        model_info(Order(customer="c", order_id="o"))  # type: ignore[arg-type]
+        model_info(ModelOrder(customer="c", order_id="o"))  # type: ignore[arg-type]
 
 
 def test_model_info_records_keys_indexes_and_special_fields() -> None:
-    info = model_info(Order)
+    info = model_info(ModelOrder)
     assert info.table == "orders"
     assert (info.hash_key, info.range_key) == ("customer", "order_id")
     assert info.key_attributes == ("customer", "order_id")
@@ -270,71 +274,73 @@ def test_model_info_records_keys_indexes_and_special_fields() -> None:
 
 
 def test_class_attributes_are_paths() -> None:
-    assert isinstance(Order.total, AttributePath)
-    assert Order.total._elements == ("total",)
-    assert Order.ship_to.city._elements == ("ship_to", "city")
-    assert Order.lines[0]._elements == ("lines", 0)
-    assert Order.meta["k"]._elements == ("meta", "k")
-    assert Order.pair[1]._elements == ("pair", 1)
-    assert Order.total._annotation is Decimal
-    assert Order.lines[0]._annotation is str
-    assert Order.meta["k"]._annotation is int
-    assert Order.pair[1]._annotation is str
-    assert Order.ship_to.city._dotted == "ship_to.city"
-    assert Order.lines[3]._dotted == "lines[3]"
-    assert Order.total._names == ("total",)
-    assert Order.total._model is Order
+    assert isinstance(ModelOrder.total, AttributePath)
+    assert ModelOrder.total._elements == ("total",)
+    assert ModelOrder.ship_to.city._elements == ("ship_to", "city")
+    assert ModelOrder.lines[0]._elements == ("lines", 0)
+    assert ModelOrder.meta["k"]._elements == ("meta", "k")
+    assert ModelOrder.pair[1]._elements == ("pair", 1)
+    assert ModelOrder.total._annotation is Decimal
+    assert ModelOrder.lines[0]._annotation is str
+    assert ModelOrder.meta["k"]._annotation is int
+    assert ModelOrder.pair[1]._annotation is str
+    assert ModelOrder.ship_to.city._dotted == "ship_to.city"
+    assert ModelOrder.lines[3]._dotted == "lines[3]"
+    assert ModelOrder.total._names == ("total",)
+    assert ModelOrder.total._model is ModelOrder
 
 
 def test_nested_fields_that_share_a_name_with_path_methods() -> None:
     # A struct field wins over the path's own attributes; indexing reaches it too.
-    assert Order.ship_to.name._elements == ("ship_to", "name")
-    assert Order.ship_to["name"]._elements == ("ship_to", "name")
-    assert Order.ship_to["city"]._elements == ("ship_to", "city")
+    assert ModelOrder.ship_to.name._elements == ("ship_to", "name")
+    assert ModelOrder.ship_to["name"]._elements == ("ship_to", "name")
+    assert ModelOrder.ship_to["city"]._elements == ("ship_to", "city")
     with pytest.raises(AttributeError, match="no field 'nope'"):
-        _ = Order.ship_to.nope
+        _ = ModelOrder.ship_to.nope
     with pytest.raises(AttributeError, match="not a struct"):
-        _ = Order.total.nope
+        _ = ModelOrder.total.nope
     with pytest.raises(ValidationError):
-        _ = Order.lines[-1]
+        _ = ModelOrder.lines[-1]
 
 
 def test_instances_behave_as_plain_structs() -> None:
-    order = Order(customer="c1", order_id="o1", total=Decimal("9.5"), lines=["a"])
+    order = ModelOrder(customer="c1", order_id="o1", total=Decimal("9.5"), lines=["a"])
     assert order.total == Decimal("9.5")
     assert order.lines == ["a"]
     assert isinstance(order, msgspec.Struct)
-    assert order == Order(customer="c1", order_id="o1", total=Decimal("9.5"), lines=["a"])
+    assert order == ModelOrder(customer="c1", order_id="o1", total=Decimal("9.5"), lines=["a"])
     order.status = "paid"
     assert msgspec.structs.replace(order, qty=3).qty == 3
-    assert msgspec.json.decode(msgspec.json.encode(order), type=Order) == order
+    assert msgspec.json.decode(msgspec.json.encode(order), type=ModelOrder) == order
     with pytest.raises(TypeError):
-        Order("c1", "o1")
+        ModelOrder("c1", "o1")
 
 
 def test_private_and_dunder_class_attributes_are_untouched() -> None:
-    assert Order.__struct_fields__[0] == "customer"
-    assert isinstance(Order.__indexes__, tuple)
-    assert Order.from_dynamodb is not None
+    assert ModelOrder.__struct_fields__[0] == "customer"
+    assert isinstance(ModelOrder.__indexes__, tuple)
+    assert ModelOrder.from_dynamodb is not None
 
 
 # --- renamed attributes -----------------------------------------------------------------
 
 
 def test_renamed_attributes_use_the_wire_name_in_paths_and_items() -> None:
-    assert Order.note._elements == ("n",)
-    assert Order.note._names == ("note",)
-    assert Order.ship_to.postcode._elements == ("ship_to", "pc")
-    assert Order.ship_to.postcode._dotted == "ship_to.postcode"
+    assert ModelOrder.note._elements == ("n",)
+    assert ModelOrder.note._names == ("note",)
+    assert ModelOrder.ship_to.postcode._elements == ("ship_to", "pc")
+    assert ModelOrder.ship_to.postcode._dotted == "ship_to.postcode"
     ph = Placeholders()
-    assert (Order.note == "x").encode(ph) == "#n0 = :v0"
+    assert (ModelOrder.note == "x").encode(ph) == "#n0 = :v0"
     assert ph.names == {"#n0": "n"}
-    order = Order(customer="c", order_id="o", note="hi", ship_to=Address(city="x", postcode="1"))
+    order = ModelOrder(
+        customer="c", order_id="o", note="hi", ship_to=NamedAddress(city="x", postcode="1")
+    )
     item = order.to_dynamodb()
     assert item["n"] == {"S": "hi"}
     assert "note" not in item
     assert item["ship_to"] == {"M": {"city": {"S": "x"}, "pc": {"S": "1"}}}
-    assert Order.from_dynamodb(item) == order
+    assert ModelOrder.from_dynamodb(item) == order
 
 
 def test_renamed_keys_and_index_keys_use_wire_names() -> None:
@@ -361,11 +367,11 @@ def test_renamed_keys_and_index_keys_use_wire_names() -> None:
 # --- tables, prefixes and inheritance ---------------------------------------------------
 
 
-class SpecialOrder(Order):
+class SpecialOrder(ModelOrder):
     gift_note: str = ""
 
 
-class ArchivedOrder(Order, table="orders_archive"):
+class ArchivedOrder(ModelOrder, table="orders_archive"):
     pass
 
 
@@ -390,7 +396,7 @@ def test_subclass_inherits_table_keys_and_indexes() -> None:
     item = SpecialOrder(customer="c", order_id="o", gift_note="hi").to_dynamodb()
     assert item["gift_note"] == {"S": "hi"}
     assert model_info(ArchivedOrder).table == "orders_archive"
-    assert model_info(Order).table == "orders"
+    assert model_info(ModelOrder).table == "orders"
 
 
 def test_abstract_models_raise_when_used_as_tables() -> None:
@@ -411,7 +417,7 @@ def test_abstract_models_raise_when_used_as_tables() -> None:
 
 def test_session_table_prefix_is_prepended() -> None:
     session = Session(table_prefix="test_")
-    assert session.table_name(Order) == "test_orders"
+    assert session.table_name(ModelOrder) == "test_orders"
     assert session.table_name(SpecialOrder) == "test_orders"
     assert session.table_name(ArchivedOrder) == "test_orders_archive"
-    assert Session().table_name(Order) == "orders"
+    assert Session().table_name(ModelOrder) == "orders"

@@ -25,16 +25,15 @@ from dynamorm_async._model.model import model_info
 from dynamorm_async._read.builders import ProjectedQuery, ProjectedScan, Query, Scan
 from dynamorm_async._read.plan import ReadSpec, build_plan, key_terms, pinned_key, resolve_index
 from dynamorm_async._read.projection import DictDecoder, StructDecoder
+from tests.models import Reading
+from tests.shared_types import Address
 
 pytestmark = pytest.mark.timeout(30)
 
 
-class Address(msgspec.Struct):
-    city: str
-    zip: str | None = None
+class PlanOrder(Model, table="orders"):
+    """An order with the indexes the planner chooses between (no table: pure tests)."""
 
-
-class Order(Model, table="orders"):
     customer: Annotated[str, HashKey()]
     order_id: Annotated[str, RangeKey()]
     status: str = "new"
@@ -53,19 +52,13 @@ class Order(Model, table="orders"):
     )
 
 
-class Reading(Model, table="readings"):
-    sensor: Annotated[str, HashKey()]
-    at: Annotated[int, RangeKey()]
-    value: float = 0.0
-
-
 class Slim(msgspec.Struct):
     order_id: str
     total: Decimal
     expires_at: datetime | None = None
 
 
-INFO = model_info(Order)
+INFO = model_info(PlanOrder)
 
 
 def session() -> Session:
@@ -83,23 +76,23 @@ def resolve(*conditions: Any, index: str | None = None) -> str | None:
 @pytest.mark.parametrize(
     ("condition", "operator"),
     [
-        (Order.order_id == "a", "=="),
-        (Order.order_id < "a", "<"),
-        (Order.order_id <= "a", "<="),
-        (Order.order_id > "a", ">"),
-        (Order.order_id >= "a", ">="),
-        (Order.order_id.between("a", "b"), "between"),
-        (Order.order_id.begins_with("a"), "begins_with"),
+        (PlanOrder.order_id == "a", "=="),
+        (PlanOrder.order_id < "a", "<"),
+        (PlanOrder.order_id <= "a", "<="),
+        (PlanOrder.order_id > "a", ">"),
+        (PlanOrder.order_id >= "a", ">="),
+        (PlanOrder.order_id.between("a", "b"), "between"),
+        (PlanOrder.order_id.begins_with("a"), "begins_with"),
     ],
 )
 def test_every_range_operator_is_a_key_term(condition: Any, operator: str) -> None:
-    terms = key_terms(INFO, [Order.customer == "c1", condition])
+    terms = key_terms(INFO, [PlanOrder.customer == "c1", condition])
     assert [t.operator for t in terms] == ["==", operator]
-    assert resolve(Order.customer == "c1", condition) is None
+    assert resolve(PlanOrder.customer == "c1", condition) is None
 
 
 def test_conditions_joined_with_and_are_flattened() -> None:
-    terms = key_terms(INFO, [(Order.customer == "c1") & (Order.order_id > "x")])
+    terms = key_terms(INFO, [(PlanOrder.customer == "c1") & (PlanOrder.order_id > "x")])
     assert [t.attribute for t in terms] == ["customer", "order_id"]
     assert terms[0].value == "c1"
 
@@ -107,15 +100,15 @@ def test_conditions_joined_with_and_are_flattened() -> None:
 @pytest.mark.parametrize(
     ("condition", "message"),
     [
-        (Order.status.exists(), "attribute_exists() cannot be part of a key condition"),
-        (Order.customer != "c1", "!= cannot be part of a key condition"),
-        ((Order.customer == "a") | (Order.customer == "b"), "Or cannot be part"),
-        (~(Order.customer == "a"), "Not cannot be part"),
-        (Order.customer.is_in(["a", "b"]), "In cannot be part"),
-        (Order.order_id.size() > 3, "size() cannot be part"),
-        (Order.ship_to.city == "x", "ship_to.city is not a key attribute"),
-        (Order.lines.contains("x"), "contains() cannot be part"),
-        (Order.customer == Order.order_id, "not with another attribute"),
+        (PlanOrder.status.exists(), "attribute_exists() cannot be part of a key condition"),
+        (PlanOrder.customer != "c1", "!= cannot be part of a key condition"),
+        ((PlanOrder.customer == "a") | (PlanOrder.customer == "b"), "Or cannot be part"),
+        (~(PlanOrder.customer == "a"), "Not cannot be part"),
+        (PlanOrder.customer.is_in(["a", "b"]), "In cannot be part"),
+        (PlanOrder.order_id.size() > 3, "size() cannot be part"),
+        (PlanOrder.ship_to.city == "x", "ship_to.city is not a key attribute"),
+        (PlanOrder.lines.contains("x"), "contains() cannot be part"),
+        (PlanOrder.customer == PlanOrder.order_id, "not with another attribute"),
     ],
 )
 def test_what_a_key_condition_cannot_hold(condition: Any, message: str) -> None:
@@ -139,49 +132,53 @@ def test_begins_with_needs_a_string_or_binary_key() -> None:
 
 
 def test_the_hash_key_is_required() -> None:
-    with pytest.raises(ValidationError, match=r"needs the hash key.*Order.customer == value"):
+    with pytest.raises(ValidationError, match=r"needs the hash key.*PlanOrder.customer == value"):
         resolve()
     with pytest.raises(ValidationError, match=r"needs its hash key in .where\(\)"):
-        resolve(Order.order_id == "x")
+        resolve(PlanOrder.order_id == "x")
 
 
 def test_the_hash_key_takes_only_equality() -> None:
-    with pytest.raises(ValidationError, match=r"hash key Order\.customer of the table takes only"):
-        resolve(Order.customer > "c")
+    with pytest.raises(
+        ValidationError, match=r"hash key PlanOrder\.customer of the table takes only"
+    ):
+        resolve(PlanOrder.customer > "c")
 
 
 def test_a_key_twice_is_rejected() -> None:
     with pytest.raises(ValidationError, match="appears twice"):
-        resolve(Order.customer == "a", Order.order_id > "a", Order.order_id < "b")
+        resolve(PlanOrder.customer == "a", PlanOrder.order_id > "a", PlanOrder.order_id < "b")
 
 
 def test_the_table_wins_when_it_fits() -> None:
     # by_qty (an LSI) fits a hash-only condition too; the table is preferred.
-    assert resolve(Order.customer == "c1") is None
+    assert resolve(PlanOrder.customer == "c1") is None
 
 
 def test_an_index_is_picked_when_only_it_fits() -> None:
-    assert resolve(Order.customer == "c1", Order.qty > 3) == "by_qty"
-    assert resolve(Order.status == "paid", Order.total > 3) == "by_status"
-    assert resolve(Order.region == "eu") == "by_region"
+    assert resolve(PlanOrder.customer == "c1", PlanOrder.qty > 3) == "by_qty"
+    assert resolve(PlanOrder.status == "paid", PlanOrder.total > 3) == "by_status"
+    assert resolve(PlanOrder.region == "eu") == "by_region"
 
 
 def test_ambiguous_indexes_are_named() -> None:
     with pytest.raises(ValidationError, match=r"'by_status', 'by_status_qty'.*\.index\(name\)"):
-        resolve(Order.status == "paid")
-    assert resolve(Order.status == "paid", index="by_status_qty") == "by_status_qty"
+        resolve(PlanOrder.status == "paid")
+    assert resolve(PlanOrder.status == "paid", index="by_status_qty") == "by_status_qty"
 
 
 def test_an_explicit_index_is_checked() -> None:
-    with pytest.raises(ValidationError, match=r"Order\.order_id is not a key of index 'by_status'"):
-        resolve(Order.status == "paid", Order.order_id > "a", index="by_status")
+    with pytest.raises(
+        ValidationError, match=r"PlanOrder\.order_id is not a key of index 'by_status'"
+    ):
+        resolve(PlanOrder.status == "paid", PlanOrder.order_id > "a", index="by_status")
     with pytest.raises(ValidationError, match="index 'by_qty' needs its hash key"):
-        resolve(Order.status == "paid", index="by_qty")
+        resolve(PlanOrder.status == "paid", index="by_qty")
 
 
 def test_a_range_condition_on_a_non_range_key_explains_which_keys_exist() -> None:
-    with pytest.raises(ValidationError, match=r"Order.status is not a key of the table"):
-        resolve(Order.customer == "c", Order.status == "x", Order.qty > 1)
+    with pytest.raises(ValidationError, match=r"PlanOrder.status is not a key of the table"):
+        resolve(PlanOrder.customer == "c", PlanOrder.status == "x", PlanOrder.qty > 1)
 
 
 # --- request building -----------------------------------------------------------------------
@@ -190,13 +187,13 @@ def test_a_range_condition_on_a_non_range_key_explains_which_keys_exist() -> Non
 def plan(operation: Any = "Query", output: Any = "items", **spec: Any) -> Any:
     if "where" in spec:
         spec["where"] = key_terms(INFO, spec["where"])
-    return build_plan(operation, ReadSpec(Order, **spec), "p_orders", output)
+    return build_plan(operation, ReadSpec(PlanOrder, **spec), "p_orders", output)
 
 
 def test_query_request_has_placeholders_for_everything() -> None:
     p = plan(
-        where=[Order.order_id.begins_with("2025"), Order.customer == "c1"],
-        filter=(Order.total > 10) & Order.lines.contains("gift"),
+        where=[PlanOrder.order_id.begins_with("2025"), PlanOrder.customer == "c1"],
+        filter=(PlanOrder.total > 10) & PlanOrder.lines.contains("gift"),
         reverse=True,
         consistent=True,
     )
@@ -217,25 +214,25 @@ def test_query_request_has_placeholders_for_everything() -> None:
 
 
 def test_index_query_cursor_keys_include_the_index_keys() -> None:
-    p = plan(where=[Order.status == "paid", Order.total > 1])
+    p = plan(where=[PlanOrder.status == "paid", PlanOrder.total > 1])
     assert p.request["IndexName"] == "by_status"
     assert p.cursor_attributes == ("customer", "order_id", "status", "total")
 
 
 def test_consistent_reads_on_a_gsi_are_rejected_before_any_request() -> None:
     with pytest.raises(ValidationError, match="global secondary index"):
-        plan(where=[Order.status == "paid", Order.total > 1], consistent=True)
+        plan(where=[PlanOrder.status == "paid", PlanOrder.total > 1], consistent=True)
     with pytest.raises(ValidationError, match="global secondary index"):
         plan("Scan", index="by_status", consistent=True)
-    assert plan(where=[Order.customer == "c", Order.qty > 1], consistent=True).request[
+    assert plan(where=[PlanOrder.customer == "c", PlanOrder.qty > 1], consistent=True).request[
         "ConsistentRead"
     ]
 
 
 def test_selected_pages_always_read_the_cursor_keys() -> None:
     p = plan(
-        where=[Order.status == "paid", Order.total > 1],
-        projection=(Order.qty, Order.ship_to.city),
+        where=[PlanOrder.status == "paid", PlanOrder.total > 1],
+        projection=(PlanOrder.qty, PlanOrder.ship_to.city),
     )
     names = p.request["ExpressionAttributeNames"]
     projected = [
@@ -246,26 +243,26 @@ def test_selected_pages_always_read_the_cursor_keys() -> None:
 
 
 def test_keys_and_count_outputs() -> None:
-    keys = plan("Scan", "keys", index="by_status", filter=Order.qty > 1)
+    keys = plan("Scan", "keys", index="by_status", filter=PlanOrder.qty > 1)
     assert keys.request["ProjectionExpression"] == "#n1, #n2"
     assert keys.request["ExpressionAttributeNames"] == {
         "#n0": "qty", "#n1": "customer", "#n2": "order_id"
     }
-    count = plan("Scan", "count", projection=(Order.qty,))
+    count = plan("Scan", "count", projection=(PlanOrder.qty,))
     assert count.request["Select"] == "COUNT"
     assert "ProjectionExpression" not in count.request
-    exact = plan("Scan", (Order.total,))
+    exact = plan("Scan", (PlanOrder.total,))
     assert exact.request["ProjectionExpression"] == "#n0"
 
 
 def test_model_results_from_a_partial_index() -> None:
     # A KEYS_ONLY GSI cannot build whole models; an INCLUDE LSI reads through to the table.
     with pytest.raises(ValidationError, match=r"'by_region' does not project .*\.select\(\)"):
-        plan(where=[Order.region == "eu"])
-    assert plan(where=[Order.region == "eu"], projection=(Order.qty,)).request[
+        plan(where=[PlanOrder.region == "eu"])
+    assert plan(where=[PlanOrder.region == "eu"], projection=(PlanOrder.qty,)).request[
         "ProjectionExpression"
     ]
-    lsi = plan(where=[Order.customer == "c", Order.qty > 1])
+    lsi = plan(where=[PlanOrder.customer == "c", PlanOrder.qty > 1])
     assert lsi.request["Select"] == "ALL_ATTRIBUTES"
 
 
@@ -273,42 +270,42 @@ def test_model_results_from_a_partial_index() -> None:
 
 
 def test_builders_are_immutable() -> None:
-    q = Query(session(), Order)
-    q2 = q.where(Order.customer == "c1").filter(Order.total > 1).limit(3).reverse()
+    q = Query(session(), PlanOrder)
+    q2 = q.where(PlanOrder.customer == "c1").filter(PlanOrder.total > 1).limit(3).reverse()
     assert q2 is not q
     assert q._spec.where == () and q._spec.limit is None and not q._spec.reverse
     assert q2.filter_condition is not None and q.filter_condition is None
     with pytest.raises(AttributeError, match="immutable"):
         q.x = 1  # type: ignore[attr-defined]
-    s = Scan(session(), Order)
+    s = Scan(session(), PlanOrder)
     assert s.segments(4).segment_count == 4 and s.segment_count == 1
-    assert q.model is Order and s.session is not None
+    assert q.model is PlanOrder and s.session is not None
 
 
 def test_filters_accumulate_with_and() -> None:
-    q = Query(session(), Order).filter(Order.total > 1).filter(Order.qty < 2)
+    q = Query(session(), PlanOrder).filter(PlanOrder.total > 1).filter(PlanOrder.qty < 2)
     ph_request = build_plan("Scan", q._spec, "t").request
     assert ph_request["FilterExpression"] == "(#n0 > :v0) AND (#n1 < :v1)"
 
 
 @pytest.mark.parametrize("bad", [0, -1, True, 1.5, "3"])
 def test_counts_must_be_positive_ints(bad: Any) -> None:
-    q = Query(session(), Order)
-    for method in (q.limit, q.page_size, Scan(session(), Order).segments):
+    q = Query(session(), PlanOrder)
+    for method in (q.limit, q.page_size, Scan(session(), PlanOrder).segments):
         with pytest.raises(ValidationError, match=r"must be an int (>= 1|between 1 and)"):
             method(bad)
     with pytest.raises(ValidationError, match="between 1 and 1000000"):
-        Scan(session(), Order).segments(1_000_001)
+        Scan(session(), PlanOrder).segments(1_000_001)
 
 
 def test_unknown_index_and_bad_selects() -> None:
-    q = Query(session(), Order)
+    q = Query(session(), PlanOrder)
     with pytest.raises(ValidationError, match=r"no index 'nope' \(its indexes: 'by_status'"):
         q.index("nope")
     with pytest.raises(ValidationError, match="needs attribute paths"):
         q.select()
     with pytest.raises(ValidationError, match="overlap"):
-        q.select(Order.ship_to, Order.ship_to.city)
+        q.select(PlanOrder.ship_to, PlanOrder.ship_to.city)
     with pytest.raises(ValidationError, match=r"msgspec\.Struct type"):
         q.select(int)
     with pytest.raises(ValidationError, match="expected an attribute path"):
@@ -317,22 +314,22 @@ def test_unknown_index_and_bad_selects() -> None:
     class Stranger(msgspec.Struct):
         nope: int
 
-    with pytest.raises(ValidationError, match=r"\['nope'\] are not attributes of Order"):
+    with pytest.raises(ValidationError, match=r"\['nope'\] are not attributes of PlanOrder"):
         q.select(Stranger)
-    with pytest.raises(ValidationError, match="is not an attribute of Order"):
+    with pytest.raises(ValidationError, match="is not an attribute of PlanOrder"):
         q.select(Reading.value)
-    with pytest.raises(ValidationError, match=r"between\(\) on Order\.order_id .* two values"):
-        key_terms(INFO, [Order.order_id.between(Order.status, "b")])
+    with pytest.raises(ValidationError, match=r"between\(\) on PlanOrder\.order_id .* two values"):
+        key_terms(INFO, [PlanOrder.order_id.between(PlanOrder.status, "b")])
     with pytest.raises(ValidationError, match="needs at least one key condition"):
         q.where()
 
 
 def test_select_returns_projected_builders() -> None:
-    q = Query(session(), Order).where(Order.customer == "c")
-    assert isinstance(q.select(Order.total), ProjectedQuery)
-    assert isinstance(Scan(session(), Order).select(Slim), ProjectedScan)
+    q = Query(session(), PlanOrder).where(PlanOrder.customer == "c")
+    assert isinstance(q.select(PlanOrder.total), ProjectedQuery)
+    assert isinstance(Scan(session(), PlanOrder).select(Slim), ProjectedScan)
     # Duplicate paths are read once.
-    projection = q.select(Order.total, Order.total)._spec.projection
+    projection = q.select(PlanOrder.total, PlanOrder.total)._spec.projection
     assert isinstance(projection, tuple) and len(projection) == 1
 
 
@@ -377,7 +374,7 @@ def test_a_partial_model_decodes_as_that_model() -> None:
         order_id: str
         total: Decimal = Decimal(0)
 
-    decode = StructDecoder(OrderView, Order)
+    decode = StructDecoder(OrderView, PlanOrder)
     item = {"customer": {"S": "c"}, "order_id": {"S": "o1"}, "qty": {"N": "3"}}
     assert decode(item) == OrderView(customer="c", order_id="o1")
 
@@ -395,19 +392,19 @@ def test_include_projections_count_as_projected() -> None:
 
 
 def test_pinned_key_is_the_full_primary_key_by_field_name() -> None:
-    where = key_terms(INFO, [Order.order_id == "o1", Order.customer == "c1"])
-    assert pinned_key(ReadSpec(Order, where=where)) == {"customer": "c1", "order_id": "o1"}
+    where = key_terms(INFO, [PlanOrder.order_id == "o1", PlanOrder.customer == "c1"])
+    assert pinned_key(ReadSpec(PlanOrder, where=where)) == {"customer": "c1", "order_id": "o1"}
     with pytest.raises(ValidationError, match="pin the full primary key"):
-        pinned_key(ReadSpec(Order, where=where[:1]))
-    ranged = key_terms(INFO, [Order.customer == "c1", Order.order_id > "o1"])
+        pinned_key(ReadSpec(PlanOrder, where=where[:1]))
+    ranged = key_terms(INFO, [PlanOrder.customer == "c1", PlanOrder.order_id > "o1"])
     with pytest.raises(ValidationError, match="pin the full primary key"):
-        pinned_key(ReadSpec(Order, where=ranged))
+        pinned_key(ReadSpec(PlanOrder, where=ranged))
     with pytest.raises(ValidationError, match=re.escape("drop filter(), limit()")):
-        pinned_key(ReadSpec(Order, where=where, filter=Order.qty > 1, limit=1))
+        pinned_key(ReadSpec(PlanOrder, where=where, filter=PlanOrder.qty > 1, limit=1))
 
 
 def test_struct_decoder_decodes_like_the_model() -> None:
-    decode = StructDecoder(Slim, Order)
+    decode = StructDecoder(Slim, PlanOrder)
     item = {
         "customer": {"S": "c"},
         "order_id": {"S": "o1"},

@@ -39,7 +39,9 @@ from dynamorm_async._write.tables import Billing, create_table_request, ttl_requ
 NOW = datetime(2025, 6, 1, 12, 0, 0, tzinfo=UTC)
 
 
-class Order(Model, table="orders"):
+class RequestOrder(Model, table="orders"):
+    """Renamed attributes, a binary index key and every managed field, for exact payloads."""
+
     customer: Annotated[str, HashKey()]
     order_id: Annotated[str, RangeKey()]
     status: str = "new"
@@ -74,7 +76,7 @@ class Simple(Model, table="simple"):
     value: str = ""
 
 
-INFO = model_info(Order)
+INFO = model_info(RequestOrder)
 
 
 def render(condition: Condition | None) -> tuple[str, dict[str, str], dict[str, Any]] | None:
@@ -180,7 +182,7 @@ def test_ttl_request() -> None:
 
 
 def test_first_write_requires_absence_and_bumps_version_to_one() -> None:
-    order = Order(customer="c", order_id="o")
+    order = RequestOrder(customer="c", order_id="o")
     prepared = prepare_write(INFO, order, now=NOW)
     assert render(prepared.condition) == (
         "attribute_not_exists(#n0)",
@@ -193,7 +195,7 @@ def test_first_write_requires_absence_and_bumps_version_to_one() -> None:
 
 
 def test_later_write_requires_the_current_version_and_bumps_it() -> None:
-    order = Order(customer="c", order_id="o", version=41)
+    order = RequestOrder(customer="c", order_id="o", version=41)
     prepared = prepare_write(INFO, order, now=NOW)
     assert render(prepared.condition) == ("#n0 = :v0", {"#n0": "version"}, {":v0": {"N": "41"}})
     assert prepared.item["version"] == {"N": "42"}
@@ -201,7 +203,7 @@ def test_later_write_requires_the_current_version_and_bumps_it() -> None:
 
 
 def test_created_at_is_set_once_and_updated_at_every_time() -> None:
-    first = prepare_write(INFO, Order(customer="c", order_id="o"), now=NOW)
+    first = prepare_write(INFO, RequestOrder(customer="c", order_id="o"), now=NOW)
     stamp = {"S": "2025-06-01T12:00:00.000000Z"}
     assert first.item["created_at"] == stamp
     assert first.item["updated_at"] == stamp
@@ -210,7 +212,7 @@ def test_created_at_is_set_once_and_updated_at_every_time() -> None:
 
     later = NOW + timedelta(days=1)
     stored = msgspec.structs.replace(
-        Order(customer="c", order_id="o", version=1), **dict(first.updates)
+        RequestOrder(customer="c", order_id="o", version=1), **dict(first.updates)
     )
     second = prepare_write(INFO, stored, now=later)
     assert second.item["created_at"] == stamp
@@ -220,8 +222,8 @@ def test_created_at_is_set_once_and_updated_at_every_time() -> None:
 
 
 def test_create_also_requires_that_no_item_has_the_key() -> None:
-    order = Order(customer="c", order_id="o")
-    prepared = prepare_write(INFO, order, now=NOW, condition=Order.qty == 0, create=True)
+    order = RequestOrder(customer="c", order_id="o")
+    prepared = prepare_write(INFO, order, now=NOW, condition=RequestOrder.qty == 0, create=True)
     assert render(prepared.condition) == (
         "(#n0 = :v0) AND (attribute_not_exists(#n1)) AND (attribute_not_exists(#n2))",
         {"#n0": "qty", "#n1": "customer", "#n2": "version"},
@@ -233,8 +235,8 @@ def test_create_also_requires_that_no_item_has_the_key() -> None:
 
 
 def test_user_condition_is_combined_with_the_version_check() -> None:
-    order = Order(customer="c", order_id="o", version=3)
-    prepared = prepare_write(INFO, order, now=NOW, condition=Order.status == "new")
+    order = RequestOrder(customer="c", order_id="o", version=3)
+    prepared = prepare_write(INFO, order, now=NOW, condition=RequestOrder.status == "new")
     assert render(prepared.condition) == (
         "(#n0 = :v0) AND (#n1 = :v1)",
         {"#n0": "status", "#n1": "version"},
@@ -255,18 +257,18 @@ def test_model_without_special_fields_writes_as_is() -> None:
 
 def test_prepare_write_validates_the_item() -> None:
     with pytest.raises(ValidationError, match="empty"):
-        prepare_write(INFO, Order(customer="", order_id="o"), now=NOW)
-    with pytest.raises(ValidationError, match="expected a Order"):
+        prepare_write(INFO, RequestOrder(customer="", order_id="o"), now=NOW)
+    with pytest.raises(ValidationError, match="expected a RequestOrder"):
         prepare_write(INFO, Simple(pk=1), now=NOW)
     with pytest.raises(ValidationError, match="timezone"):
-        prepare_write(INFO, Order(customer="c", order_id="o"), now=datetime(2025, 1, 1))
+        prepare_write(INFO, RequestOrder(customer="c", order_id="o"), now=datetime(2025, 1, 1))
 
 
 # --- the target of a write -----------------------------------------------------------------
 
 
 def test_an_instance_names_its_item_and_carries_its_version() -> None:
-    order = Order(customer="c", order_id="o", version=5)
+    order = RequestOrder(customer="c", order_id="o", version=5)
     target = resolve_target(order, {})
     assert (target.info, target.instance) == (INFO, order)
     assert target.key == {"customer": {"S": "c"}, "order_id": {"S": "o"}}
@@ -276,7 +278,7 @@ def test_an_instance_names_its_item_and_carries_its_version() -> None:
 
 
 def test_a_model_class_names_the_item_under_its_key() -> None:
-    target = resolve_target(Order, {"customer": "c", "order_id": "o"})
+    target = resolve_target(RequestOrder, {"customer": "c", "order_id": "o"})
     assert (target.info, target.instance) == (INFO, None)
     assert target.key == {"customer": {"S": "c"}, "order_id": {"S": "o"}}
     assert target.expected_version is None, "a key carries no version to check"
@@ -285,12 +287,16 @@ def test_a_model_class_names_the_item_under_its_key() -> None:
 @pytest.mark.parametrize(
     ("target", "key", "message"),
     [
-        (Order(customer="c", order_id="o"), {"customer": "c"}, "either an instance or a model"),
-        (Order, {"customer": "c"}, r"missing \['order_id'\]"),
-        (Order, {"customer": "c", "order_id": "o", "x": 1}, r"unexpected \['x'\]"),
-        (Order, {}, "key needs exactly"),
-        (Order(customer="c", order_id=""), {}, "empty"),
-        (Order, {"customer": "c", "order_id": ""}, "empty"),
+        (
+            RequestOrder(customer="c", order_id="o"),
+            {"customer": "c"},
+            "either an instance or a model",
+        ),
+        (RequestOrder, {"customer": "c"}, r"missing \['order_id'\]"),
+        (RequestOrder, {"customer": "c", "order_id": "o", "x": 1}, r"unexpected \['x'\]"),
+        (RequestOrder, {}, "key needs exactly"),
+        (RequestOrder(customer="c", order_id=""), {}, "empty"),
+        (RequestOrder, {"customer": "c", "order_id": ""}, "empty"),
     ],
 )
 def test_a_target_is_an_instance_or_a_model_with_its_full_key(
@@ -301,19 +307,19 @@ def test_a_target_is_an_instance_or_a_model_with_its_full_key(
 
 
 def test_a_delete_checks_an_instance_version_and_the_caller_condition() -> None:
-    target = resolve_target(Order(customer="c", order_id="o", version=5), {})
+    target = resolve_target(RequestOrder(customer="c", order_id="o", version=5), {})
     assert render(delete_condition(target, None)) == (
         "#n0 = :v0",
         {"#n0": "version"},
         {":v0": {"N": "5"}},
     )
-    fresh = resolve_target(Order(customer="c", order_id="o"), {})
-    assert render(delete_condition(fresh, Order.status == "cancelled")) == (
+    fresh = resolve_target(RequestOrder(customer="c", order_id="o"), {})
+    assert render(delete_condition(fresh, RequestOrder.status == "cancelled")) == (
         "(#n0 = :v0) AND (attribute_not_exists(#n1))",
         {"#n0": "status", "#n1": "version"},
         {":v0": {"S": "cancelled"}},
     )
-    by_key = resolve_target(Order, {"customer": "c", "order_id": "o"})
+    by_key = resolve_target(RequestOrder, {"customer": "c", "order_id": "o"})
     assert delete_condition(by_key, None) is None
     assert delete_condition(resolve_target(Simple(pk=7), {}), None) is None
 
@@ -327,7 +333,7 @@ class Pinned(Model, table="pinned", frozen=True):
 
 
 def test_a_mutable_instance_takes_the_confirmed_values_in_place() -> None:
-    order = Order(customer="c", order_id="o")
+    order = RequestOrder(customer="c", order_id="o")
     prepared = prepare_write(INFO, order, now=NOW)
     assert apply_confirmed(order, prepared.updates) is order
     assert (order.version, order.created_at, order.updated_at) == (1, NOW, NOW)

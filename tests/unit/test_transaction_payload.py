@@ -8,38 +8,25 @@ instances take new versions and timestamps only after a successful commit.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated, Any, cast
 
 import pytest
 
 from dynamorm_async import (
     CancellationReason,
-    CreatedAt,
     HashKey,
     Model,
-    RangeKey,
     RequestRejected,
     Session,
     TransactionCanceled,
-    UpdatedAt,
     ValidationError,
     Version,
 )
 from dynamorm_async._write.transaction import Transaction, transact_get
+from tests.models import Order
 
 
-class Order(Model, table="orders"):
-    customer: Annotated[str, HashKey()]
-    order_id: Annotated[str, RangeKey()]
-    status: str = "new"
-    qty: int = 0
-    version: Annotated[int, Version()] = 0
-    created_at: Annotated[datetime | None, CreatedAt()] = None
-    updated_at: Annotated[datetime | None, UpdatedAt()] = None
-
-
-class Note(Model, table="notes", frozen=True):
+class FrozenNote(Model, table="notes", frozen=True):
     pk: Annotated[str, HashKey()]
     text: str = ""
     version: Annotated[int, Version()] = 0
@@ -135,7 +122,7 @@ async def test_tables_of_several_models_are_not_reported_as_one() -> None:
     rec = Recorder()
     async with Transaction(session(rec)) as tx:
         tx.put(Order(customer="c", order_id="o1"))
-        tx.put(Note(pk="n"))
+        tx.put(FrozenNote(pk="n"))
     assert rec.calls[0][2] is None
 
 
@@ -152,7 +139,7 @@ async def test_instances_take_versions_only_after_commit() -> None:
 
 
 async def test_frozen_instances_are_left_alone() -> None:
-    note = Note(pk="n")
+    note = FrozenNote(pk="n")
     async with Transaction(session(Recorder())) as tx:
         tx.put(note)
     assert note.version == 0
@@ -179,7 +166,7 @@ async def test_cancellation_reasons_name_their_actions() -> None:
         async with Transaction(session(rec)) as tx:
             tx.put(order)
             tx.condition_check(Order, customer="c", order_id="o2", condition=Order.qty > 0)
-            tx.delete(Note, pk="n")
+            tx.delete(FrozenNote, pk="n")
     error = caught.value
     assert [(r.index, r.code, r.operation, r.table, r.key) for r in error.reasons] == [
         (0, "None", "Put", "p_orders", {"customer": "c", "order_id": "o1"}),
@@ -201,8 +188,8 @@ async def test_cancellation_with_missing_reasons_still_lists_every_action() -> N
     rec = Recorder(fail=canceled("TransactionConflict"))
     with pytest.raises(TransactionCanceled) as caught:
         async with Transaction(session(rec)) as tx:
-            tx.put(Note(pk="a"))
-            tx.put(Note(pk="b"))
+            tx.put(FrozenNote(pk="a"))
+            tx.put(FrozenNote(pk="b"))
     assert [(r.index, r.code) for r in caught.value.reasons] == [
         (0, "TransactionConflict"),
         (1, "None"),
@@ -214,7 +201,7 @@ async def test_other_errors_propagate_unchanged() -> None:
     rec = Recorder(fail=failure)
     with pytest.raises(RequestRejected) as caught:
         async with Transaction(session(rec)) as tx:
-            tx.put(Note(pk="a"))
+            tx.put(FrozenNote(pk="a"))
     assert caught.value is failure
 
 
@@ -223,9 +210,9 @@ async def test_put_is_checked_when_added() -> None:
     with pytest.raises(ValidationError, match="'customer' is empty"):
         tx.put(Order(customer="", order_id="o"))
     with pytest.raises(ValidationError, match="either an instance or a model class"):
-        tx.delete(Note(pk="a"), pk="b")  # type: ignore[call-overload]
+        tx.delete(FrozenNote(pk="a"), pk="b")  # type: ignore[call-overload]
     with pytest.raises(ValidationError, match="either an instance or a model class"):
-        tx.update(Note(pk="a"), pk="b")  # type: ignore[call-overload]
+        tx.update(FrozenNote(pk="a"), pk="b")  # type: ignore[call-overload]
     assert len(tx) == 0
 
 
@@ -238,8 +225,8 @@ async def test_transact_get_payload_and_decoding() -> None:
             ]
         }
     )
-    got = await transact_get(session(rec), [(Note, {"pk": "a"}), (Note, {"pk": "b"})])
-    assert got == [Note(pk="a", text="hi", version=2), None]
+    got = await transact_get(session(rec), [(FrozenNote, {"pk": "a"}), (FrozenNote, {"pk": "b"})])
+    assert got == [FrozenNote(pk="a", text="hi", version=2), None]
     ((operation, payload, _),) = rec.calls
     assert operation == "TransactGetItems"
     assert payload == {
@@ -253,7 +240,7 @@ async def test_transact_get_payload_and_decoding() -> None:
 async def test_transact_get_cancellation_names_the_reads() -> None:
     rec = Recorder(fail=canceled("None", "TransactionConflict"))
     with pytest.raises(TransactionCanceled) as caught:
-        await transact_get(session(rec), [(Note, {"pk": "a"}), (Note, {"pk": "b"})])
+        await transact_get(session(rec), [(FrozenNote, {"pk": "a"}), (FrozenNote, {"pk": "b"})])
     reason = caught.value.failed_reasons[0]
     assert (reason.index, reason.operation, reason.key) == (1, "Get", {"pk": "b"})
     assert caught.value.operation == "TransactGetItems"

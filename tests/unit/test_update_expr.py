@@ -4,7 +4,6 @@ fields, and every validation error raised before a request exists."""
 from __future__ import annotations
 
 import base64
-import enum
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -35,18 +34,14 @@ from dynamorm_async._write.update_expr import (
     make_action,
     prepare_update,
 )
+from tests.shared_types import Color
 
 NOW = datetime(2025, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
 NOW_TEXT = "2025-01-02T03:04:05.678000Z"
 KEY = {"pk": {"S": "p"}, "sk": {"N": "1"}}
 
 
-class Color(enum.Enum):
-    RED = "red"
-    BLUE = "blue"
-
-
-class Address(msgspec.Struct):
+class Building(msgspec.Struct):
     city: str
     zip: str | None = None
     floors: list[int] = msgspec.field(default_factory=list)
@@ -72,8 +67,8 @@ class Thing(Model, table="things"):
     maybe: list[str | None] = msgspec.field(default_factory=list)
     attrs: dict[str, int] = msgspec.field(default_factory=dict)
     extra: dict[str, Any] = msgspec.field(default_factory=dict)
-    address: Address | None = None
-    home: Address = msgspec.field(default_factory=lambda: Address(city="x"))
+    address: Building | None = None
+    home: Building = msgspec.field(default_factory=lambda: Building(city="x"))
     color: Color = Color.RED
     ident: uuid.UUID | None = None
     when: datetime | None = None
@@ -82,7 +77,7 @@ class Thing(Model, table="things"):
     renamed: int = msgspec.field(default=0, name="rn")
 
 
-class Other(Model, table="others"):
+class Foreign(Model, table="others"):
     pk: Annotated[str, HashKey()]
     name: str = ""
 
@@ -272,7 +267,7 @@ def test_touched_and_nested() -> None:
         (Thing.lines, ["a", "b"], {"L": [{"S": "a"}, {"S": "b"}]}),
         (Thing.attrs, {"k": 1}, {"M": {"k": {"N": "1"}}}),
         (Thing.extra, {"k": [1, "x"]}, {"M": {"k": {"L": [{"N": "1"}, {"S": "x"}]}}}),
-        (Thing.address, Address(city="Rome"), {"M": {"city": {"S": "Rome"}, "floors": {"L": []}}}),
+        (Thing.address, Building(city="Rome"), {"M": {"city": {"S": "Rome"}, "floors": {"L": []}}}),
         (Thing.color, Color.BLUE, {"S": "blue"}),
         (
             Thing.ident,
@@ -319,8 +314,8 @@ def test_version_field_is_managed() -> None:
 
 
 def test_path_of_another_model_is_rejected() -> None:
-    with pytest.raises(ValidationError, match="belongs to Other, not Thing"):
-        act("set", Other.name, "x")
+    with pytest.raises(ValidationError, match="belongs to Foreign, not Thing"):
+        act("set", Foreign.name, "x")
 
 
 def test_unknown_attribute_is_rejected() -> None:
@@ -370,7 +365,7 @@ def test_wrong_value_type_is_rejected(op: ActionOp, path: object, value: object)
     [
         ("add", Thing.name, "x", "add\\(\\) works on number and set fields only"),
         ("add", Thing.lines, ["x"], "add\\(\\) works on number and set fields only"),
-        ("add", Thing.address, Address(city="x"), "add\\(\\) works on number and set fields"),
+        ("add", Thing.address, Building(city="x"), "add\\(\\) works on number and set fields"),
         ("delete", Thing.count, 1, "delete\\(\\) removes elements from set fields only"),
         ("delete", Thing.lines, ["x"], "delete\\(\\) removes elements from set fields only"),
         ("increment", Thing.name, 1, "needs a number field"),

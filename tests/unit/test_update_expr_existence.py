@@ -28,16 +28,9 @@ from dynamorm_async._write.update_expr import (
     prepare_update,
     why_update_cannot_create,
 )
+from tests.models import Counter, Strict
 
 NOW = datetime(2025, 1, 2, tzinfo=UTC)
-
-
-class Strict(Model, table="strict"):
-    """The issue's example: two required fields besides the key."""
-
-    pk: Annotated[str, HashKey()]
-    amount: Decimal
-    name: str
 
 
 class Kinds(Model, table="kinds"):
@@ -54,19 +47,12 @@ class Kinds(Model, table="kinds"):
     extra: list[str] = msgspec.field(default_factory=list)
 
 
-class Counter(Model, table="counters"):
-    """Nothing required: every update may create it."""
-
-    name: Annotated[str, HashKey()]
-    hits: int = 0
-
-
 class Loose(Model, table="loose"):
     pk: Annotated[str, HashKey()]
     anything: Any  # the codec reads it as None when absent, the generic decoder does not
 
 
-class Managed(Model, table="managed"):
+class ManagedNoDefaults(Model, table="managed"):
     """Managed fields without defaults: the update's own managed actions write them."""
 
     pk: Annotated[str, HashKey()]
@@ -189,12 +175,12 @@ def test_a_nested_path_needs_a_stored_item() -> None:
 
 
 def test_managed_actions_write_managed_fields() -> None:
-    info = model_info(Managed)
+    info = model_info(ManagedNoDefaults)
     assert why_update_cannot_create(info, ()) == (
         "it does not set the required fields version, created_at, updated_at, so a created "
         "item could not be read"
     )
-    calls = actions(info, ("set", Managed.status, "paid"))
+    calls = actions(info, ("set", ManagedNoDefaults.status, "paid"))
     prepared = prepare_update(info, calls, now=NOW)
     assert prepared.must_exist is None and prepared.condition is None
 
@@ -231,7 +217,7 @@ def test_must_exist_forces_the_check_with_its_reason() -> None:
 
 
 def test_the_version_condition_and_the_existence_check_combine() -> None:
-    info = model_info(Managed)
-    calls = actions(info, ("set", Managed.status, "paid"))
+    info = model_info(ManagedNoDefaults)
+    calls = actions(info, ("set", ManagedNoDefaults.status, "paid"))
     text, _ = render_condition(info, calls=calls, expected_version=3, must_exist="instance")
     assert text == "(#n0 = :v0) AND (attribute_exists(#n1))"
