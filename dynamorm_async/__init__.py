@@ -60,13 +60,16 @@ from ._model.model import (
 from ._read.builders import ProjectedQuery, ProjectedScan, Query, Scan
 from ._read.pages import Page
 from ._session import Session
-from ._transport.client import RequestEvent
+from ._transport.client import AiobotocoreTransport
+from ._transport.observed import RequestEvent, RequestHook
+from ._transport.protocol import ClientOptions, Transport
 from ._write.transaction import Transaction
 from ._write.update import ReturningUpdate, UpdateBuilder
 
 __all__ = [
     "Aggregate",
     "Aggregation",
+    "AiobotocoreTransport",
     "AttributePath",
     "Avg",
     "BatchGetError",
@@ -75,6 +78,7 @@ __all__ = [
     "BatchWriteError",
     "BatchWriter",
     "CancellationReason",
+    "ClientOptions",
     "Condition",
     "ConditionFailed",
     "ConversionError",
@@ -104,6 +108,7 @@ __all__ = [
     "Query",
     "RangeKey",
     "RequestEvent",
+    "RequestHook",
     "RequestRejected",
     "Reshape",
     "RetryPolicy",
@@ -117,6 +122,7 @@ __all__ = [
     "ThrottledError",
     "Transaction",
     "TransactionCanceled",
+    "Transport",
     "UpdateBuilder",
     "UpdatedAt",
     "ValidationError",
