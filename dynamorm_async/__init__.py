@@ -61,7 +61,9 @@ from ._model.model import (
 from ._read.builders import ProjectedQuery, ProjectedScan, Query, Scan
 from ._read.pages import Page
 from ._session import Session
-from ._transport.client import RequestEvent
+from ._transport.client import AiobotocoreTransport
+from ._transport.observed import RequestEvent, RequestHook
+from ._transport.protocol import ClientOptions, Transport
 from ._write.tables import BillingMode
 from ._write.transaction import Transaction
 from ._write.update import ReturningUpdate, UpdateBuilder
@@ -69,6 +71,7 @@ from ._write.update import ReturningUpdate, UpdateBuilder
 __all__ = [
     "Aggregate",
     "Aggregation",
+    "AiobotocoreTransport",
     "AttributePath",
     "Avg",
     "BatchGetError",
@@ -78,6 +81,7 @@ __all__ = [
     "BatchWriter",
     "BillingMode",
     "CancellationReason",
+    "ClientOptions",
     "Condition",
     "ConditionFailed",
     "ConversionError",
@@ -107,6 +111,7 @@ __all__ = [
     "Query",
     "RangeKey",
     "RequestEvent",
+    "RequestHook",
     "RequestRejected",
     "Reshape",
     "RetryPolicy",
@@ -120,6 +125,7 @@ __all__ = [
     "ThrottledError",
     "Transaction",
     "TransactionCanceled",
+    "Transport",
     "UpdateBuilder",
     "UpdatedAt",
     "ValidationError",

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 from ._errors import ValidationError
 
-__all__ = ["whole_number"]
+__all__ = ["seconds", "whole_number"]
 
 
 def whole_number(what: str, value: object, *, minimum: int = 1, maximum: int | None = None) -> int:
@@ -21,3 +23,15 @@ def whole_number(what: str, value: object, *, minimum: int = 1, maximum: int | N
         bound = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
         raise ValidationError(f"{what} must be an int {bound}, got {value!r}")
     return value
+
+
+def seconds(what: str, value: object) -> float:
+    """``value`` as a finite number of seconds above zero; ValidationError naming ``what``."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise ValidationError(f"{what} must be a finite number of seconds > 0, got {value!r}")
+    return float(value)

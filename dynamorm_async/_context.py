@@ -7,13 +7,13 @@ that imports them all. ``Session`` implements it; a test or another front end ma
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from ._batch.retry import RetryPolicy
     from ._model.model import Model
     from ._read.cursor import CursorCodec
+    from ._transport.protocol import Key, Payload
 
 __all__ = ["ExecutionContext"]
 
@@ -22,13 +22,8 @@ class ExecutionContext(Protocol):
     """One DynamoDB connection as executors see it: calls, table names and limits."""
 
     async def call(
-        self,
-        operation: str,
-        payload: dict[str, Any],
-        *,
-        table: str | None = None,
-        key: Mapping[str, Any] | None = None,
-    ) -> dict[str, Any]:
+        self, operation: str, payload: Payload, *, table: str | None = None, key: Key | None = None
+    ) -> Payload:
         """Send one DynamoDB operation; at most ``max_concurrency`` calls are in flight."""
         ...
 

@@ -1,4 +1,4 @@
-"""The Session: one aiobotocore client, table operations, items, and entry points to every executor.
+"""The Session: one transport, table operations, items, and entry points to every executor.
 
 Concurrency contract: one Session per process, shared by every request handler and task. All
 methods are safe to call concurrently; fan-out work (parallel-scan segments, batch chunks) is
@@ -20,11 +20,14 @@ from ._batch.retry import RetryPolicy
 from ._batch.run import batch_delete, batch_put
 from ._batch.writer import BatchWriter
 from ._checks import whole_number
+from ._errors import ValidationError
 from ._expressions.core import Condition, optional_condition
 from ._model.model import Model, model_info
 from ._read.builders import Query, Scan
 from ._read.cursor import CursorCodec
-from ._transport.client import RequestHook, Transport
+from ._transport.client import AiobotocoreTransport
+from ._transport.observed import ObservedTransport, RequestHook
+from ._transport.protocol import ClientOptions, Key, Payload, Transport
 from ._write import items, tables
 from ._write.semantics import resolve_target
 from ._write.tables import Billing, BillingMode
@@ -37,13 +40,37 @@ M = TypeVar("M", bound=Model)
 S = TypeVar("S", bound=msgspec.Struct)
 
 
+def _chosen_transport(
+    transport: Transport | None, max_concurrency: int, client_keywords: Mapping[str, Any]
+) -> Transport:
+    """The injected transport, or the default one built from the Session's client keywords."""
+    given = {name: value for name, value in client_keywords.items() if value is not None}
+    if transport is None:
+        # The pool holds a connection for every call the limiter lets through, no more.
+        return AiobotocoreTransport(ClientOptions(max_pool_connections=max_concurrency, **given))
+    if given:
+        raise ValidationError(
+            f"Session(transport=...) takes no client options ({', '.join(sorted(given))}): "
+            "the transport brings its own client; configure it there, e.g. "
+            "AiobotocoreTransport(ClientOptions(...))"
+        )
+    if not isinstance(transport, Transport):
+        raise ValidationError(
+            f"transport must have async open(), aclose() and call(), got {type(transport).__name__}"
+        )
+    return transport
+
+
 class Session:
     """An open connection to DynamoDB: ``async with Session(...) as db``.
 
-    Without ``endpoint_url`` the normal AWS credential and region chain applies. Retries of
-    failed calls use botocore's retry modes (``retry_mode``; ``max_attempts`` is botocore's
-    count of retries after the first attempt, so 0 disables them); retries of unprocessed
-    batch items use ``batch_retry``. ``cursor_secret`` signs pagination cursors;
+    Requests go through a transport: by default an :class:`AiobotocoreTransport` built from the
+    client keywords (``endpoint_url`` ... ``read_timeout``, defaults in :class:`ClientOptions`;
+    without ``endpoint_url`` the normal AWS credential and region chain applies), or any
+    :class:`Transport` given as ``transport=``, which brings its own client configuration.
+    Retries of failed calls use botocore's retry modes (``retry_mode``; ``max_attempts`` is
+    botocore's count of retries after the first attempt, so 0 disables them); retries of
+    unprocessed batch items use ``batch_retry``. ``cursor_secret`` signs pagination cursors;
     without one a random per-Session secret is used, so cursors work only within the process.
     """
 
@@ -59,12 +86,13 @@ class Session:
         table_prefix: str = "",
         max_concurrency: int = 16,
         cursor_secret: bytes | str | None = None,
-        retry_mode: str = "standard",
-        max_attempts: int = 5,
+        retry_mode: str | None = None,
+        max_attempts: int | None = None,
         batch_retry: RetryPolicy | None = None,
-        connect_timeout: float = 10.0,
-        read_timeout: float = 60.0,
+        connect_timeout: float | None = None,
+        read_timeout: float | None = None,
         on_request: RequestHook | None = None,
+        transport: Transport | None = None,
     ) -> None:
         whole_number("max_concurrency", max_concurrency)
         if isinstance(cursor_secret, str):
@@ -76,20 +104,20 @@ class Session:
         self._limiter = anyio.CapacityLimiter(max_concurrency)
         self._cursor_codec = CursorCodec(cursor_secret or secrets.token_bytes(32))
         self._batch_retry = batch_retry or RetryPolicy()
-        self._transport = Transport(
-            endpoint_url=endpoint_url,
-            region_name=region_name,
-            aws_access_key_id=aws_access_key_id,
-            aws_secret_access_key=aws_secret_access_key,
-            aws_session_token=aws_session_token,
-            profile_name=profile_name,
-            retry_mode=retry_mode,
-            max_attempts=max_attempts,
-            max_pool_connections=max_concurrency,
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-            on_request=on_request,
-        )
+        client_keywords = {
+            "endpoint_url": endpoint_url,
+            "region_name": region_name,
+            "aws_access_key_id": aws_access_key_id,
+            "aws_secret_access_key": aws_secret_access_key,
+            "aws_session_token": aws_session_token,
+            "profile_name": profile_name,
+            "retry_mode": retry_mode,
+            "max_attempts": max_attempts,
+            "connect_timeout": connect_timeout,
+            "read_timeout": read_timeout,
+        }
+        chosen = _chosen_transport(transport, max_concurrency, client_keywords)
+        self._transport = chosen if on_request is None else ObservedTransport(chosen, on_request)
 
     @property
     def table_prefix(self) -> str:
@@ -121,18 +149,13 @@ class Session:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the client; shielded so cancellation cannot leak the connection pool."""
+        """Close the transport; shielded so cancellation cannot leak the connection pool."""
         with anyio.CancelScope(shield=True):
             await self._transport.aclose()
 
     async def call(
-        self,
-        operation: str,
-        payload: dict[str, Any],
-        *,
-        table: str | None = None,
-        key: Mapping[str, Any] | None = None,
-    ) -> dict[str, Any]:
+        self, operation: str, payload: Payload, *, table: str | None = None, key: Key | None = None
+    ) -> Payload:
         """Send one raw DynamoDB operation through the transport (item JSON in wire format).
 
         At most ``max_concurrency`` calls of this Session are in flight; the others wait here.

@@ -1,4 +1,4 @@
-"""The transport: one aiobotocore DynamoDB client, the only module that imports aiobotocore.
+"""The default transport: one aiobotocore DynamoDB client, the only module that imports aiobotocore.
 
 botocore normally walks every AttributeValue of every request and response through its shape
 model, which costs more CPU than the JSON decode itself. The client here is built from the same
@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import copy
 import logging
-import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any, Self
 
 import aiohttp
@@ -25,26 +23,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 from botocore.loaders import Loader
 
 from .._errors import DynamormError, ThrottledError, map_client_error
+from .protocol import ClientOptions, Key, Payload, retry_attempts
 
-__all__ = ["RequestEvent", "Transport", "document_shape_model"]
+__all__ = ["AiobotocoreTransport", "document_shape_model"]
 
 _SERVICE = "dynamodb"
 _log = logging.getLogger("dynamorm_async")
-# Operations that report consumed capacity when asked (ReturnConsumedCapacity).
-_CAPACITY_OPERATIONS = frozenset(
-    {
-        "GetItem",
-        "PutItem",
-        "UpdateItem",
-        "DeleteItem",
-        "Query",
-        "Scan",
-        "BatchGetItem",
-        "BatchWriteItem",
-        "TransactGetItems",
-        "TransactWriteItems",
-    }
-)
 _DOCUMENT_SHAPE: dict[str, Any] = {"type": "structure", "members": {}, "document": True}
 _PATCHED_MODELS: dict[str | None, dict[str, Any]] = {}
 
@@ -98,63 +82,25 @@ class _DocumentShapeLoader(Loader):  # type: ignore[misc]
         return patched
 
 
-@dataclass(frozen=True, slots=True)
-class RequestEvent:
-    """What the Session's ``on_request`` hook receives after every DynamoDB call.
+class AiobotocoreTransport:
+    """The default Transport: one aiobotocore DynamoDB client built from :class:`ClientOptions`.
 
-    ``consumed_capacity`` is DynamoDB's ``ConsumedCapacity`` (a dict for single-table calls, a
-    list of dicts for batches and transactions; None for table operations and failed calls):
-    while a hook is set, item operations ask for it with ``ReturnConsumedCapacity=TOTAL``.
+    ``async with AiobotocoreTransport(options) as transport`` works on its own too; a Session
+    given ``transport=`` opens and closes it. ``client`` is the raw aiobotocore client while open
+    (an escape hatch for operations the library does not wrap; item JSON stays in wire format).
     """
 
-    operation: str
-    table: str | None
-    duration: float
-    retries: int
-    consumed_capacity: Any
-    error: DynamormError | None
-
-
-RequestHook = Callable[[RequestEvent], None]
-
-
-class Transport:
-    """Owns the aiobotocore client; ``call()`` is the single seam every request goes through."""
-
-    def __init__(
-        self,
-        *,
-        endpoint_url: str | None = None,
-        region_name: str | None = None,
-        aws_access_key_id: str | None = None,
-        aws_secret_access_key: str | None = None,
-        aws_session_token: str | None = None,
-        profile_name: str | None = None,
-        retry_mode: str = "standard",
-        max_attempts: int = 5,
-        max_pool_connections: int = 16,
-        connect_timeout: float = 10.0,
-        read_timeout: float = 60.0,
-        on_request: RequestHook | None = None,
-    ) -> None:
-        self._client_kwargs: dict[str, Any] = {
-            "endpoint_url": endpoint_url,
-            "region_name": region_name,
-            "aws_access_key_id": aws_access_key_id,
-            "aws_secret_access_key": aws_secret_access_key,
-            "aws_session_token": aws_session_token,
-        }
-        self._profile = profile_name
+    def __init__(self, options: ClientOptions | None = None) -> None:
+        self._options = options = options or ClientOptions()
         self._config = AioConfig(
-            retries={"mode": retry_mode, "max_attempts": max_attempts},
-            max_pool_connections=max_pool_connections,
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
+            retries={"mode": options.retry_mode, "max_attempts": options.max_attempts},
+            max_pool_connections=options.max_pool_connections,
+            connect_timeout=options.connect_timeout,
+            read_timeout=options.read_timeout,
             # Requests are built by this library's typed builders; botocore's validator would
             # re-walk every item the document shapes exist to skip.
             parameter_validation=False,
         )
-        self._on_request = on_request
         self._client: Any = None
         self._client_cm: Any = None
         self._methods: dict[str, Callable[..., Any]] = {}
@@ -170,7 +116,8 @@ class Transport:
         """Create the client (idempotent)."""
         if self._client is not None:
             return
-        session = AioSession(profile=self._profile)
+        options = self._options
+        session = AioSession(profile=options.profile_name)
         default = session.get_component("data_loader")
         session.register_component(
             "data_loader",
@@ -179,7 +126,14 @@ class Transport:
                 include_default_search_paths=False,
             ),
         )
-        kwargs = {k: v for k, v in self._client_kwargs.items() if v is not None}
+        given = {
+            "endpoint_url": options.endpoint_url,
+            "region_name": options.region_name,
+            "aws_access_key_id": options.aws_access_key_id,
+            "aws_secret_access_key": options.aws_secret_access_key,
+            "aws_session_token": options.aws_session_token,
+        }
+        kwargs = {name: value for name, value in given.items() if value is not None}
         self._client_cm = session.create_client(_SERVICE, config=self._config, **kwargs)
         self._client = await self._client_cm.__aenter__()
 
@@ -191,84 +145,35 @@ class Transport:
             await cm.__aexit__(None, None, None)
 
     @property
-    def is_open(self) -> bool:
-        return self._client is not None
-
-    @property
     def client(self) -> Any:
         """The raw aiobotocore client (escape hatch; item JSON stays in wire format)."""
         if self._client is None:
-            raise DynamormError("the Session is not open: use 'async with Session(...) as db'")
+            raise DynamormError(
+                "the transport is not open: use 'async with Session(...) as db' "
+                "(or 'async with AiobotocoreTransport(...)')"
+            )
         return self._client
 
     async def call(
-        self,
-        operation: str,
-        payload: dict[str, Any],
-        *,
-        table: str | None = None,
-        key: Mapping[str, Any] | None = None,
-    ) -> dict[str, Any]:
+        self, operation: str, payload: Payload, *, table: str | None = None, key: Key | None = None
+    ) -> Payload:
         """Send one DynamoDB operation (``"GetItem"``...) and map any failure to our errors."""
         method = self._methods.get(operation)
         if method is None:
             method = getattr(self.client, xform_name(operation))
             self._methods[operation] = method
-        if (
-            self._on_request is not None
-            and operation in _CAPACITY_OPERATIONS
-            and "ReturnConsumedCapacity" not in payload
-        ):
-            payload = {**payload, "ReturnConsumedCapacity": "TOTAL"}
-        started = time.perf_counter()
         try:
-            response: dict[str, Any] = await method(**payload)
+            response: Payload = await method(**payload)
         except (ClientError, BotoCoreError, aiohttp.ClientError, OSError) as exc:
             error = map_client_error(exc, operation=operation, table=table, key=key)
-            retries = (
-                getattr(exc, "response", {}).get("ResponseMetadata", {}).get("RetryAttempts", 0)
-            )
             if isinstance(error, ThrottledError):
                 # DEBUG: the caller gets the error, and batch executors log their own retries.
+                retries = retry_attempts(getattr(exc, "response", None))
                 _log.debug(
                     "%s on %s: throughput exceeded after %d retries", operation, table, retries
                 )
-            if self._on_request is not None:
-                self._emit(operation, table, started, retries, None, error)
             raise error from exc
-        meta = response.get("ResponseMetadata", {})
-        if meta.get("RetryAttempts"):
-            _log.debug(
-                "%s on %s succeeded after %d retries", operation, table, meta["RetryAttempts"]
-            )
-        if self._on_request is not None:
-            self._emit(
-                operation,
-                table,
-                started,
-                meta.get("RetryAttempts", 0),
-                response.get("ConsumedCapacity"),
-                None,
-            )
+        retries = retry_attempts(response)
+        if retries:
+            _log.debug("%s on %s succeeded after %d retries", operation, table, retries)
         return response
-
-    def _emit(
-        self,
-        operation: str,
-        table: str | None,
-        started: float,
-        retries: int,
-        consumed: Any,
-        error: DynamormError | None,
-    ) -> None:
-        assert self._on_request is not None
-        self._on_request(
-            RequestEvent(
-                operation=operation,
-                table=table,
-                duration=time.perf_counter() - started,
-                retries=retries,
-                consumed_capacity=consumed,
-                error=error,
-            )
-        )

@@ -37,7 +37,7 @@ from dynamorm_async import (
 )
 from dynamorm_async._aggregate.accumulator import Row
 from dynamorm_async._aggregate.functions import Avg, Count, HavingCondition, Max, Min, Sum
-from dynamorm_async.testing import local_session
+from dynamorm_async.testing import RecordingTransport, SentRequest, local_session, local_transport
 from tests.shared_types import Address
 
 pytestmark = pytest.mark.timeout(120)
@@ -465,24 +465,21 @@ async def test_limit_caps_the_items_aggregated_across_segments(loaded: Loaded) -
 
 @dataclass
 class Recorder:
-    """Requests a Session sent: operation names from on_request, payloads from botocore."""
+    """Requests a Session sent: operation names from on_request, payloads from its transport."""
 
     events: list[RequestEvent]
-    payloads: list[tuple[str, dict[str, Any]]]
+    payloads: list[SentRequest]
 
 
 async def recording_session(loaded: Loaded) -> tuple[Session, Recorder]:
-    recorder = Recorder([], [])
-    db = local_session(
-        loaded.endpoint, on_request=recorder.events.append, table_prefix=loaded.db.table_prefix
+    transport = RecordingTransport(local_transport(loaded.endpoint))
+    recorder = Recorder([], transport.requests)
+    db = Session(
+        transport=transport,
+        on_request=recorder.events.append,
+        table_prefix=loaded.db.table_prefix,
     )
     await db.__aenter__()
-
-    def capture(params: dict[str, Any], model: Any, **_: Any) -> None:
-        recorder.payloads.append((model.name, dict(params)))
-
-    # botocore's public event hooks show each request's parameters as sent.
-    db._transport.client.meta.events.register("before-parameter-build.dynamodb", capture)
     return db, recorder
 
 

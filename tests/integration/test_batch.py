@@ -1,7 +1,7 @@
 """Batch get/put/delete, the batch writer and streaming deletes against DynamoDB Local.
 
 Requests are counted through the Session's public ``on_request`` hook; request parameters are
-observed through botocore's public event system on the raw client, never by patching.
+observed through a recording transport (``Session(transport=...)``), never by patching.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from dynamorm_async import (
     Version,
 )
 from dynamorm_async._batch.run import delete_keys
-from dynamorm_async.testing import local_session
+from dynamorm_async.testing import RecordingTransport, local_session, local_transport
 from tests.shared_types import Address
 
 pytestmark = pytest.mark.timeout(120)
@@ -160,19 +160,12 @@ async def test_consistent_reads_and_projections_are_sent(
     db: Session, dynamodb_endpoint: str
 ) -> None:
     await db.batch_put(items(3))
-    sent: list[dict[str, Any]] = []
-
-    def record(params: dict[str, Any], **_: Any) -> None:
-        sent.append(params)
-
-    async with counted(dynamodb_endpoint, db.table_prefix) as (probe, _events):
-        # botocore's public event hooks show the request parameters as sent.
-        probe._transport.client.meta.events.register(
-            "before-parameter-build.dynamodb.BatchGetItem", record
-        )
+    transport = RecordingTransport(local_transport(dynamodb_endpoint))
+    async with Session(transport=transport, table_prefix=db.table_prefix) as probe:
         keys = [{"pk": "p", "sk": i} for i in range(3)]
         assert len(await probe.batch_get(Item, keys, consistent=True)) == 3
         assert len(await probe.batch_get(Item, keys)) == 3
+    sent = transport.payloads("BatchGetItem")
     (table,) = sent[0]["RequestItems"]
     assert sent[0]["RequestItems"][table]["ConsistentRead"] is True
     assert sent[1]["RequestItems"][table]["ConsistentRead"] is False

@@ -3,7 +3,8 @@
 The hook sees every DynamoDB call with its operation, table, duration, retries, consumed
 capacity and error; the logger reports batch retries, unprocessed items, throttling and
 give-ups. Faults come from ``tests.faultproxy`` in front of DynamoDB Local. Nothing is ever
-printed.
+printed. The hook wraps whatever transport the Session has, so it reports the same for an
+injected one.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from dynamorm_async import (
     ThrottledError,
 )
 from dynamorm_async._batch.retry import RetryPolicy
-from dynamorm_async.testing import local_session
+from dynamorm_async.testing import local_session, local_transport
 from tests.faultproxy import FaultConfig, FaultProxy
 from tests.models import Reading
 
@@ -213,3 +214,43 @@ async def test_a_session_without_a_hook_asks_for_no_capacity(
         item = {"sensor": {"S": "s"}, "at": {"N": "1"}}
         response = await db.call("PutItem", {"TableName": table, "Item": item})
     assert "ConsumedCapacity" not in response
+
+
+async def test_the_hook_reports_the_same_for_an_injected_transport(
+    dynamodb_endpoint: str, dynamodb_session: Session, table: str
+) -> None:
+    events: list[RequestEvent] = []
+    flaky = FaultConfig(error_share=0.3, operations=frozenset({"PutItem"}), seed=7)
+    async with FaultProxy(upstream=dynamodb_endpoint, config=flaky) as proxy:
+        transport = local_transport(proxy.endpoint_url, max_attempts=5)
+        async with Session(
+            transport=transport,
+            table_prefix=dynamodb_session.table_prefix,
+            on_request=events.append,
+        ) as db:
+            for reading in readings(10):
+                await db.put(reading)
+            with pytest.raises(ConditionFailed):
+                await db.put(Reading(sensor="s1", at=2), condition=Reading.value > 100)
+    *puts, failed = events
+    assert [e.operation for e in events] == ["PutItem"] * 11
+    assert sum(e.retries for e in events) == proxy.stats.errors > 0
+    assert all(e.table == table and e.error is None for e in puts)
+    assert all(e.consumed_capacity["CapacityUnits"] > 0 for e in puts)
+    assert isinstance(failed.error, ConditionFailed) and failed.consumed_capacity is None
+
+    events.clear()
+    throttling = FaultConfig(throttle_share=1.0, operations=frozenset({"GetItem"}))
+    async with FaultProxy(upstream=dynamodb_endpoint, config=throttling) as proxy:
+        transport = local_transport(proxy.endpoint_url, max_attempts=1)
+        async with Session(
+            transport=transport,
+            table_prefix=dynamodb_session.table_prefix,
+            on_request=events.append,
+        ) as db:
+            with pytest.raises(ThrottledError) as caught:
+                await db.get_or_none(Reading, sensor="s1", at=1)
+    # A failed call's retries come from the botocore error the library error was raised from.
+    (event,) = events
+    assert (event.operation, event.retries, event.error) == ("GetItem", 1, caught.value)
+    assert proxy.stats.throttled == 2

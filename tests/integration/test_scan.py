@@ -20,12 +20,11 @@ from dynamorm_async import (
     LocalIndex,
     Model,
     RangeKey,
-    RequestEvent,
     Session,
     ThrottledError,
     ValidationError,
 )
-from dynamorm_async.testing import local_session
+from dynamorm_async.testing import RecordingTransport, local_session, local_transport
 from tests.faultproxy import FaultConfig, FaultProxy
 
 pytestmark = pytest.mark.timeout(60)
@@ -177,22 +176,17 @@ async def test_every_property_applies_to_every_segment(db: Session, segments: in
 async def test_parallel_requests_run_under_the_session_limiter(
     dynamodb_endpoint: str, db: Session
 ) -> None:
-    borrowed: list[float] = []
-    holder: list[Session] = []
-
-    def record(event: RequestEvent) -> None:
-        if event.operation == "Scan":
-            borrowed.append(holder[0]._limiter.borrowed_tokens)
-
-    async with local_session(
-        dynamodb_endpoint, table_prefix=db.table_prefix, max_concurrency=2, on_request=record
-    ) as session:
-        holder.append(session)
-        s = session.scan(Item).segments(6).page_size(10)
-        assert keys(await s.all()) == keys(ITEMS)
-        assert keys([i async for i in s]) == keys(ITEMS)
-        assert await s.count() == 150
-    assert borrowed and all(1 <= n <= 2 for n in borrowed)
+    transport = RecordingTransport(local_transport(dynamodb_endpoint))
+    async with Session(transport=transport, table_prefix=db.table_prefix, max_concurrency=2) as s:
+        scan = s.scan(Item).segments(6).page_size(10)
+        assert keys(await scan.all()) == keys(ITEMS)
+        assert keys([i async for i in scan]) == keys(ITEMS)
+        assert await scan.count() == 150
+    scans = transport.payloads("Scan")
+    assert {p["Segment"] for p in scans} == set(range(6))
+    # Segments overlap, but never more of them than the Session's limiter lets through.
+    assert transport.max_in_flight == 2
+    assert transport.in_flight == 0
 
 
 # --- early exits and errors leave no task ---------------------------------------------------

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 import pytest
 
-from dynamorm_async import RequestEvent, Session, ValidationError
+from dynamorm_async import DynamormError, RequestEvent, Session, ValidationError
 from examples.aiohttp_orders.app import DB, create_app
 from examples.aiohttp_orders.server import serving
 from tests.integration.service_scenarios import (
@@ -34,7 +34,8 @@ async def running(
     app = create_app(session_options(endpoint, db.table_prefix, events))
     async with serving(app) as url:
         yield url
-    assert not app[DB]._transport.is_open
+    with pytest.raises(DynamormError, match="not open"):
+        await app[DB].list_tables()  # the app closed its Session on shutdown
     await settle()
     leaked = {t for t in asyncio.all_tasks() - before if not t.done()}
     assert not leaked, leaked

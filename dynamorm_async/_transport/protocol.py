@@ -1,0 +1,128 @@
+"""The transport contract: what a Session needs to send requests, and the default client's options.
+
+No I/O library is imported here: a Session, a test double or another HTTP stack depends on this
+module only; ``client.py`` holds the aiobotocore implementation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+from urllib.parse import urlsplit
+
+from .._checks import seconds, whole_number
+from .._errors import ValidationError
+
+__all__ = ["ClientOptions", "DelegatingTransport", "Key", "Payload", "Transport", "retry_attempts"]
+
+Payload = dict[str, Any]
+"""DynamoDB JSON, a request or a response, item values in wire format (``{"S": "ada"}``)."""
+Key = Mapping[str, Any]
+"""An item's key as the caller gave it: context for the errors a call raises."""
+
+_RETRY_MODES = frozenset({"legacy", "standard", "adaptive"})
+
+
+@runtime_checkable
+class Transport(Protocol):
+    """Sends DynamoDB operations: the one seam between a Session and the network.
+
+    ``call("GetItem", payload)`` takes DynamoDB's JSON request (item values in wire format,
+    ``{"S": "..."}``) and returns its JSON response. Failures are raised as the library's errors
+    (:func:`dynamorm_async._errors.map_client_error` turns botocore-shaped ones into them, with
+    the original as ``__cause__``), so ``ConditionFailed``, ``ThrottledError``... mean the same
+    whatever the transport. A transport that retries reports how often the way botocore does,
+    in ``ResponseMetadata.RetryAttempts`` of the response (or of the ``response`` of the
+    failure it raised from); the ``on_request`` hook reads it there.
+
+    A Session opens its transport on ``__aenter__`` and closes it on exit; ``call`` may run
+    concurrently from many tasks, at most ``max_concurrency`` at once.
+    """
+
+    async def open(self) -> None:
+        """Get ready to send (create clients, pools); idempotent."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release everything ``open`` acquired; idempotent."""
+        ...
+
+    async def call(
+        self, operation: str, payload: Payload, *, table: str | None = None, key: Key | None = None
+    ) -> Payload:
+        """Send one operation; ``table`` and ``key`` only give raised errors their context."""
+        ...
+
+
+class DelegatingTransport:
+    """Opens and closes another transport; a subclass defines ``call`` around the inner one's."""
+
+    def __init__(self, inner: Transport) -> None:
+        self._inner = inner
+
+    async def open(self) -> None:
+        """Open the wrapped transport."""
+        await self._inner.open()
+
+    async def aclose(self) -> None:
+        """Close the wrapped transport."""
+        await self._inner.aclose()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClientOptions:
+    """How the aiobotocore transport builds its DynamoDB client.
+
+    Unset credentials, region and endpoint fall back to the normal AWS chain (environment,
+    config files, ``profile_name``, instance roles). ``max_attempts`` is botocore's count of
+    retries after the first attempt (0 disables them) in ``retry_mode`` ``"standard"``,
+    ``"adaptive"`` or ``"legacy"``; timeouts are in seconds.
+    """
+
+    endpoint_url: str | None = None
+    region_name: str | None = None
+    aws_access_key_id: str | None = None
+    aws_secret_access_key: str | None = field(default=None, repr=False)
+    aws_session_token: str | None = field(default=None, repr=False)
+    profile_name: str | None = None
+    retry_mode: str = "standard"
+    max_attempts: int = 5
+    max_pool_connections: int = 16
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.retry_mode not in _RETRY_MODES:
+            raise ValidationError(
+                f"retry_mode must be one of {sorted(_RETRY_MODES)}, got {self.retry_mode!r}"
+            )
+        whole_number("max_attempts", self.max_attempts, minimum=0)
+        whole_number("max_pool_connections", self.max_pool_connections)
+        seconds("connect_timeout", self.connect_timeout)
+        seconds("read_timeout", self.read_timeout)
+        if self.endpoint_url is not None:
+            parts = urlsplit(self.endpoint_url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValidationError(
+                    f"endpoint_url must be an http:// or https:// URL with a host, "
+                    f"got {self.endpoint_url!r}"
+                )
+        if (self.aws_access_key_id is None) != (self.aws_secret_access_key is None):
+            raise ValidationError(
+                "pass aws_access_key_id and aws_secret_access_key together, or neither "
+                "(to use the AWS credential chain)"
+            )
+        if self.aws_session_token is not None and self.aws_access_key_id is None:
+            raise ValidationError(
+                "aws_session_token needs aws_access_key_id and aws_secret_access_key"
+            )
+
+
+def retry_attempts(response: object) -> int:
+    """Retries a botocore-shaped response reports (``ResponseMetadata.RetryAttempts``), else 0."""
+    if not isinstance(response, Mapping):
+        return 0
+    meta = response.get("ResponseMetadata")
+    attempts = meta.get("RetryAttempts", 0) if isinstance(meta, Mapping) else 0
+    return attempts if isinstance(attempts, int) else 0
