@@ -47,6 +47,7 @@ LAYER_OF: Mapping[str, str] = {
     "_context": "context",
     "_fanout": "fanout",
     "_transport": "transport",
+    "_transport.protocol": "protocol",
     "_session": "session",
     "_migrate": "migrate",
     "testing": "testing",
@@ -77,21 +78,28 @@ _TABLE = {
     "model": "errors wire expressions",
     "plans": "errors wire expressions model",
     # The protocol executors receive instead of Session; it names model and plan types.
-    "context": "errors wire expressions model plans",
+    # The transport contract (Transport, ClientOptions, the payload types): no I/O either.
+    "protocol": "errors",
+    "context": "errors wire expressions model plans protocol",
     "fanout": "errors",
-    "executors": "errors wire expressions model plans context fanout",
-    "transport": "errors",
-    "session": "errors wire expressions model plans context fanout executors transport",
-    "migrate": "errors wire expressions model plans context fanout executors session",
-    "testing": "errors transport session",
-    "api": "errors wire expressions model plans context fanout executors transport session migrate",
+    "executors": "errors wire expressions model plans protocol context fanout",
+    "transport": "errors protocol",
+    "session": "errors wire expressions model plans protocol context fanout executors transport",
+    "migrate": "errors wire expressions model plans protocol context fanout executors session",
+    "testing": "errors protocol transport session",
+    "api": (
+        "errors wire expressions model plans protocol context fanout executors transport session "
+        "migrate"
+    ),
 }
 MAY_IMPORT: Mapping[str, frozenset[str]] = {
     layer: frozenset(allowed.split()) for layer, allowed in _TABLE.items()
 }
 
 # No I/O, no executor: these layers take plain data and return plain data.
-PURE_LAYERS = frozenset({"errors", "wire", "expressions", "model", "plans", "context"})
+PURE_LAYERS = frozenset(
+    {"errors", "wire", "expressions", "model", "plans", "protocol", "context"}
+)
 
 # What a pure layer must not import: concurrency, network and the AWS client libraries.
 IO_LIBRARIES = frozenset(
