@@ -13,7 +13,7 @@ import importlib
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import IO, Any
 
 import anyio
@@ -22,7 +22,8 @@ import msgspec
 from .._errors import DynamormError, ValidationError
 from .._model.model import Model, model_info
 from .._session import Session
-from .run import MigrationError, MigrationProgress, MigrationReport, migrate
+from .report import MigrationError, MigrationProgress, MigrationReport
+from .run import migrate
 
 __all__ = ["main"]
 
@@ -87,24 +88,24 @@ def _add_connection_options(parser: argparse.ArgumentParser) -> None:
                        help="prefix prepended to every table name (as Session(table_prefix=))")
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def _whole_number(minimum: int) -> Callable[[str], int]:
+    """An argparse ``type`` for whole numbers of at least ``minimum``."""
+    bound = "must not be negative" if minimum == 0 else f"must be at least {minimum}"
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{bound}, got {value}")
+        return value
+
+    return parse
 
 
-def _non_negative(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must not be negative, got {value}")
-    return value
+_positive = _whole_number(1)
+_non_negative = _whole_number(0)
 
 
 def build_parser() -> argparse.ArgumentParser:
