@@ -20,6 +20,7 @@ import anyio
 import msgspec
 
 from .._errors import DynamormError, ValidationError
+from .._fanout import fan_out
 from .._model.model import Model, model_info
 from .._session import Session
 from .report import MigrationError, MigrationProgress, MigrationReport
@@ -343,12 +344,11 @@ async def _create_tables(args: argparse.Namespace, out: IO[str]) -> int:
     async with _session(args) as db:
         created: dict[str, bool] = {}
 
-        async def ensure(table: str, model: type[Model]) -> None:
-            created[table] = await db.ensure_table(model)
+        async def ensure(job: tuple[str, list[type[Model]]]) -> None:
+            table, group = job
+            created[table] = await db.ensure_table(group[0])
 
-        async with anyio.create_task_group() as tg:
-            for table, group in models.items():
-                tg.start_soon(ensure, table, group[0])
+        await fan_out(models.items(), ensure, workers=db.max_concurrency)
         for table in sorted(models):
             names = ", ".join(m.__name__ for m in models[table])
             state = "created" if created[table] else "exists"
