@@ -7,7 +7,6 @@ records every request.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Annotated, Any
 
 import pytest
@@ -42,15 +41,8 @@ class Scripted:
         self.items = [Thing(id=f"t{n:03d}", size=n).to_dynamodb() for n in range(count)]
         self.requests: list[dict[str, Any]] = []
 
-    async def call(
-        self,
-        operation: str,
-        payload: dict[str, Any],
-        *,
-        table: str | None = None,
-        key: Mapping[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        assert operation == "Scan" and table == payload["TableName"] == "things"
+    async def call(self, operation: str, payload: dict[str, Any], **where: Any) -> dict[str, Any]:
+        assert operation == "Scan" and where["table"] == payload["TableName"] == "things"
         self.requests.append(payload)
         segment, total = payload.get("Segment", 0), payload.get("TotalSegments", 1)
         mine = [i for i in self.items if int(i["id"]["S"][1:]) % total == segment]
