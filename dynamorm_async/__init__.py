@@ -46,7 +46,8 @@ from ._migrate.converters import (
     to_set,
     to_str,
 )
-from ._migrate.run import MigrationError, MigrationProgress, MigrationReport, migrate
+from ._migrate.report import MigrationError, MigrationProgress, MigrationReport
+from ._migrate.run import migrate
 from ._model.model import (
     TTL,
     CreatedAt,

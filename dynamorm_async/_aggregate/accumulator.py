@@ -13,7 +13,7 @@ stable order: by group key unless ``order_by`` names an aggregate (see
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
 from .._checks import whole_number
@@ -158,9 +158,21 @@ class GroupAccumulator:
         self._key_attributes = tuple(key_attributes)
         self.max_groups = max_groups
         self._initial = [spec.new_state() for spec in self._specs]
+        self._empty()
+
+    def _empty(self) -> None:
         self._groups: dict[tuple[Hashable, ...], _Group] = {}
-        if not elements:
+        if not self._group_elements:
             self._groups[()] = _Group((), list(self._initial))
+
+    def fresh(self) -> GroupAccumulator:
+        """A new accumulator of no items, configured as this one (and not checked again)."""
+        clone = object.__new__(GroupAccumulator)
+        for name in GroupAccumulator.__slots__:
+            # States are never changed in place, so the initial ones can be shared.
+            setattr(clone, name, getattr(self, name))
+        clone._empty()
+        return clone
 
     @property
     def group_count(self) -> int:
@@ -190,11 +202,6 @@ class GroupAccumulator:
             return
         self._check_room(len(self._groups) + 1)
         self._groups[frozen] = _Group(self._display(avs, item), new_states)
-
-    def add_many(self, items: Iterable[WireItem]) -> None:
-        """Fold every item of ``items`` (e.g. one page) into its group."""
-        for item in items:
-            self.add(item)
 
     def add_count(self, count: int) -> None:
         """Fold ``count`` items known only by number (a ``Select=COUNT`` page).

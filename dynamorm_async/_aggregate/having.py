@@ -12,7 +12,7 @@ import operator
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from .._errors import ValidationError
 
@@ -122,43 +122,41 @@ class HavingCompare(HavingCondition):
 
 
 @dataclass(frozen=True, slots=True, eq=False)
-class _HavingAnd(HavingCondition):
+class _HavingJunction(HavingCondition):
+    """AND or OR of several conditions, in three-valued logic."""
+
     parts: tuple[HavingCondition, ...]
+    #: The truth value that settles the junction by itself: False for AND, True for OR.
+    _settles: ClassVar[bool]
+    _symbol: ClassVar[str]
 
     def _truth(self, values: Mapping[AggregateKey, Any]) -> bool | None:
         truths = [part._truth(values) for part in self.parts]
-        if False in truths:
-            return False
-        return None if None in truths else True
+        if self._settles in truths:
+            return self._settles
+        return None if None in truths else not self._settles
 
     def aggregates(self) -> tuple[Any, ...]:
         return tuple(a for part in self.parts for a in part.aggregates())
 
-    def __and__(self, other: HavingCondition) -> HavingCondition:
-        return _HavingAnd((*self.parts, as_having(other)))
+    def _extended(self, other: HavingCondition) -> HavingCondition:
+        """The junction of the same kind with ``other`` as one more part (kept flat)."""
+        return type(self)((*self.parts, as_having(other)))
 
     def __repr__(self) -> str:
-        return " & ".join(f"({p!r})" for p in self.parts)
+        return f" {self._symbol} ".join(f"({p!r})" for p in self.parts)
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class _HavingOr(HavingCondition):
-    parts: tuple[HavingCondition, ...]
+class _HavingAnd(_HavingJunction):
+    __slots__ = ()
+    _settles, _symbol = False, "&"
+    __and__ = _HavingJunction._extended
 
-    def _truth(self, values: Mapping[AggregateKey, Any]) -> bool | None:
-        truths = [part._truth(values) for part in self.parts]
-        if True in truths:
-            return True
-        return None if None in truths else False
 
-    def aggregates(self) -> tuple[Any, ...]:
-        return tuple(a for part in self.parts for a in part.aggregates())
-
-    def __or__(self, other: HavingCondition) -> HavingCondition:
-        return _HavingOr((*self.parts, as_having(other)))
-
-    def __repr__(self) -> str:
-        return " | ".join(f"({p!r})" for p in self.parts)
+class _HavingOr(_HavingJunction):
+    __slots__ = ()
+    _settles, _symbol = True, "|"
+    __or__ = _HavingJunction._extended
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -13,16 +13,18 @@ import importlib
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import IO, Any
 
 import anyio
 import msgspec
 
 from .._errors import DynamormError, ValidationError
+from .._fanout import fan_out
 from .._model.model import Model, model_info
 from .._session import Session
-from .run import MigrationError, MigrationProgress, MigrationReport, migrate
+from .report import MigrationError, MigrationProgress, MigrationReport
+from .run import migrate
 
 __all__ = ["main"]
 
@@ -87,24 +89,24 @@ def _add_connection_options(parser: argparse.ArgumentParser) -> None:
                        help="prefix prepended to every table name (as Session(table_prefix=))")
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def _whole_number(minimum: int) -> Callable[[str], int]:
+    """An argparse ``type`` for whole numbers of at least ``minimum``."""
+    bound = "must not be negative" if minimum == 0 else f"must be at least {minimum}"
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{bound}, got {value}")
+        return value
+
+    return parse
 
 
-def _non_negative(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must not be negative, got {value}")
-    return value
+_positive = _whole_number(1)
+_non_negative = _whole_number(0)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -342,12 +344,11 @@ async def _create_tables(args: argparse.Namespace, out: IO[str]) -> int:
     async with _session(args) as db:
         created: dict[str, bool] = {}
 
-        async def ensure(table: str, model: type[Model]) -> None:
-            created[table] = await db.ensure_table(model)
+        async def ensure(job: tuple[str, list[type[Model]]]) -> None:
+            table, group = job
+            created[table] = await db.ensure_table(group[0])
 
-        async with anyio.create_task_group() as tg:
-            for table, group in models.items():
-                tg.start_soon(ensure, table, group[0])
+        await fan_out(models.items(), ensure, workers=db.max_concurrency)
         for table in sorted(models):
             names = ", ".join(m.__name__ for m in models[table])
             state = "created" if created[table] else "exists"

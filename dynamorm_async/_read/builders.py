@@ -1,11 +1,13 @@
-"""Query and scan executors: immutable builders, their terminals and the pagers under them.
+"""Query and scan builders and their terminals.
 
 ``db.query(Order)`` and ``db.scan(Order)`` return builders; every method returns a new builder
 and nothing is sent until a terminal runs (``async for``, ``all()``, ``first()``, ``count()``,
 ``page()``, ``pages()``, ``delete()``). Everything that can be checked without DynamoDB is
 checked before the first request: the key condition against the table and its indexes, the
-choice of index, consistency on a GSI (:mod:`._query_plan`), projections
-(:mod:`._projection`) and cursors.
+choice of index, consistency on a GSI (:mod:`.plan`), projections (:mod:`.projection`) and
+cursors. A builder holds one :class:`~.source.ReadSource`, whose pagers
+(:mod:`.pager`) every terminal reads; :func:`read_source` hands it to executors that drive
+the pagers themselves.
 
 Results stream page by page: ``async for`` holds one DynamoDB page (one per segment of a
 parallel scan) at a time, so memory does not grow with the size of the result.
@@ -13,7 +15,7 @@ parallel scan) at a time, so memory does not grow with the size of the result.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar, cast, overload
@@ -22,10 +24,12 @@ import msgspec
 
 from .._checks import whole_number
 from .._errors import ValidationError
-from .._expressions.core import AttributePath, Condition, as_condition
+from .._expressions.core import Condition, as_condition
+from .._fanout import Tally
 from .._model.model import Model, ModelInfo, model_info
 from .._wire.decode_errors import OnInvalid, check_on_invalid, decode_page, skipping
 from .cursor import CursorCodec
+from .pager import ItemPager
 from .pages import (
     CursorSigner,
     CursorState,
@@ -34,20 +38,12 @@ from .pages import (
     page_reads_needed,
     resume_key,
 )
-from .plan import (
-    Operation,
-    Output,
-    ReadPlan,
-    ReadSpec,
-    build_plan,
-    key_terms,
-    pinned_key,
-)
-from .projection import DictDecoder, StructDecoder, check_paths, parse_projection
-from .streams import Flatten, PageSource, RoundStream, Tally, merged_pages
+from .plan import Operation, ReadSpec, key_terms, pinned_key
+from .projection import DictDecoder, StructDecoder, parse_projection
+from .source import ReadSource
+from .streams import Flatten, PageSource, RoundStream, merged_pages
 
 if TYPE_CHECKING:
-
     from .._aggregate.builders import Aggregation, GroupBy
     from .._aggregate.functions import Aggregate
     from .._context import ExecutionContext
@@ -58,6 +54,7 @@ __all__ = [
     "ProjectedScan",
     "Query",
     "Scan",
+    "read_source",
 ]
 
 R = TypeVar("R")
@@ -68,76 +65,12 @@ Item = dict[str, Any]
 
 #: DynamoDB's bound on TotalSegments.
 MAX_SEGMENTS = 1_000_000
-#: A filtered read without ``page_size()`` evaluates at least this many items per request, so a
-#: selective filter does not cost one round trip per evaluated item.
-FILTERED_MIN_READ = 100
-
-
-# --- execution ----------------------------------------------------------------------------
-
-
-class _Pager:
-    """One stream of Query/Scan requests (a query, a scan, or one segment of a parallel scan),
-    followed page by page through LastEvaluatedKey."""
-
-    __slots__ = ("_plan", "_request", "_session", "done", "start_key")
-
-    def __init__(
-        self,
-        session: ExecutionContext,
-        plan: ReadPlan,
-        request: Mapping[str, Any],
-        *,
-        start_key: Item | None = None,
-    ) -> None:
-        self._session = session
-        self._plan = plan
-        self._request = request
-        self.start_key = start_key
-        self.done = False
-
-    def _request_limit(self, want: int | None) -> int | None:
-        page_size = self._plan.page_size
-        if want is None:
-            return page_size
-        if self._plan.filtered:
-            # DynamoDB's Limit counts evaluated items, before the filter.
-            return page_size or max(want, FILTERED_MIN_READ)
-        return min(want, page_size) if page_size else want
-
-    async def _read(self, want: int | None) -> dict[str, Any]:
-        request = dict(self._request)
-        limit = self._request_limit(want)
-        if limit is not None:
-            request["Limit"] = limit
-        if self.start_key is not None:
-            request["ExclusiveStartKey"] = self.start_key
-        response = await self._session.call(self._plan.operation, request, table=self._plan.table)
-        self.start_key = response.get("LastEvaluatedKey")
-        self.done = self.start_key is None
-        return response
-
-
-class _ItemPager(_Pager):
-    __slots__ = ()
-
-    async def next_page(self, want: int | None) -> list[Item]:
-        items: list[Item] = (await self._read(want)).get("Items", [])
-        return items
-
-
-class _CountPager(_Pager):
-    __slots__ = ()
-
-    async def next_page(self, want: int | None) -> list[int]:
-        return [int((await self._read(want)).get("Count", 0))]
 
 
 def _as_is(item: Item) -> Item:
     return item
 
 
-P = TypeVar("P", bound=_Pager)
 B = TypeVar("B", bound="_Reader[Any]")
 
 
@@ -148,28 +81,30 @@ class _Reader(Generic[R]):
     of times, from any number of tasks.
     """
 
-    __slots__ = ("_session", "_spec")
+    __slots__ = ("_source",)
 
     _operation: ClassVar[Operation]
-    _session: ExecutionContext
-    _spec: ReadSpec
+    _source: ReadSource
 
     def __init__(self, session: ExecutionContext, model: type[Model]) -> None:
         model_info(model)
-        object.__setattr__(self, "_session", session)
-        object.__setattr__(self, "_spec", ReadSpec(model))
+        object.__setattr__(self, "_source", ReadSource(session, self._operation, ReadSpec(model)))
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"{type(self).__name__} is immutable; its methods return new builders")
 
     def _as(self, cls: type[B], **changes: Any) -> B:
         clone = object.__new__(cls)
-        object.__setattr__(clone, "_session", self._session)
-        object.__setattr__(clone, "_spec", replace(self._spec, **changes))
+        source = replace(self._source, spec=replace(self._spec, **changes))
+        object.__setattr__(clone, "_source", source)
         return clone
 
     def _with(self, **changes: Any) -> Self:
         return self._as(type(self), **changes)
+
+    @property
+    def _spec(self) -> ReadSpec:
+        return self._source.spec
 
     @property
     def _info(self) -> ModelInfo:
@@ -177,33 +112,6 @@ class _Reader(Generic[R]):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._spec.model.__name__}, {self._spec!r})"
-
-    # --- introspection hooks (used by aggregation) -----------------------------------------
-
-    @property
-    def session(self) -> ExecutionContext:
-        """The Session this builder reads through (internal hook for executors)."""
-        return self._session
-
-    @property
-    def model(self) -> type[Model]:
-        """The model whose table (or index) is read (internal hook for executors)."""
-        return self._spec.model
-
-    @property
-    def filter_condition(self) -> Condition | None:
-        """The combined ``.filter()`` condition, or None (internal hook for executors)."""
-        return self._spec.filter
-
-    @property
-    def segment_count(self) -> int:
-        """Parallel-scan segments (1 for queries and sequential scans; internal hook)."""
-        return self._spec.segments
-
-    @property
-    def invalid_mode(self) -> OnInvalid:
-        """What ``on_invalid()`` chose (internal hook for executors such as aggregation)."""
-        return self._spec.on_invalid
 
     # --- builder methods -------------------------------------------------------------------
 
@@ -243,11 +151,7 @@ class _Reader(Generic[R]):
         (listed on ``Page.invalid`` for pages; not counted against ``limit()``)."""
         return self._with(on_invalid=check_on_invalid(mode))
 
-    # --- plans -----------------------------------------------------------------------------
-
-    def _plan(self, output: Output = "items") -> ReadPlan:
-        table = self._session.table_name(self._spec.model)
-        return build_plan(self._operation, self._spec, table, output)
+    # --- decoding --------------------------------------------------------------------------
 
     def _decoder(self) -> Callable[[Item], R]:
         projection = self._spec.projection
@@ -257,25 +161,11 @@ class _Reader(Generic[R]):
             return cast("Callable[[Item], R]", DictDecoder(self._info, projection))
         return cast("Callable[[Item], R]", StructDecoder(projection, self._spec.model))
 
-    def _pagers(self, plan: ReadPlan, pager: type[P]) -> list[P]:
-        segments = self._spec.segments
-        if segments == 1:
-            return [pager(self._session, plan, plan.request)]
-        return [
-            pager(
-                self._session,
-                plan,
-                {**plan.request, "Segment": segment, "TotalSegments": segments},
-            )
-            for segment in range(segments)
-        ]
-
     # --- terminals -------------------------------------------------------------------------
 
     def __aiter__(self) -> AsyncIterator[R]:
         """Stream every result, one DynamoDB page (per segment) in memory at a time."""
-        plan = self._plan()
-        sources: list[PageSource[Item]] = list(self._pagers(plan, _ItemPager))
+        sources: list[PageSource[Item]] = list(self._source.pagers())
         decode = skipping(self._decoder(), self._spec.on_invalid)
         return RoundStream(sources, decode, limit=self._spec.limit)
 
@@ -288,10 +178,9 @@ class _Reader(Generic[R]):
         cancellation, stops and awaits every segment. Plain ``async for`` reads only when
         asked, so it needs no block; use this for throughput.
         """
-        plan = self._plan()
         decode = skipping(self._decoder(), self._spec.on_invalid)
         tally = Tally(self._spec.limit)
-        async with merged_pages(self._pagers(plan, _ItemPager), want=tally.want) as pages:
+        async with merged_pages(self._source.pagers(), want=tally.want) as pages:
             yield Flatten(pages, decode, tally)
 
     async def all(self) -> list[R]:
@@ -307,15 +196,8 @@ class _Reader(Generic[R]):
 
     async def count(self) -> int:
         """How many items match, capped by ``limit``: Select=COUNT, so no item is transferred
-        (segments counted concurrently). Also the Select=COUNT hook of aggregation."""
-        plan = self._plan("count")
-        tally = Tally(self._spec.limit)
-        async with merged_pages(self._pagers(plan, _CountPager), want=tally.want) as pages:
-            async for page in pages:
-                tally.taken += sum(page)
-                if tally.full:
-                    break
-        return tally.taken if tally.limit is None else min(tally.taken, tally.limit)
+        (segments counted concurrently)."""
+        return await self._source.count()
 
     async def page(self, size: int, cursor: str | None = None) -> Page[R]:
         """One page of at most ``size`` results and the cursors to its neighbours.
@@ -330,9 +212,9 @@ class _Reader(Generic[R]):
         """
         size = whole_number("size", size)
         self._check_pageable()
-        plan = self._plan()
+        plan = self._source.plan()
         signer = CursorSigner(
-            self._session.cursor_codec,
+            self._source.context.cursor_codec,
             CursorCodec.binding_for(plan.operation, dict(plan.request), self._spec.limit),
             plan.cursor_attributes,
         )
@@ -341,8 +223,8 @@ class _Reader(Generic[R]):
         if state is not None and state.backward:
             # Only query pages hand out backward cursors (see _ScanBase).
             request = {**request, "ScanIndexForward": self._spec.reverse}
-        pager = _ItemPager(
-            self._session, plan, request, start_key=state.key if state is not None else None
+        pager = ItemPager(
+            self._source.context, plan, request, start_key=None if state is None else state.key
         )
         needed = page_reads_needed(size, state, self._spec.limit)
         collected: list[Item] = []
@@ -386,36 +268,10 @@ class _Reader(Generic[R]):
         """
         from .._batch.run import delete_keys
 
-        plan = self._plan("keys")
         tally = Tally(self._spec.limit)
-        async with merged_pages(self._pagers(plan, _ItemPager), want=tally.want) as pages:
+        async with merged_pages(self._source.pagers("keys"), want=tally.want) as pages:
             keys = Flatten(pages, _as_is, tally)
-            return await delete_keys(self._session, self._spec.model, keys)
-
-    def raw_item_streams(
-        self, attributes: Sequence[AttributePath] | None = None
-    ) -> list[AsyncIterator[dict[str, Any]]]:
-        """One async iterator of raw wire items per segment (one for a query or a sequential
-        scan): internal hook for executors such as aggregation.
-
-        Every stream applies the filter, index, consistency and page size, and stops after
-        ``limit`` items of its own (a parallel scan's limit is per stream here; cap the merged
-        total yourself; with ``on_invalid("skip")`` there is none: only the consumer knows
-        which items count). ``attributes``, when given, is exactly the ProjectionExpression
-        and overrides ``select()``. Streams hold no tasks: iterate them in your own task group,
-        each request already runs under ``session.limiter`` when there are several.
-        """
-        if attributes is None:
-            plan = self._plan()
-        else:
-            paths = check_paths(self._info, attributes)
-            if not paths:
-                raise ValidationError("raw_item_streams() needs at least one attribute path")
-            plan = self._plan(paths)
-        pagers = self._pagers(plan, _ItemPager)
-        # Skipped items take no place in the limit, so only the consumer can count it.
-        limit = self._spec.limit if self._spec.on_invalid == "raise" else None
-        return [RoundStream([pager], _as_is, limit=limit) for pager in pagers]
+            return await delete_keys(self._source.context, self._spec.model, keys)
 
 
 class _PageWalk(Generic[R]):
@@ -448,15 +304,15 @@ class _Aggregating(_Reader[M]):
 
     def group_by(self, *paths: object) -> GroupBy[M]:
         """Group the items read by ``paths``; chain ``.aggregate(name=Count(), ...)``."""
-        from .._aggregate.builders import GroupBy
+        from .._aggregate.builders import new_group_by
 
-        return GroupBy(self, paths, limit=self._spec.limit)
+        return new_group_by(self._source, paths)
 
     def aggregate(self, **named: Aggregate[Any, Any]) -> Aggregation[M]:
         """Aggregates over every item read (one group): ``.aggregate(total=Sum(Order.total))``."""
-        from .._aggregate.builders import Aggregation
+        from .._aggregate.builders import new_aggregation
 
-        return Aggregation(self, named, limit=self._spec.limit)
+        return new_aggregation(self._source, named)
 
 
 class _QueryBase(_Reader[R]):
@@ -514,7 +370,7 @@ class Query(_QueryBase[M], _Aggregating[M]):
         from .._write.update import start_update
 
         key = pinned_key(self._spec)
-        return start_update(self._session, cast("type[M]", self._spec.model), key)
+        return start_update(self._source.context, cast("type[M]", self._spec.model), key)
 
 
 class ProjectedQuery(_QueryBase[R]):
@@ -570,3 +426,9 @@ class ProjectedScan(_ScanBase[R]):
     """A scan whose results are projections: dicts of selected paths, or partial structs."""
 
     __slots__ = ()
+
+
+def read_source(reader: _Reader[Any]) -> ReadSource:
+    """The read behind a query or scan builder, for executors that drive its pagers
+    themselves (migration): the builder's own, so nothing is read differently."""
+    return reader._source

@@ -28,7 +28,7 @@ from .._expressions.core import (
 )
 from .._model.model import IndexSpec, Model, ModelInfo, model_info
 from .._wire.taggers import TypeKind
-from .projection import Projection, projected_paths
+from .projection import Projection, projected_paths, with_keys
 
 __all__ = [
     "KeyTerm",
@@ -275,10 +275,6 @@ class ReadPlan:
 Output = Literal["items", "keys", "count"] | tuple[AttributePath, ...]
 
 
-def _top_paths(info: ModelInfo, attributes: Sequence[str]) -> list[AttributePath]:
-    return [info.path(info.by_attribute[a].name) for a in attributes]
-
-
 def _reads_through(info: ModelInfo, index: IndexSpec) -> bool:
     """For model results from an index: True when an LSI must read through to the table for
     attributes it does not project; ValidationError when a GSI lacks attributes."""
@@ -302,19 +298,16 @@ def _reads_through(info: ModelInfo, index: IndexSpec) -> bool:
 
 def _output_paths(
     info: ModelInfo, spec: ReadSpec, output: Output, cursor_attributes: Sequence[str]
-) -> list[AttributePath] | None:
+) -> Sequence[AttributePath] | None:
     """The ProjectionExpression paths of a read (None: whole items)."""
     if isinstance(output, tuple):
-        return list(output)
+        return output
     if output == "keys":
-        return _top_paths(info, info.key_attributes)
+        return with_keys(info, ())
     if spec.projection is None:
         return None
-    paths = list(projected_paths(spec.projection))
-    # Cursors resume from a returned item's keys, so those are read even when not selected.
-    selected = {p._attribute for p in paths if p._is_top_level}
-    missing = [a for a in cursor_attributes if a not in selected]
-    return paths + _top_paths(info, missing)
+    # Cursors resume from a returned item's keys (an index's too), selected or not.
+    return with_keys(info, projected_paths(spec.projection), cursor_attributes)
 
 
 def _check_filter_keys(info: ModelInfo, index: IndexSpec | None, condition: Condition) -> None:

@@ -9,7 +9,7 @@ same way.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import Any, cast
 
@@ -30,6 +30,7 @@ __all__ = [
     "check_paths",
     "parse_projection",
     "projected_paths",
+    "with_keys",
 ]
 
 Item = dict[str, Any]
@@ -84,6 +85,22 @@ def projected_paths(projection: Projection) -> tuple[AttributePath, ...]:
     if isinstance(projection, tuple):
         return projection
     return tuple(AttributePath((f.encode_name,)) for f in msgspec.structs.fields(projection))
+
+
+def with_keys(
+    info: ModelInfo, paths: Iterable[AttributePath], keys: Sequence[str] | None = None
+) -> tuple[AttributePath, ...]:
+    """``paths`` followed by the key attributes they do not read yet: ``keys``, or the table's.
+
+    Every projected read also reads its keys, whether selected or not: a batch answer is
+    matched to its request by them, a cursor resumes from them and an error names its item
+    by them.
+    """
+    paths = tuple(paths)
+    read = {path._attribute for path in paths if path._is_top_level}
+    wanted = info.key_attributes if keys is None else keys
+    missing = [attribute for attribute in wanted if attribute not in read]
+    return paths + tuple(info.path(info.by_attribute[a].name) for a in missing)
 
 
 @lru_cache(maxsize=256)

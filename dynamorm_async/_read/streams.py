@@ -19,7 +19,7 @@ holding library errors comes out as the library's error (:func:`.._fanout.librar
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Generic, Protocol, TypeVar
 
@@ -31,13 +31,15 @@ from .._fanout import Tally, fan_out, library_errors
 __all__ = [
     "SKIP",
     "Flatten",
+    "OnDemand",
     "PageSource",
     "RoundStream",
-    "Tally",
     "merged_pages",
+    "want_all",
 ]
 
 T = TypeVar("T")
+P = TypeVar("P")
 Out = TypeVar("Out")
 
 
@@ -49,6 +51,11 @@ class Skip:
 
 SKIP = Skip()
 """What a stream's converter returns for an item to leave out (not counted against a limit)."""
+
+
+def want_all() -> int | None:
+    """The ``want`` of a consumer without a limit: every result (None)."""
+    return None
 
 
 class PageSource(Protocol[T]):
@@ -160,7 +167,7 @@ class Flatten(Generic[T, Out]):
 async def merged_pages(
     sources: Sequence[PageSource[T]],
     *,
-    want: Callable[[], int | None] = lambda: None,
+    want: Callable[[], int | None] = want_all,
 ) -> AsyncIterator[AsyncIterator[list[T]]]:
     """``async with merged_pages(sources) as pages``: every source's pages, in arrival order.
 
@@ -170,7 +177,8 @@ async def merged_pages(
     a producer stops once it answers zero. One source is read in the caller's task.
     """
     if len(sources) == 1:
-        yield _SourcePages(sources[0], want)
+        source = sources[0]
+        yield OnDemand(lambda: source.done, source.next_page, want)
         return
     send, receive = anyio.create_memory_object_stream[list[T]](len(sources))
     # The receiving end closes only after the task group has stopped every producer.
@@ -185,23 +193,33 @@ async def merged_pages(
                 tg.cancel_scope.cancel()
 
 
-class _SourcePages(Generic[T]):
-    """The pages of one source, read on demand in the consumer's task."""
+class OnDemand(Generic[P]):
+    """Pages read one request at a time, in the consumer's task, as it asks for them.
 
-    __slots__ = ("_source", "_want")
+    ``read(want)`` reads the next page; the iteration ends once ``done()`` is true or
+    ``want()`` (how many results the consumer still needs, None: all) answers zero.
+    """
 
-    def __init__(self, source: PageSource[T], want: Callable[[], int | None]) -> None:
-        self._source = source
+    __slots__ = ("_done", "_read", "_want")
+
+    def __init__(
+        self,
+        done: Callable[[], bool],
+        read: Callable[[int | None], Awaitable[P]],
+        want: Callable[[], int | None],
+    ) -> None:
+        self._done = done
+        self._read = read
         self._want = want
 
-    def __aiter__(self) -> _SourcePages[T]:
+    def __aiter__(self) -> OnDemand[P]:
         return self
 
-    async def __anext__(self) -> list[T]:
+    async def __anext__(self) -> P:
         needed = self._want()
-        if self._source.done or (needed is not None and needed <= 0):
+        if self._done() or (needed is not None and needed <= 0):
             raise StopAsyncIteration
-        return await self._source.next_page(needed)
+        return await self._read(needed)
 
 
 async def _produce(

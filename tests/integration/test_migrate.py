@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -15,7 +16,7 @@ import anyio.lowlevel
 import msgspec
 import pytest
 
-from dynamorm_async import GlobalIndex, HashKey, Model, Session
+from dynamorm_async import GlobalIndex, HashKey, Model, RequestEvent, Session
 from dynamorm_async._migrate.converters import (
     Reshape,
     parse_datetime,
@@ -24,7 +25,9 @@ from dynamorm_async._migrate.converters import (
     to_int,
     to_set,
 )
-from dynamorm_async._migrate.run import MigrationProgress, migrate
+from dynamorm_async._migrate.report import MigrationProgress
+from dynamorm_async._migrate.run import migrate
+from dynamorm_async.testing import local_session
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -359,3 +362,75 @@ async def test_killed_run_resumes_from_its_checkpoint_migrating_every_item_once(
         checkpoint=checkpoint,
     )
     assert done.scanned == 0 and done.resumed_segments == segments
+
+
+def write_checkpoint(path: Path, table: str, states: list[dict[str, Any]]) -> None:
+    """The checkpoint file a killed UserV1 -> UserV2 run leaves, in its documented format."""
+    path.write_text(
+        json.dumps(
+            {
+                "format": 1,
+                "source": f"{UserV1.__module__}.{UserV1.__qualname__}",
+                "source_table": table,
+                "target": f"{UserV2.__module__}.{UserV2.__qualname__}",
+                "target_table": table,
+                "segments": len(states),
+                "segments_state": states,
+            }
+        )
+    )
+
+
+async def test_a_resumed_parallel_scan_reads_only_what_each_segment_has_left(
+    dynamodb_endpoint: str, tmp_path: Path
+) -> None:
+    events: list[RequestEvent] = []
+    session = local_session(
+        dynamodb_endpoint, table_prefix=f"r{uuid.uuid4().hex[:10]}_", on_request=events.append
+    )
+    async with session as db:
+        try:
+            await load(db, 300)
+            table = db.table_name(UserV1)
+            segments, page_size, pages_done = 3, 20, 2
+            parts = [
+                await raw_scan(db, table, Segment=n, TotalSegments=segments)
+                for n in range(segments)
+            ]
+            # Segment 0 stopped after two written pages, segment 1 finished, segment 2 never
+            # started.
+            checkpoint = tmp_path / "users.ckpt.json"
+            stopped_at = {"id": parts[0][pages_done * page_size - 1]["id"]}
+            write_checkpoint(
+                checkpoint,
+                table,
+                [
+                    {"done": False, "last_evaluated_key": stopped_at},
+                    {"done": True, "last_evaluated_key": None},
+                    {"done": False, "last_evaluated_key": None},
+                ],
+            )
+            events.clear()
+
+            report = await migrate(
+                db, source=UserV1, target=UserV2, transform=UPGRADE, segments=segments,
+                page_size=page_size, checkpoint=checkpoint,
+            )
+
+            left = [len(parts[0]) - pages_done * page_size, 0, len(parts[2])]
+            assert report.scanned == report.written == sum(left)
+            assert report.resumed_segments == 1 and report.failed_count == 0
+            # One Scan per page of what was left (DynamoDB Local also answers a full last
+            # page with a resume key, which costs one empty page more).
+            scans = [e for e in events if e.operation == "Scan"]
+            assert len(scans) == sum(n // page_size + 1 for n in (left[0], left[2]))
+            assert all(e.table == table for e in scans)
+            saved = json.loads(checkpoint.read_text())["segments_state"]
+            assert saved == [{"done": True, "last_evaluated_key": None}] * segments
+            # What the checkpoint covered was not read again, so it is still version 1.
+            stored = {i["id"]["S"]: i["schema"]["N"] for i in await raw_scan(db, table)}
+            untouched = parts[0][: pages_done * page_size] + parts[1]
+            assert {stored[i["id"]["S"]] for i in untouched} == {"1"}
+            assert sum(v == "2" for v in stored.values()) == report.written
+        finally:
+            await db.delete_table(UserV1, wait=False)

@@ -12,7 +12,8 @@ import pytest
 
 from dynamorm_async import HashKey, Model, RangeKey, Session, TableError, ValidationError
 from dynamorm_async._migrate.converters import Reshape, to_int, to_set
-from dynamorm_async._migrate.run import MigrationError, MigrationProgress, migrate
+from dynamorm_async._migrate.report import MigrationError, MigrationProgress
+from dynamorm_async._migrate.run import migrate
 
 pytestmark = pytest.mark.timeout(60)
 

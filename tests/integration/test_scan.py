@@ -24,6 +24,8 @@ from dynamorm_async import (
     ThrottledError,
     ValidationError,
 )
+from dynamorm_async._model.model import model_info
+from dynamorm_async._read.builders import read_source
 from dynamorm_async.testing import RecordingTransport, local_session, local_transport
 from tests.faultproxy import FaultConfig, FaultProxy
 
@@ -272,24 +274,31 @@ async def test_parallel_scan_delete(dynamodb_session: Session) -> None:
     assert await s.count() == 0
 
 
-# --- hooks for other executors ----------------------------------------------------------------
+# --- the read path of other executors --------------------------------------------------------
 
 
-async def test_raw_item_streams_one_per_segment(db: Session) -> None:
+async def test_read_source_pagers_one_per_segment(db: Session) -> None:
     s = db.scan(Item).segments(3).filter(Item.group == "b").page_size(7).select(Brief)
-    streams = s.raw_item_streams([Item.sk, Item.size])
-    assert len(streams) == 3 and s.segment_count == 3 and s.model is Item and s.session is db
-    rows = [row for stream in streams async for row in stream]
+    source = read_source(s)
+    assert source.spec.segments == 3 and source.spec.model is Item and source.context is db
+    pagers = source.pagers((model_info(Item).path("sk"), model_info(Item).path("size")))
+    assert len(pagers) == 3
+    rows = [row for pager in pagers async for page in pager.pages() for row in page.items]
     assert sorted(rows, key=lambda r: int(r["sk"]["N"])) == [
         {"sk": {"N": str(i.sk)}, "size": {"N": str(i.size)}} for i in ITEMS if i.group == "b"
     ]
-    # Without attributes a stream reads what the builder selects (plus the keys); limit is per
-    # stream.
-    (stream,) = db.scan(Item).limit(4).select(Brief).raw_item_streams()
-    rows = [row async for row in stream]
-    assert len(rows) == 4 and set(rows[0]) == {"pk", "sk", "rank"}
-    with pytest.raises(ValidationError, match="at least one attribute path"):
-        db.scan(Item).raw_item_streams([])
+    # By default a pager reads what the builder selects, plus the keys; every page but the
+    # last says where the next one starts.
+    (pager,) = read_source(db.scan(Item).page_size(40).select(Brief)).pagers()
+    pages = [page async for page in pager.pages()]
+    assert set(pages[0].items[0]) == {"pk", "sk", "rank"}
+    assert sum(len(page.items) for page in pages) == len(ITEMS)
+    assert all(page.last_key is not None for page in pages[:-1]) and pages[-1].last_key is None
+    # A pager started after a page's key reads only the rest.
+    (rest,) = read_source(db.scan(Item).page_size(40)).pagers(start_keys=[pages[0].last_key])
+    assert sum([len(page.items) async for page in rest.pages()]) == len(ITEMS) - len(
+        pages[0].items
+    )
 
 
 async def test_aggregation_reads_through_the_builders(db: Session) -> None:

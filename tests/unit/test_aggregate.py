@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Context, Decimal
 from typing import Annotated, Any
@@ -75,9 +75,15 @@ def raw(order_id: str, **attributes: Any) -> dict[str, Any]:
     return {"customer": {"S": "c1"}, "order_id": {"S": order_id}, **attributes}
 
 
+def fold(accumulator: GroupAccumulator, items: Iterable[dict[str, Any]]) -> None:
+    """Fold every item, as the executor does page by page."""
+    for item in items:
+        accumulator.add(item)
+
+
 def one_row(aggregates: dict[str, Aggregate[Any, Any]], items: list[dict[str, Any]]) -> Row:
     acc = GroupAccumulator([], aggregates, key_attributes=KEY)
-    acc.add_many(items)
+    fold(acc, items)
     (row,) = acc.rows()
     return row
 
@@ -386,7 +392,8 @@ def having_rows(having: HavingCondition, **extra: Aggregate[Any, Any]) -> list[A
     acc = GroupAccumulator(
         [attr(AggOrder.status)], {"n": Count(), **extra}, having=having, key_attributes=KEY
     )
-    acc.add_many(
+    fold(
+        acc,
         [
             order(status="a", total=Decimal(60)),
             order(status="a", total=Decimal(50)),
@@ -444,7 +451,7 @@ def test_having_only_aggregates_are_computed_not_shown() -> None:
         {"total": Sum(AggOrder.total)},
         having=(Count() >= 2) & (Sum(AggOrder.total) > 1),
     )
-    acc.add_many([order(status="a", total=Decimal(1)), order(status="a", total=Decimal(2))])
+    fold(acc, [order(status="a", total=Decimal(1)), order(status="a", total=Decimal(2))])
     acc.add(order(status="b", total=Decimal(7)))
     assert acc.rows() == [Row("a", {"total": Decimal(3)})]
 
@@ -461,7 +468,8 @@ def test_having_over_datetimes_and_strings() -> None:
         {"first": Min(AggOrder.placed_at)},
         having=(Min(AggOrder.placed_at) >= T0) & (Max(AggOrder.customer) == "c1"),
     )
-    acc.add_many(
+    fold(
+        acc,
         [
             order(status="early", placed_at=T0 - timedelta(seconds=1)),
             order(status="late", placed_at=T0),
@@ -521,13 +529,14 @@ def test_having_evaluate_with_explicit_values() -> None:
 
 def test_group_by_one_path_keys_are_values() -> None:
     acc = GroupAccumulator([attr(AggOrder.status)], {"n": Count()})
-    acc.add_many([order(status="b"), order(status="a"), order(status="b")])
+    fold(acc, [order(status="b"), order(status="a"), order(status="b")])
     assert acc.rows() == [Row("a", {"n": 1}), Row("b", {"n": 2})]
 
 
 def test_group_by_several_paths_keys_are_tuples() -> None:
     acc = GroupAccumulator([attr(AggOrder.status), attr(AggOrder.paid)], {"n": Count()})
-    acc.add_many(
+    fold(
+        acc,
         [order(status="a", paid=True), order(status="a", paid=False), order(status="a", paid=True)]
     )
     assert [(r.key, r.n) for r in acc.rows()] == [(("a", False), 1), (("a", True), 2)]
@@ -535,7 +544,8 @@ def test_group_by_several_paths_keys_are_tuples() -> None:
 
 def test_missing_group_value_is_its_own_group_first() -> None:
     acc = GroupAccumulator([attr(AggOrder.note)], {"n": Count()})
-    acc.add_many(
+    fold(
+        acc,
         [order(note="x"), order(), raw("null", n={"NULL": True}), order(note="a"), order()]
     )
     assert [(r.key, r.n) for r in acc.rows()] == [(None, 3), ("a", 1), ("x", 1)]
@@ -550,7 +560,8 @@ def test_group_values_decode_with_annotation() -> None:
 def test_numbers_group_by_value() -> None:
     path = AttributePath(("score",))
     acc = GroupAccumulator([path], {"n": Count()})
-    acc.add_many(
+    fold(
+        acc,
         [raw("a", score={"N": "1.0"}), raw("b", score={"N": "1"}), raw("c", score={"N": "10"})]
     )
     assert [(r.key, r.n) for r in acc.rows()] == [(Decimal("1.0"), 2), (10, 1)]
@@ -590,7 +601,8 @@ def test_mixed_type_group_keys_sort_without_crashing() -> None:
 
 def test_group_by_sets_and_lists() -> None:
     acc = GroupAccumulator([attr(AggOrder.tags)], {"n": Count()})
-    acc.add_many(
+    fold(
+        acc,
         [
             order(tags={"b", "a"}),
             raw("x", tags={"SS": ["a", "b"]}),
@@ -616,7 +628,8 @@ def _ordering_acc() -> GroupAccumulator:
         [attr(AggOrder.status)],
         {"n": Count(), "s": Sum(AggOrder.total), "last": Max(AggOrder.placed_at)},
     )
-    acc.add_many(
+    fold(
+        acc,
         [
             order(status="a", total=Decimal(5), placed_at=T0),
             order(status="b", total=Decimal(9)),
@@ -674,7 +687,8 @@ def test_rows_arguments_are_validated(kwargs: dict[str, Any], match: str) -> Non
 def test_order_by_sorts_mixed_result_types_safely() -> None:
     path = AttributePath(("v",))
     acc = GroupAccumulator([attr(AggOrder.status)], {"hi": Max(path)})
-    acc.add_many(
+    fold(
+        acc,
         [
             raw("1", status={"S": "a"}, v={"S": "text"}),
             raw("2", status={"S": "b"}, v={"N": "3"}),
@@ -734,7 +748,7 @@ def test_add_rejects_non_items() -> None:
 
 def test_max_groups_is_enforced_with_advice() -> None:
     acc = GroupAccumulator([attr(AggOrder.order_id)], {"n": Count()}, max_groups=3)
-    acc.add_many([order(order_id=f"o{i}") for i in range(3)])
+    fold(acc, [order(order_id=f"o{i}") for i in range(3)])
     acc.add(order(order_id="o0"))  # an existing group is fine
     with pytest.raises(ValidationError, match=r"more than max_groups=3 groups.*raise max_groups"):
         acc.add(order(order_id="o3"))
@@ -744,8 +758,8 @@ def test_max_groups_is_enforced_with_advice() -> None:
 def test_max_groups_is_enforced_on_merge() -> None:
     a = GroupAccumulator([attr(AggOrder.order_id)], {"n": Count()}, max_groups=2)
     b = GroupAccumulator([attr(AggOrder.order_id)], {"n": Count()}, max_groups=2)
-    a.add_many([order(order_id="x"), order(order_id="y")])
-    b.add_many([order(order_id="y"), order(order_id="z")])
+    fold(a, [order(order_id="x"), order(order_id="y")])
+    fold(b, [order(order_id="y"), order(order_id="z")])
     with pytest.raises(ValidationError, match="max_groups=2"):
         a.merge(b)
     assert [(r.key, r.n) for r in a.rows()] == [("x", 1), ("y", 1)]
@@ -769,6 +783,23 @@ def test_merge_does_not_share_state_with_the_other_accumulator() -> None:
     b.add(order(status="x"))
     assert a.rows() == [Row("x", {"n": 1})]
     assert b.rows() == [Row("x", {"n": 2})]
+
+
+def test_fresh_copies_the_configuration_but_no_items() -> None:
+    for group_by in ([attr(AggOrder.status)], []):
+        template = GroupAccumulator(group_by, {"n": Count(), "s": Sum(AggOrder.total)}, max_groups=2)
+        first, second = template.fresh(), template.fresh()
+        fold(first, [order(status="a", total=Decimal(2)), order(status="a", total=Decimal(3))])
+        empty = [] if group_by else [Row((), {"n": 0, "s": None})]
+        assert template.rows() == second.rows() == empty
+        key = "a" if group_by else ()
+        assert first.rows() == [Row(key, {"n": 2, "s": Decimal(5)})]
+        second.merge(first)
+        assert second.rows() == first.rows() and first.max_groups == 2
+    grouped = GroupAccumulator([attr(AggOrder.status)], {"n": Count()}, max_groups=1).fresh()
+    grouped.add(order(status="a"))
+    with pytest.raises(ValidationError, match="max_groups=1"):
+        grouped.add(order(status="b"))
 
 
 # --- push-down helpers ----------------------------------------------------------------------
@@ -905,14 +936,14 @@ def test_merging_chunks_equals_one_pass(
         return GroupAccumulator(group_by, AGGREGATES, having=having, key_attributes=KEY)
 
     whole = accumulator()
-    whole.add_many(items)
+    fold(whole, items)
 
     bounds = sorted({0, len(items), *(c for c in cuts if c <= len(items))})
     chunks = [items[a:b] for a, b in itertools.pairwise(bounds)]
     partials = []
     for chunk in chunks:
         part = accumulator()
-        part.add_many(chunk)
+        fold(part, chunk)
         partials.append(part)
     merged = accumulator()
     for part in partials:

@@ -7,7 +7,7 @@ import io
 import pytest
 
 from dynamorm_async._migrate.cli import ProgressPrinter
-from dynamorm_async._migrate.run import MigrationProgress
+from dynamorm_async._migrate.report import MigrationProgress
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -22,7 +22,7 @@ from dynamorm_async import (
     ValidationError,
 )
 from dynamorm_async._model.model import model_info
-from dynamorm_async._read.builders import ProjectedQuery, ProjectedScan, Query, Scan
+from dynamorm_async._read.builders import ProjectedQuery, ProjectedScan, Query, Scan, read_source
 from dynamorm_async._read.plan import ReadSpec, build_plan, key_terms, pinned_key, resolve_index
 from dynamorm_async._read.projection import DictDecoder, StructDecoder
 from tests.models import Reading
@@ -270,21 +270,31 @@ def test_model_results_from_a_partial_index() -> None:
 
 
 def test_builders_are_immutable() -> None:
-    q = Query(session(), PlanOrder)
+    db = session()
+    q = Query(db, PlanOrder)
     q2 = q.where(PlanOrder.customer == "c1").filter(PlanOrder.total > 1).limit(3).reverse()
     assert q2 is not q
-    assert q._spec.where == () and q._spec.limit is None and not q._spec.reverse
-    assert q2.filter_condition is not None and q.filter_condition is None
+    spec, spec2 = read_source(q).spec, read_source(q2).spec
+    assert spec.where == () and spec.limit is None and not spec.reverse and spec.filter is None
+    assert spec2.filter is not None and spec2.limit == 3 and spec2.reverse
     with pytest.raises(AttributeError, match="immutable"):
         q.x = 1  # type: ignore[attr-defined]
-    s = Scan(session(), PlanOrder)
-    assert s.segments(4).segment_count == 4 and s.segment_count == 1
-    assert q.model is PlanOrder and s.session is not None
+    s = Scan(db, PlanOrder)
+    assert read_source(s.segments(4)).spec.segments == 4 and read_source(s).spec.segments == 1
+    source = read_source(s)
+    assert source.spec.model is PlanOrder and source.context is db and source.operation == "Scan"
+    assert read_source(q).operation == "Query"
+
+
+def test_public_builders_expose_no_executor_hooks() -> None:
+    hooks = ("session", "model", "filter_condition", "segment_count", "invalid_mode")
+    for builder in (Query(session(), PlanOrder), Scan(session(), PlanOrder).select(Slim)):
+        assert not [name for name in (*hooks, "raw_item_streams") if hasattr(builder, name)]
 
 
 def test_filters_accumulate_with_and() -> None:
     q = Query(session(), PlanOrder).filter(PlanOrder.total > 1).filter(PlanOrder.qty < 2)
-    ph_request = build_plan("Scan", q._spec, "t").request
+    ph_request = build_plan("Scan", read_source(q).spec, "t").request
     assert ph_request["FilterExpression"] == "(#n0 > :v0) AND (#n1 < :v1)"
 
 
@@ -329,7 +339,7 @@ def test_select_returns_projected_builders() -> None:
     assert isinstance(q.select(PlanOrder.total), ProjectedQuery)
     assert isinstance(Scan(session(), PlanOrder).select(Slim), ProjectedScan)
     # Duplicate paths are read once.
-    projection = q.select(PlanOrder.total, PlanOrder.total)._spec.projection
+    projection = read_source(q.select(PlanOrder.total, PlanOrder.total)).spec.projection
     assert isinstance(projection, tuple) and len(projection) == 1
 
 
