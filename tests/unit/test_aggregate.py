@@ -787,7 +787,8 @@ def test_merge_does_not_share_state_with_the_other_accumulator() -> None:
 
 def test_fresh_copies_the_configuration_but_no_items() -> None:
     for group_by in ([attr(AggOrder.status)], []):
-        template = GroupAccumulator(group_by, {"n": Count(), "s": Sum(AggOrder.total)}, max_groups=2)
+        aggregates = {"n": Count(), "s": Sum(AggOrder.total)}
+        template = GroupAccumulator(group_by, aggregates, max_groups=2)
         first, second = template.fresh(), template.fresh()
         fold(first, [order(status="a", total=Decimal(2)), order(status="a", total=Decimal(3))])
         empty = [] if group_by else [Row((), {"n": 0, "s": None})]
