@@ -38,6 +38,8 @@ __all__ = ["Session"]
 
 M = TypeVar("M", bound=Model)
 S = TypeVar("S", bound=msgspec.Struct)
+Keys = Iterable[Mapping[str, object]]
+"""Keys of a batch read: mappings of key field names to values."""
 
 
 def _chosen_transport(
@@ -306,38 +308,23 @@ class Session:
 
     @overload
     async def batch_get(
-        self,
-        model: type[M],
-        keys: Iterable[Mapping[str, object]],
-        *,
-        consistent: bool = ...,
-        select: None = ...,
+        self, model: type[M], keys: Keys, *, consistent: bool = ..., select: None = ...
     ) -> list[M]: ...
 
     @overload
     async def batch_get(
-        self,
-        model: type[Model],
-        keys: Iterable[Mapping[str, object]],
-        *,
-        consistent: bool = ...,
-        select: type[S],
+        self, model: type[Model], keys: Keys, *, consistent: bool = ..., select: type[S]
     ) -> list[S]: ...
 
     @overload
     async def batch_get(
-        self,
-        model: type[Model],
-        keys: Iterable[Mapping[str, object]],
-        *,
-        consistent: bool = ...,
-        select: Sequence[object],
+        self, model: type[Model], keys: Keys, *, consistent: bool = ..., select: Sequence[object]
     ) -> list[dict[str, Any]]: ...
 
     async def batch_get(
         self,
         model: type[Model],
-        keys: Iterable[Mapping[str, object]],
+        keys: Keys,
         *,
         consistent: bool = False,
         select: type[msgspec.Struct] | Sequence[object] | None = None,

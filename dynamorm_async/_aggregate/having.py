@@ -9,12 +9,13 @@ only groups whose condition is true are kept.
 from __future__ import annotations
 
 import operator
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
 from .._errors import ValidationError
+from .._expressions.logic import Connectives
 
 __all__ = ["AggregateKey", "HavingCompare", "HavingCondition", "HavingOperand", "as_having"]
 
@@ -39,10 +40,11 @@ _OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
 }
 
 
-class HavingCondition(ABC):
+class HavingCondition(Connectives["HavingCondition", "HavingCondition"]):
     """A condition on a group's aggregate results; combine with ``&``, ``|`` and ``~``."""
 
     __slots__ = ()
+    _family = "a HAVING condition"
 
     def evaluate(self, values: Mapping[AggregateKey, Any]) -> bool:
         """True when the condition holds for results keyed by :attr:`Aggregate.key`."""
@@ -56,29 +58,19 @@ class HavingCondition(ABC):
     def aggregates(self) -> tuple[Any, ...]:
         """Every aggregate this condition reads."""
 
-    def __and__(self, other: HavingCondition) -> HavingCondition:
+    def _all_of(self, other: HavingCondition) -> HavingCondition:
         return _HavingAnd((self, as_having(other)))
 
-    def __or__(self, other: HavingCondition) -> HavingCondition:
+    def _any_of(self, other: HavingCondition) -> HavingCondition:
         return _HavingOr((self, as_having(other)))
 
-    def __invert__(self) -> HavingCondition:
+    def _negated(self) -> HavingCondition:
         return _HavingNot(self)
-
-    def __bool__(self) -> bool:
-        raise ValidationError(
-            "a HAVING condition has no truth value: combine conditions with & | ~, not and/or/not"
-        )
 
 
 def as_having(value: object) -> HavingCondition:
     """``value`` itself when it is a HAVING condition; a ValidationError otherwise."""
-    if isinstance(value, HavingCondition):
-        return value
-    raise ValidationError(
-        f"expected a HAVING condition such as Sum(Order.total) > 100, got "
-        f"{type(value).__name__} {value!r}"
-    )
+    return HavingCondition.require(value, "a HAVING condition such as Sum(Order.total) > 100")
 
 
 def _lookup(values: Mapping[AggregateKey, Any], aggregate: HavingOperand) -> Any:
@@ -150,13 +142,13 @@ class _HavingJunction(HavingCondition):
 class _HavingAnd(_HavingJunction):
     __slots__ = ()
     _settles, _symbol = False, "&"
-    __and__ = _HavingJunction._extended
+    _all_of = _HavingJunction._extended
 
 
 class _HavingOr(_HavingJunction):
     __slots__ = ()
     _settles, _symbol = True, "|"
-    __or__ = _HavingJunction._extended
+    _any_of = _HavingJunction._extended
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -170,7 +162,7 @@ class _HavingNot(HavingCondition):
     def aggregates(self) -> tuple[Any, ...]:
         return self.inner.aggregates()
 
-    def __invert__(self) -> HavingCondition:
+    def _negated(self) -> HavingCondition:
         return self.inner
 
     def __repr__(self) -> str:

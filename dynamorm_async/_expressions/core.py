@@ -24,6 +24,7 @@ from .._wire.taggers import (
     unwrap_optional,
 )
 from .._wire.values import TYPE_NAMES
+from .logic import Connectives
 
 __all__ = [
     "And",
@@ -100,10 +101,11 @@ class Placeholders:
         return request
 
 
-class Condition:
+class Condition(Connectives["Condition", "Condition | bool"]):
     """Base of condition nodes; combine with ``&``, ``|`` and ``~``."""
 
     __slots__ = ()
+    _family = "a condition"
 
     def encode(self, ph: Placeholders) -> str:  # pragma: no cover - overridden by every node
         raise TypeError(f"{type(self).__name__} cannot be encoded")
@@ -112,19 +114,14 @@ class Condition:
         """Every attribute path this condition reads."""
         return ()
 
-    def __and__(self, other: Condition | bool) -> Condition:
+    def _all_of(self, other: Condition | bool) -> Condition:
         return And((self, as_condition(other)))
 
-    def __or__(self, other: Condition | bool) -> Condition:
+    def _any_of(self, other: Condition | bool) -> Condition:
         return Or((self, as_condition(other)))
 
-    def __invert__(self) -> Condition:
+    def _negated(self) -> Condition:
         return Not(self)
-
-    def __bool__(self) -> bool:
-        raise ValidationError(
-            "a condition has no truth value: combine conditions with & | ~, not and/or/not"
-        )
 
 
 def dotted(names: Iterable[str | int]) -> str:
@@ -137,11 +134,10 @@ def dotted(names: Iterable[str | int]) -> str:
 
 def as_condition(value: object) -> Condition:
     """Check that ``value`` is a condition built from model class attributes."""
-    if isinstance(value, Condition):
-        return value
-    raise ValidationError(
-        f"expected a condition such as Order.status == 'paid', got {type(value).__name__} "
-        f"{value!r}; compare class attributes (Order.x), not instance values"
+    return Condition.require(
+        value,
+        "a condition such as Order.status == 'paid'",
+        "compare class attributes (Order.x), not instance values",
     )
 
 
@@ -297,7 +293,7 @@ class And(_Junction):
     __slots__ = ()
     _connective = "AND"
 
-    def __and__(self, other: Condition | bool) -> Condition:
+    def _all_of(self, other: Condition | bool) -> Condition:
         return And((*self.parts, as_condition(other)))
 
 
@@ -307,7 +303,7 @@ class Or(_Junction):
     __slots__ = ()
     _connective = "OR"
 
-    def __or__(self, other: Condition | bool) -> Condition:
+    def _any_of(self, other: Condition | bool) -> Condition:
         return Or((*self.parts, as_condition(other)))
 
 
@@ -323,7 +319,7 @@ class Not(Condition):
     def paths(self) -> Iterable[AttributePath]:
         return self.inner.paths()
 
-    def __invert__(self) -> Condition:
+    def _negated(self) -> Condition:
         return self.inner
 
 
