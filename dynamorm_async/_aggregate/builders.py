@@ -41,10 +41,10 @@ from .._errors import DynamormError, ItemDecodeError, ValidationError
 from .._expressions.core import AttributePath, as_path
 from .._fanout import Tally, fan_out
 from .._model.model import Model, model_info
+from .._read.invalid import OnInvalid, check_on_invalid, log_skipped
 from .._read.pager import ItemPager
 from .._read.projection import check_paths, with_keys
 from .._read.source import ReadSource
-from .._wire.decode_errors import OnInvalid, check_on_invalid, log_skipped
 from .accumulator import GroupAccumulator, Row, count_only, needed_attributes
 from .functions import Aggregate, HavingCondition
 

@@ -27,8 +27,8 @@ from .._errors import ValidationError
 from .._expressions.core import Condition, as_condition
 from .._fanout import Tally
 from .._model.model import Model, ModelInfo, model_info
-from .._wire.decode_errors import OnInvalid, check_on_invalid, decode_page, skipping
 from .cursor import CursorCodec
+from .invalid import OnInvalid, check_on_invalid, decode_page, skipping
 from .pager import ItemPager
 from .pages import (
     CursorSigner,

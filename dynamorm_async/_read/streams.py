@@ -27,9 +27,9 @@ import anyio
 from anyio.streams.memory import MemoryObjectSendStream
 
 from .._fanout import Tally, fan_out, library_errors
+from .invalid import Skip
 
 __all__ = [
-    "SKIP",
     "Flatten",
     "OnDemand",
     "PageSource",
@@ -42,15 +42,6 @@ T = TypeVar("T")
 P = TypeVar("P")
 Out = TypeVar("Out")
 
-
-class Skip:
-    """The type of :data:`SKIP`."""
-
-    __slots__ = ()
-
-
-SKIP = Skip()
-"""What a stream's converter returns for an item to leave out (not counted against a limit)."""
 
 
 def want_all() -> int | None:

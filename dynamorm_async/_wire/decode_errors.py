@@ -1,5 +1,5 @@
 """Building :class:`~._errors.ItemDecodeError` for a stored item that does not fit its model
-(pure, no I/O), and logging the items that ``on_invalid("skip")`` leaves out.
+(pure, no I/O); what a read does with one is :mod:`.._read.invalid`'s.
 
 msgspec reports where a value failed as ``... - at `$.lines[1].q``` in wire names; the error
 shows the path as the user writes it, with field names: ``Order.lines[1].qty``.
@@ -10,23 +10,17 @@ from __future__ import annotations
 import logging
 import re
 import types
-from collections.abc import Callable, Mapping, Sequence
-from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
 
 import msgspec
 
-from .._errors import DynamormError, ItemDecodeError, ValidationError
-from .._read.streams import SKIP, Skip
+from .._errors import DynamormError, ItemDecodeError
 from .lookup import item_key
 
 __all__ = [
-    "OnInvalid",
-    "check_on_invalid",
-    "decode_page",
     "field_path",
     "item_decode_error",
-    "log_skipped",
-    "skipping",
     "value_decode_error",
     "wire_path",
 ]
@@ -35,18 +29,8 @@ logger = logging.getLogger("dynamorm_async")
 
 R = TypeVar("R")
 
-OnInvalid = Literal["raise", "skip"]
-"""What a read does with a stored item that does not fit its model."""
-
 _AT = re.compile(r" - at `\$(?P<path>[^`]*)`$")
 _MISSING = re.compile(r"^Object missing required field `(?P<field>[^`]+)`")
-
-
-def check_on_invalid(mode: object) -> OnInvalid:
-    """``mode`` itself when it is ``"raise"`` or ``"skip"``; a ValidationError otherwise."""
-    if mode == "raise" or mode == "skip":
-        return mode
-    raise ValidationError(f"on_invalid() takes 'raise' or 'skip', got {mode!r}")
 
 
 def _unwrap(tp: Any) -> Any:
@@ -156,17 +140,6 @@ def item_decode_error(
     )
 
 
-def log_skipped(error: ItemDecodeError) -> None:
-    """Log one item that ``on_invalid("skip")`` left out, with its key."""
-    logger.warning(
-        "skipped a stored item that does not fit %s (key %s, table %s): %s",
-        error.model.__name__ if error.model is not None else "its model",
-        error.key,
-        error.table,
-        error.message,
-    )
-
-
 def value_decode_error(
     model: type | None,
     elements: Sequence[str | int],
@@ -188,34 +161,3 @@ def value_decode_error(
     )
 
 
-def skipping(decode: Callable[[Any], R], on_invalid: OnInvalid) -> Callable[[Any], R | Skip]:
-    """``decode`` itself for ``"raise"``; for ``"skip"`` a decoder that logs an item that does
-    not fit and returns :data:`~._parallel.SKIP` for it."""
-    if on_invalid == "raise":
-        return decode
-
-    def decode_or_skip(item: Any) -> R | Skip:
-        try:
-            return decode(item)
-        except ItemDecodeError as exc:
-            log_skipped(exc)
-            return SKIP
-
-    return decode_or_skip
-
-
-def decode_page(
-    items: Sequence[Any], decode: Callable[[Any], R], on_invalid: OnInvalid
-) -> tuple[list[R], list[ItemDecodeError]]:
-    """A page's results, and (``"skip"``) the errors of the items left out, each logged."""
-    if on_invalid == "raise":
-        return [decode(item) for item in items], []
-    results: list[R] = []
-    invalid: list[ItemDecodeError] = []
-    for item in items:
-        try:
-            results.append(decode(item))
-        except ItemDecodeError as exc:
-            log_skipped(exc)
-            invalid.append(exc)
-    return results, invalid

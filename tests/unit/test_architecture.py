@@ -60,9 +60,12 @@ PURE_MODULES = frozenset(
         "_read.projection",
         "_read.pages",
         "_read.cursor",
+        "_read.invalid",
         "_write.semantics",
         "_write.update_expr",
         "_batch.plan",
+        "_batch.progress",
+        "_batch.requests",
         "_batch.retry",
         "_aggregate.functions",
         "_aggregate.having",
@@ -108,16 +111,6 @@ IO_LIBRARIES = frozenset(
 
 AWS_LIBRARIES = frozenset({"aiobotocore", "botocore", "aiohttp"})
 TRANSPORT_CLIENT = f"{PACKAGE}._transport.client"
-
-# Edges that break the rules today and are being moved in issue 12; each entry must still exist
-# (test_open_violations_are_still_open), so a fixed one is removed from here at once.
-OPEN_VIOLATIONS: Mapping[tuple[str, str], str] = {
-    (f"{PACKAGE}._wire.decode_errors", f"{PACKAGE}._read.streams"): (
-        "the SKIP sentinel of on_invalid('skip') lives in the stream module (anyio); it belongs "
-        "to the wire layer, and _read.streams should import it from there"
-    ),
-}
-
 
 @dataclass(frozen=True)
 class Import:
@@ -295,10 +288,6 @@ def graph() -> Graph:
     return build_graph(PACKAGE_DIR)
 
 
-def _open(imports: tuple[Import, ...]) -> list[Import]:
-    return [i for i in imports if (i.source, i.target) not in OPEN_VIOLATIONS]
-
-
 def test_no_import_cycles(graph: Graph) -> None:
     found = cycles(graph.edges())
     assert not found, "import cycles (TYPE_CHECKING and function-level imports count):\n" + (
@@ -319,7 +308,7 @@ def test_every_module_has_a_layer(graph: Graph) -> None:
 def test_layers_import_only_what_the_table_allows(graph: Graph) -> None:
     broken = [
         f"{i}: {layer_of(i.source)} may not import {layer_of(i.target)}"
-        for i in _open(graph.internal)
+        for i in graph.internal
         if (source := layer_of(i.source)) is not None
         and (target := layer_of(i.target)) is not None
         and source != target
@@ -350,12 +339,6 @@ def test_the_table_names_existing_layers_and_modules(graph: Graph) -> None:
     assert all(allowed <= layers for allowed in MAY_IMPORT.values())
     # Pure layers import only pure layers, so nothing they reach does I/O or runs an executor.
     assert all(MAY_IMPORT[layer] <= PURE_LAYERS for layer in PURE_LAYERS)
-
-
-def test_open_violations_are_still_open(graph: Graph) -> None:
-    edges = {(i.source, i.target) for i in graph.internal}
-    fixed = [edge for edge in OPEN_VIOLATIONS if edge not in edges]
-    assert not fixed, f"fixed: remove from OPEN_VIOLATIONS: {fixed}"
 
 
 def test_every_internal_import_names_a_module(graph: Graph) -> None:

@@ -8,13 +8,8 @@ import msgspec
 import pytest
 
 from dynamorm_async import ItemDecodeError, ValidationError
-from dynamorm_async._wire.decode_errors import (
-    check_on_invalid,
-    decode_page,
-    field_path,
-    item_decode_error,
-    wire_path,
-)
+from dynamorm_async._read.invalid import check_on_invalid, decode_page
+from dynamorm_async._wire.decode_errors import field_path, item_decode_error, wire_path
 
 
 class CartLine(msgspec.Struct):
