@@ -7,11 +7,10 @@ shows the path as the user writes it, with field names: ``Order.lines[1].qty``.
 
 from __future__ import annotations
 
-import logging
 import re
 import types
 from collections.abc import Mapping, Sequence
-from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
+from typing import Annotated, Any, Union, get_args, get_origin
 
 import msgspec
 
@@ -24,10 +23,6 @@ __all__ = [
     "value_decode_error",
     "wire_path",
 ]
-
-logger = logging.getLogger("dynamorm_async")
-
-R = TypeVar("R")
 
 _AT = re.compile(r" - at `\$(?P<path>[^`]*)`$")
 _MISSING = re.compile(r"^Object missing required field `(?P<field>[^`]+)`")
