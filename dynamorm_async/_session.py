@@ -23,6 +23,7 @@ from ._checks import whole_number
 from ._errors import ValidationError
 from ._expressions.core import Condition, optional_condition
 from ._model.model import Model, model_info
+from ._read import item
 from ._read.builders import Query, Scan
 from ._read.cursor import CursorCodec
 from ._transport.client import AiobotocoreTransport
@@ -231,13 +232,13 @@ class Session:
 
     async def get(self, model: type[M], /, *, consistent: bool = False, **key: object) -> M:
         """Read one item by primary key; ItemNotFound when absent."""
-        return await items.get(self, model, key, consistent=consistent)
+        return await item.get(self, model, key, consistent=consistent)
 
     async def get_or_none(
         self, model: type[M], /, *, consistent: bool = False, **key: object
     ) -> M | None:
         """Read one item by primary key; None when absent."""
-        return await items.get_or_none(self, model, key, consistent=consistent)
+        return await item.get_or_none(self, model, key, consistent=consistent)
 
     @overload
     async def delete(

@@ -8,11 +8,10 @@ one item by its key as the writes do, and shares nothing with queries, scans and
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .._errors import ConditionFailed, ItemExists, ItemNotFound
+from .._errors import ConditionFailed, ItemExists
 from .._expressions.core import Condition
 from .._model.model import Model, model_info
 from .semantics import (
@@ -20,7 +19,6 @@ from .semantics import (
     apply_confirmed,
     delete_condition,
     delete_request,
-    get_request,
     prepare_write,
     put_request,
     with_stored_item,
@@ -29,7 +27,7 @@ from .semantics import (
 if TYPE_CHECKING:
     from .._context import ExecutionContext
 
-__all__ = ["delete", "get", "get_or_none", "put"]
+__all__ = ["delete", "put"]
 
 M = TypeVar("M", bound=Model)
 
@@ -59,37 +57,6 @@ async def put(
             ) from exc.__cause__
         raise failed from exc.__cause__
     return apply_confirmed(obj, prepared.updates)
-
-
-async def get_or_none(
-    ctx: ExecutionContext, model: type[M], key: Mapping[str, object], *, consistent: bool
-) -> M | None:
-    """The item under ``key`` (field names to values) as a ``model`` instance; None if absent."""
-    info = model_info(model)
-    table = ctx.table_name(model)
-    request = get_request(table, info.key_from(key), consistent=consistent)
-    response = await ctx.call("GetItem", request, table=table, key=key)
-    item = response.get("Item")
-    if item is None:
-        return None
-    found: M = info.decode(item)
-    return found
-
-
-async def get(
-    ctx: ExecutionContext, model: type[M], key: Mapping[str, object], *, consistent: bool
-) -> M:
-    """The item under ``key`` as a ``model`` instance; ItemNotFound if absent."""
-    found = await get_or_none(ctx, model, key, consistent=consistent)
-    if found is None:
-        info = model_info(model)
-        raise ItemNotFound(
-            f"no {model.__name__} with this key",
-            operation="GetItem",
-            table=ctx.table_name(model),
-            key=info.key_dict(info.key_from(key)),
-        )
-    return found
 
 
 async def delete(

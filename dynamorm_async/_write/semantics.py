@@ -35,7 +35,6 @@ __all__ = [
     "condition_payload",
     "delete_condition",
     "delete_request",
-    "get_request",
     "prepare_write",
     "put_request",
     "resolve_target",
@@ -176,11 +175,6 @@ def with_stored_item(info: ModelInfo, exc: ConditionFailed) -> ConditionFailed:
 def put_request(table: str, item: Item, condition: Condition | None) -> dict[str, Any]:
     """PutItem payload."""
     return _conditional({"TableName": table, "Item": item}, condition)
-
-
-def get_request(table: str, key: Item, *, consistent: bool) -> dict[str, Any]:
-    """GetItem payload."""
-    return {"TableName": table, "Key": key, "ConsistentRead": consistent}
 
 
 def delete_request(table: str, key: Item, condition: Condition | None) -> dict[str, Any]:

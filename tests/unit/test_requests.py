@@ -29,7 +29,6 @@ from dynamorm_async._write.semantics import (
     condition_payload,
     delete_condition,
     delete_request,
-    get_request,
     prepare_write,
     put_request,
     resolve_target,
@@ -372,10 +371,5 @@ def test_put_get_delete_payloads() -> None:
         "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         "ExpressionAttributeNames": {"#n0": "value"},
         "ExpressionAttributeValues": {":v0": {"S": "x"}},
-    }
-    assert get_request("t", item, consistent=True) == {
-        "TableName": "t",
-        "Key": item,
-        "ConsistentRead": True,
     }
     assert condition_payload(None, Placeholders()) == {}
