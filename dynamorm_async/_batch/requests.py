@@ -17,9 +17,15 @@ from typing import Any
 import msgspec
 
 from .._errors import ValidationError
-from .._expressions.core import AttributePath, Placeholders, projection_expression
+from .._expressions.core import Placeholders, projection_expression
 from .._model.model import Model, ModelInfo, model_info
-from .._read.projection import DictDecoder, StructDecoder, parse_projection, projected_paths
+from .._read.projection import (
+    DictDecoder,
+    StructDecoder,
+    parse_projection,
+    projected_paths,
+    with_keys,
+)
 from .._wire.taggers import Item
 from .._wire.values import key_fingerprint
 from .._write.semantics import WriteTarget, prepare_write, resolve_target
@@ -205,12 +211,6 @@ def selection(
         if isinstance(projection, tuple)
         else StructDecoder(projection, info.cls)
     )
-    # Key attributes are always read: answers are matched to the requested keys by them.
-    unique: dict[tuple[str | int, ...], AttributePath] = {
-        (attribute,): AttributePath((attribute,)) for attribute in info.key_attributes
-    }
-    for path in projected_paths(projection):
-        unique.setdefault(path._elements, path)
     ph = Placeholders()
-    expression = projection_expression(unique.values(), ph)
+    expression = projection_expression(with_keys(info, projected_paths(projection)), ph)
     return expression, ph.names, decode

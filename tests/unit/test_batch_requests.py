@@ -142,7 +142,7 @@ def test_selection_always_projects_the_key_and_dedupes_paths() -> None:
         ".".join(names[part] for part in path.split("."))
         for path in expression.split(", ")
     ]
-    assert rendered == ["pk", "sk", "b", "inner.city"]
+    assert rendered == ["b", "pk", "inner.city", "sk"]  # the selection, then the missing keys
     item: dict[str, dict[str, Any]] = {
         "pk": {"S": "a"}, "sk": {"N": "1"}, "b": {"S": "x"}, "inner": {"M": {"city": {"S": "c"}}}
     }
