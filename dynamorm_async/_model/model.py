@@ -12,6 +12,7 @@ import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Annotated, Any, ClassVar, Literal, Self, dataclass_transform
 
 import msgspec
@@ -483,6 +484,11 @@ class ModelInfo:
             )
         return to_wire_value(spec.annotation, value)
 
+    def declared(self, field_name: str) -> Any:
+        """A field's annotation as declared: ``Optional`` kept, ``Annotated`` markers removed
+        (a stored NULL reads as None exactly where this allows it)."""
+        return _declared(self.cls)[field_name]
+
     def path(self, field_name: str) -> AttributePath:
         """The attribute path of a top-level field (built once; paths are immutable)."""
         return self.paths[field_name]
@@ -563,6 +569,12 @@ class Model(msgspec.Struct, metaclass=ModelMeta, kw_only=True):
     def to_dynamodb(self) -> Item:
         """Encode this instance in DynamoDB's wire format (binary values base64)."""
         return type(self).__dynamorm__.encode(self)
+
+
+@cache
+def _declared(cls: type[msgspec.Struct]) -> Mapping[str, Any]:
+    hints = typing.get_type_hints(cls, include_extras=True)
+    return {name: strip_annotated(tp) for name, tp in hints.items()}
 
 
 def model_info(model: type[Any]) -> ModelInfo:

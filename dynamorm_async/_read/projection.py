@@ -170,7 +170,10 @@ class DictDecoder:
             # Result keys are field names (``ship_to.city``), never the stored attribute names.
             key = dotted((spec.name, *path._names[1:]))
             under = wire_path(path._elements)
-            entries.append((key, path._attribute, tuple(steps), path._annotation, epoch, under))
+            # A top-level field reads with its declared annotation: a stored NULL in an Optional
+            # field is None here as in a whole item.
+            annotation = info.declared(spec.name) if path._is_top_level else path._annotation
+            entries.append((key, path._attribute, tuple(steps), annotation, epoch, under))
         self._entries = tuple(entries)
 
     def __call__(self, item: Item) -> dict[str, Any]:

@@ -33,7 +33,7 @@ from .._errors import ConditionFailed, DynamormError, ItemNotFound, ValidationEr
 from .._expressions.core import AttributePath, Condition, as_condition, both
 from .._model.model import Model, ModelInfo
 from .._read.projection import DictDecoder
-from .._wire.taggers import Item, strip_annotated
+from .._wire.taggers import Item
 from .semantics import resolve_target, with_stored_item
 from .update_expr import (
     RETURN_VALUES,
@@ -42,7 +42,6 @@ from .update_expr import (
     ReturnValues,
     UpdateAction,
     add_action,
-    field_annotation,
     make_action,
     prepare_update,
 )
@@ -343,6 +342,6 @@ def _updated_fields(
     paths = []
     for attribute in touched:
         name = info.by_attribute[attribute].name
-        annotation = strip_annotated(field_annotation(info, name))
+        annotation = info.declared(name)
         paths.append(AttributePath((attribute,), annotation, model=info.cls, field_name=name))
     return DictDecoder(info, paths)(dict(attributes))

@@ -10,11 +10,9 @@ would. :func:`prepare_update` adds the model's managed actions (``UpdatedAt``, `
 
 from __future__ import annotations
 
-import typing
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
 from typing import Any, Literal, get_args
 
 import msgspec
@@ -29,7 +27,6 @@ from .._wire.taggers import (
     Item,
     TypeKind,
     kind_of,
-    strip_annotated,
     tagger_for,
     unwrap_optional,
 )
@@ -150,18 +147,6 @@ def render_update(actions: Iterable[UpdateAction], ph: Placeholders) -> str:
 
 
 # --- building and checking actions --------------------------------------------------------
-
-
-@cache
-def _declared(cls: type[msgspec.Struct]) -> Mapping[str, Any]:
-    """Field annotations as declared (``Optional`` kept, ``Annotated`` markers removed)."""
-    hints = typing.get_type_hints(cls, include_extras=True)
-    return {name: strip_annotated(tp) for name, tp in hints.items()}
-
-
-def field_annotation(info: ModelInfo, field_name: str) -> Any:
-    """The declared annotation of a top-level field, ``Optional`` included."""
-    return _declared(info.cls)[field_name]
 
 
 def _kind(annotation: Any) -> TypeKind:
@@ -292,7 +277,7 @@ def make_action(
     path = as_path(target)
     where = f"{op}({info.cls.__name__}.{path._dotted})"
     spec = _root(info, path, where)
-    annotation = field_annotation(info, spec.name) if path._is_top_level else path._annotation
+    annotation = info.declared(spec.name) if path._is_top_level else path._annotation
     kind = _kind(annotation)
     if op == "remove":
         return _removal(info, spec, path, where)

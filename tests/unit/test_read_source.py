@@ -11,13 +11,13 @@ from typing import Annotated, Any
 
 import pytest
 
-from dynamorm_async import Count, HashKey, Model, Sum, ValidationError
+from dynamorm_async import Count, HashKey, ItemDecodeError, Model, Sum, ValidationError
 from dynamorm_async._batch.retry import RetryPolicy
 from dynamorm_async._model.model import model_info
 from dynamorm_async._read.builders import Scan, read_source
 from dynamorm_async._read.cursor import CursorCodec
 from dynamorm_async._read.pager import RawPage
-from dynamorm_async._read.projection import with_keys
+from dynamorm_async._read.projection import DictDecoder, parse_projection, with_keys
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -166,3 +166,20 @@ def test_aggregations_are_checked_when_built_not_when_run() -> None:
     assert repr(grouped) == "GroupBy(Thing, by=[colour], n=Count())"
     assert repr(ungrouped) == "Aggregation(Thing, n=Count())"
     assert db.requests == []
+
+
+class Noted(Model, table="noted"):
+    pk: Annotated[str, HashKey()]
+    note: str | None = "none yet"
+    count: int = 0
+
+
+def test_a_projection_reads_a_stored_null_as_a_whole_item_does() -> None:
+    info = model_info(Noted)
+    item = {"pk": {"S": "a"}, "note": {"NULL": True}, "count": {"NULL": True}}
+    decode = DictDecoder(info, parse_projection(info, [Noted.note]))
+    assert decode(item) == {"note": None}
+    assert info.decode({**item, "count": {"N": "1"}}).note is None
+    # Where the model refuses None, the projection refuses it too.
+    with pytest.raises(ItemDecodeError, match=r"Noted\.count"):
+        DictDecoder(info, parse_projection(info, [Noted.count]))(item)
