@@ -23,7 +23,7 @@ from .._model.model import Model
 from .._write.semantics import apply_confirmed
 from .plan import GetKey, WriteRequest, split_write_answer, write_payload
 from .progress import BatchProgress
-from .retry import is_transient
+from .retry import RetryBudget, is_transient
 
 if TYPE_CHECKING:
     from .._context import ExecutionContext
@@ -49,7 +49,7 @@ async def retry_chunk(
     unprocessed. Returns the requests given up on (empty on success) and the error behind
     them, if the last attempt failed as a whole.
     """
-    budget = session.batch_retry.start()
+    budget = RetryBudget(session.batch_retry)
     error: DynamormError | None = None
     while True:
         budget.record_attempt()

@@ -1,11 +1,11 @@
 """When to retry a batch chunk and how long to wait (pure: no sleeping, no I/O).
 
 :func:`is_transient` says which failures of a whole call are worth retrying. A
-:class:`RetryPolicy` is configuration; :meth:`RetryPolicy.start` hands out a
-:class:`RetryBudget` that tracks one operation's attempts against the policy. The executor owns
+:class:`RetryPolicy` is configuration; a :class:`RetryBudget` started from one tracks one
+operation's attempts against it. The executor owns
 the loop and the sleeping::
 
-    budget = policy.start()
+    budget = RetryBudget(policy)
     while True:
         budget.record_attempt()
         pending = await send(pending)
@@ -112,14 +112,6 @@ class RetryPolicy:
             grown = math.inf
         return min(self.max_delay, grown)
 
-    def start(
-        self,
-        clock: Callable[[], float] = time.monotonic,
-        rng: random.Random | None = None,
-    ) -> RetryBudget:
-        """Begin one operation's budget; the deadline counts from now on ``clock``."""
-        return RetryBudget(self, clock=clock, rng=rng if rng is not None else random.Random())
-
 
 class RetryBudget:
     """Attempts and time left for one operation under a :class:`RetryPolicy`.
@@ -130,11 +122,15 @@ class RetryBudget:
     __slots__ = ("_attempts", "_clock", "_rng", "_started", "policy")
 
     def __init__(
-        self, policy: RetryPolicy, *, clock: Callable[[], float], rng: random.Random
+        self,
+        policy: RetryPolicy,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
     ) -> None:
+        """Begin one operation's budget; the deadline counts from now on ``clock``."""
         self.policy = policy
         self._clock = clock
-        self._rng = rng
+        self._rng = rng if rng is not None else random.Random()
         self._started = clock()
         self._attempts = 0
 

@@ -61,7 +61,7 @@ def test_delay_cap_grows_exponentially_then_caps() -> None:
 
 def budget_at(policy: RetryPolicy, attempts: int, rng: random.Random) -> RetryBudget:
     """A budget (without a deadline) that has recorded ``attempts`` attempts."""
-    budget = policy.start(FakeClock(), rng)
+    budget = RetryBudget(policy, FakeClock(), rng)
     for _ in range(attempts):
         budget.record_attempt()
     return budget
@@ -98,7 +98,7 @@ def test_delay_cap_rejects_bad_attempt(attempt: object) -> None:
 
 
 def test_budget_counts_attempts() -> None:
-    budget = RetryPolicy(max_attempts=3, deadline=None).start(rng=random.Random(0))
+    budget = RetryBudget(RetryPolicy(max_attempts=3, deadline=None), rng=random.Random(0))
     assert budget.attempts == 0
     assert budget.next_delay() == 0.0
     budget.record_attempt()
@@ -109,7 +109,7 @@ def test_budget_counts_attempts() -> None:
 
 def test_budget_exhausts_after_max_attempts() -> None:
     clock = FakeClock()
-    budget = RetryPolicy(max_attempts=4, deadline=None).start(clock, random.Random(1))
+    budget = RetryBudget(RetryPolicy(max_attempts=4, deadline=None), clock, random.Random(1))
     delays = []
     while True:
         budget.record_attempt()
@@ -125,14 +125,14 @@ def test_budget_exhausts_after_max_attempts() -> None:
 
 
 def test_single_attempt_policy_never_retries() -> None:
-    budget = RetryPolicy(max_attempts=1).start(FakeClock(), random.Random(0))
+    budget = RetryBudget(RetryPolicy(max_attempts=1), FakeClock(), random.Random(0))
     budget.record_attempt()
     assert budget.next_delay() is None
 
 
 def test_budget_delays_are_drawn_up_to_the_policy_cap() -> None:
     policy = RetryPolicy(base_delay=0.5, max_delay=3.0, deadline=None)
-    budget = policy.start(FakeClock(), random.Random(3))
+    budget = RetryBudget(policy, FakeClock(), random.Random(3))
     reference = random.Random(3)
     for attempt in range(6):
         budget.record_attempt()
@@ -141,7 +141,7 @@ def test_budget_delays_are_drawn_up_to_the_policy_cap() -> None:
 
 def test_budget_exhausts_at_the_deadline() -> None:
     clock = FakeClock()
-    budget = RetryPolicy(max_attempts=1000, deadline=5.0).start(clock, random.Random(0))
+    budget = RetryBudget(RetryPolicy(max_attempts=1000, deadline=5.0), clock, random.Random(0))
     budget.record_attempt()
     clock.advance(4.0)
     assert budget.remaining == pytest.approx(1.0)
@@ -157,7 +157,7 @@ def test_budget_exhausts_at_the_deadline() -> None:
 def test_delay_never_sleeps_past_the_deadline() -> None:
     clock = FakeClock()
     policy = RetryPolicy(max_attempts=1000, base_delay=1.0, max_delay=30.0, deadline=10.0)
-    budget = policy.start(clock, random.Random(5))
+    budget = RetryBudget(policy, clock, random.Random(5))
     slept = 0.0
     while True:
         budget.record_attempt()
@@ -175,17 +175,17 @@ def test_delay_never_sleeps_past_the_deadline() -> None:
 
 def test_remaining_and_elapsed_follow_the_clock() -> None:
     clock = FakeClock(50.0)
-    budget = RetryPolicy(deadline=2.0).start(clock)
+    budget = RetryBudget(RetryPolicy(deadline=2.0), clock)
     assert budget.elapsed == 0.0
     clock.advance(0.5)
     assert budget.elapsed == 0.5
     assert budget.remaining == 1.5
-    assert RetryPolicy(deadline=None).start(clock).remaining is None
+    assert RetryBudget(RetryPolicy(deadline=None), clock).remaining is None
 
 
 def test_start_without_rng_gives_independent_budgets() -> None:
     policy = RetryPolicy(deadline=None)
-    budget = policy.start()
+    budget = RetryBudget(policy)
     assert isinstance(budget, RetryBudget)
     budget.record_attempt()
     delay = budget.next_delay()
