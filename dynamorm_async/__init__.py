@@ -6,6 +6,7 @@ from ._aggregate.functions import Aggregate, Avg, Count, HavingCondition, Max, M
 from ._batch.progress import BatchProgress, BatchResult
 from ._batch.retry import RetryPolicy
 from ._batch.writer import BatchWriter
+from ._context import ExecutionContext
 from ._errors import (
     BatchGetError,
     BatchWriteError,
@@ -24,7 +25,7 @@ from ._errors import (
     TransactionCanceled,
     ValidationError,
 )
-from ._expressions.core import AttributePath, Condition, path
+from ._expressions.core import AttributePath, Condition, Placeholders, Size, path
 from ._expressions.functions import (
     attribute_type,
     begins_with,
@@ -60,6 +61,7 @@ from ._model.model import (
     Version,
 )
 from ._read.builders import ProjectedQuery, ProjectedScan, Query, Scan
+from ._read.cursor import CursorCodec
 from ._read.pages import Page
 from ._session import Session
 from ._transport.client import AiobotocoreTransport
@@ -88,8 +90,10 @@ __all__ = [
     "ConversionError",
     "Count",
     "CreatedAt",
+    "CursorCodec",
     "DynamoDBError",
     "DynamormError",
+    "ExecutionContext",
     "GlobalIndex",
     "GroupBy",
     "HashKey",
@@ -107,6 +111,7 @@ __all__ = [
     "Model",
     "ModelError",
     "Page",
+    "Placeholders",
     "ProjectedQuery",
     "ProjectedScan",
     "Query",
@@ -120,6 +125,7 @@ __all__ = [
     "Row",
     "Scan",
     "Session",
+    "Size",
     "Sum",
     "TTL",
     "TableError",

@@ -352,12 +352,12 @@ class _Comparable:
     def __ge__(self, other: Any) -> Compare:
         return self._cmp(">=", other)
 
-    def between(self, low: Any, high: Any) -> Between:
+    def between(self, low: Any, high: Any) -> Condition:
         """Inclusive range: ``low <= self <= high``."""
         annotation = self._value_annotation()
         return Between(self, _operand(low, annotation), _operand(high, annotation))  # type: ignore[arg-type]
 
-    def is_in(self, values: Iterable[Any]) -> In:
+    def is_in(self, values: Iterable[Any]) -> Condition:
         """True when the attribute equals one of ``values`` (1..100 values)."""
         options = tuple(Operand(v, self._value_annotation()) for v in values)
         if not 1 <= len(options) <= 100:
@@ -545,24 +545,24 @@ class AttributePath(_Comparable):
 
     # --- condition functions (each also a free function, for fields that shadow it) ------
 
-    def exists(self) -> Function:
+    def exists(self) -> Condition:
         """attribute_exists(path)."""
         return Function("attribute_exists", self)
 
-    def not_exists(self) -> Function:
+    def not_exists(self) -> Condition:
         """attribute_not_exists(path)."""
         return Function("attribute_not_exists", self)
 
-    def begins_with(self, prefix: str | bytes) -> Function:
+    def begins_with(self, prefix: str | bytes) -> Condition:
         """begins_with(path, prefix) for strings or binary."""
         annotation = bytes if isinstance(prefix, bytes) else str
         return Function("begins_with", self, Operand(prefix, annotation))
 
-    def contains(self, value: Any) -> Function:
+    def contains(self, value: Any) -> Condition:
         """contains(path, value): substring of a string, element of a set or list."""
         return Function("contains", self, Operand(value, self._element_annotation()))
 
-    def is_type(self, type_name: str) -> Function:
+    def is_type(self, type_name: str) -> Condition:
         """attribute_type(path, T) for T in S SS N NS B BS BOOL NULL L M."""
         if type_name not in _TYPE_NAMES:
             raise ValidationError(f"is_type() takes one of {', '.join(_TYPE_NAMES)}")

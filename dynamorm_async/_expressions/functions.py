@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from .core import AttributePath, Between, Function, In, Size, as_path
+from .core import AttributePath, Condition, Size, as_path
 
 __all__ = [
     "attribute_type",
@@ -27,27 +27,27 @@ __all__ = [
 ]
 
 
-def exists(attribute: object) -> Function:
+def exists(attribute: object) -> Condition:
     """``attribute_exists(path)``: ``exists(Order.ship_to)``."""
     return AttributePath.exists(as_path(attribute))
 
 
-def not_exists(attribute: object) -> Function:
+def not_exists(attribute: object) -> Condition:
     """``attribute_not_exists(path)``: ``not_exists(Order.ship_to)``."""
     return AttributePath.not_exists(as_path(attribute))
 
 
-def begins_with(attribute: object, prefix: str | bytes) -> Function:
+def begins_with(attribute: object, prefix: str | bytes) -> Condition:
     """``begins_with(path, prefix)`` for strings or binary."""
     return AttributePath.begins_with(as_path(attribute), prefix)
 
 
-def contains(attribute: object, value: Any) -> Function:
+def contains(attribute: object, value: Any) -> Condition:
     """``contains(path, value)``: substring of a string, element of a set or list."""
     return AttributePath.contains(as_path(attribute), value)
 
 
-def attribute_type(attribute: object, type_name: str) -> Function:
+def attribute_type(attribute: object, type_name: str) -> Condition:
     """``attribute_type(path, T)`` for T in S SS N NS B BS BOOL NULL L M (``.is_type()``)."""
     return AttributePath.is_type(as_path(attribute), type_name)
 
@@ -57,14 +57,14 @@ def size(attribute: object) -> Size:
     return AttributePath.size(as_path(attribute))
 
 
-def between(subject: object, low: Any, high: Any) -> Between:
+def between(subject: object, low: Any, high: Any) -> Condition:
     """Inclusive range ``low <= subject <= high`` of a path or of a :func:`size`."""
     if isinstance(subject, Size):
         return subject.between(low, high)
     return AttributePath.between(as_path(subject), low, high)
 
 
-def is_in(subject: object, values: Iterable[Any]) -> In:
+def is_in(subject: object, values: Iterable[Any]) -> Condition:
     """A path (or a :func:`size`) equal to one of ``values`` (1 to 100 values)."""
     if isinstance(subject, Size):
         return subject.is_in(values)

@@ -139,8 +139,12 @@ class _UpdateChain(Generic[M]):
 
     _state: UpdateState
 
-    def __init__(self, state: UpdateState) -> None:
-        self._state = state
+    @classmethod
+    def _of(cls, state: UpdateState) -> Self:
+        # Builders come from db.update(), query.update() or tx.update(), never a constructor.
+        builder = object.__new__(cls)
+        builder._state = state
+        return builder
 
     def __repr__(self) -> str:
         actions = ", ".join(f"{a.op}({a.path._dotted})" for a in self._state.actions)
@@ -150,7 +154,7 @@ class _UpdateChain(Generic[M]):
         state = replace(self._state, **changes)
         if state.slot is not None:
             state.slot.advance(self._state, state)
-        return type(self)(state)
+        return type(self)._of(state)
 
     def _act(self, op: ActionOp, path: object, value: object = None) -> Self:
         if self._state.slot is not None:
@@ -237,8 +241,8 @@ class _UpdateChain(Generic[M]):
             )
         state = replace(self._state, mode=mode)
         if mode == "NONE":
-            return UpdateBuilder(state)
-        return ReturningUpdate(state)
+            return UpdateBuilder._of(state)
+        return ReturningUpdate._of(state)
 
     # --- execution -------------------------------------------------------------------------
 
@@ -330,7 +334,7 @@ def start_update(
     )
     if slot is not None:
         slot.advance(state, state)
-    return UpdateBuilder(state)
+    return UpdateBuilder._of(state)
 
 
 def _updated_fields(

@@ -9,8 +9,8 @@ import msgspec
 from typing_models import Order
 
 import dynamorm_async as dm
-from dynamorm_async import AttributePath, Condition, HashKey, Model, Session, path
-from dynamorm_async._expressions.core import Between, Compare, Function, In, Size
+from dynamorm_async import AttributePath, Condition, HashKey, Model, Session, Size, path
+from dynamorm_async._expressions.core import Compare
 
 
 class Product(msgspec.Struct):
@@ -28,16 +28,16 @@ class Listing(Model, table="listings"):
 def free_functions() -> None:
     assert_type(dm.size(Order.lines), Size)
     assert_type(dm.size(Order.lines) > 2, Compare)
-    assert_type(dm.exists(Order.ship_to), Function)
-    assert_type(dm.not_exists(Order.created_at), Function)
-    assert_type(dm.begins_with(Order.order_id, "2025-"), Function)
-    assert_type(dm.begins_with(Order.order_id, b"\x00"), Function)
-    assert_type(dm.contains(Order.tags, "gift"), Function)
-    assert_type(dm.attribute_type(Order.total, "N"), Function)
-    assert_type(dm.between(Order.qty, 1, 5), Between)
-    assert_type(dm.between(dm.size(Order.lines), 1, 5), Between)
-    assert_type(dm.is_in(Order.status, ["new", "paid"]), In)
-    assert_type(dm.is_in(dm.size(Order.tags), [1, 2]), In)
+    assert_type(dm.exists(Order.ship_to), Condition)
+    assert_type(dm.not_exists(Order.created_at), Condition)
+    assert_type(dm.begins_with(Order.order_id, "2025-"), Condition)
+    assert_type(dm.begins_with(Order.order_id, b"\x00"), Condition)
+    assert_type(dm.contains(Order.tags, "gift"), Condition)
+    assert_type(dm.attribute_type(Order.total, "N"), Condition)
+    assert_type(dm.between(Order.qty, 1, 5), Condition)
+    assert_type(dm.between(dm.size(Order.lines), 1, 5), Condition)
+    assert_type(dm.is_in(Order.status, ["new", "paid"]), Condition)
+    assert_type(dm.is_in(dm.size(Order.tags), [1, 2]), Condition)
     condition = (dm.size(Order.lines) > 2) & dm.contains(Order.tags, "gift")
     condition = condition & dm.exists(Order.ship_to)
     assert_type(condition, Condition)
@@ -52,11 +52,11 @@ def shadowing_fields() -> None:
     # unchanged; at runtime each is the path of the field, never the path method it shadows.
     condition = (dm.size(Listing.product.contains) > 1) & (Listing.product.size == 3)
     assert_type(condition, Condition)
-    assert_type(dm.contains(Listing.product.contains, "red"), Function)
+    assert_type(dm.contains(Listing.product.contains, "red"), Condition)
     assert_type(Listing.product.name, str)
     # Through an optional struct, path() types the parent and field access gives Any.
     assert_type(path(Listing.maybe).name, Any)
-    assert_type(dm.exists(path(Listing.maybe).name), Function)
+    assert_type(dm.exists(path(Listing.maybe).name), Condition)
     assert_type(path(Listing.maybe), AttributePath)
 
 
