@@ -25,13 +25,16 @@ def whole_number(what: str, value: object, *, minimum: int = 1, maximum: int | N
     return value
 
 
-def seconds(what: str, value: object) -> float:
-    """``value`` as a finite number of seconds above zero; ValidationError naming ``what``."""
+def seconds(what: str, value: object, *, zero: bool = False) -> float:
+    """``value`` as a finite number of seconds above zero (or zero too, with ``zero``);
+    ValidationError naming ``what`` otherwise."""
     if (
         isinstance(value, bool)
         or not isinstance(value, int | float)
         or not math.isfinite(value)
-        or value <= 0
+        or value < 0
+        or (value == 0 and not zero)
     ):
-        raise ValidationError(f"{what} must be a finite number of seconds > 0, got {value!r}")
+        bound = ">= 0" if zero else "> 0"
+        raise ValidationError(f"{what} must be a finite number of seconds {bound}, got {value!r}")
     return float(value)

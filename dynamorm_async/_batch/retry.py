@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .._checks import whole_number
+from .._checks import seconds, whole_number
 from .._errors import DynamoDBError, DynamormError, ThrottledError, ValidationError
 
 __all__ = [
@@ -66,10 +66,6 @@ def is_transient(exc: DynamormError) -> bool:
     )
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     """How often and how patiently to retry.
@@ -87,20 +83,14 @@ class RetryPolicy:
     def __post_init__(self) -> None:
         # max_attempts counts the first attempt too.
         whole_number("max_attempts", self.max_attempts)
-        for name in ("base_delay", "max_delay"):
-            value = getattr(self, name)
-            if not _is_number(value) or not math.isfinite(value) or value < 0:
-                raise ValidationError(f"{name} must be a finite number >= 0 seconds, got {value!r}")
+        seconds("base_delay", self.base_delay, zero=True)
+        seconds("max_delay", self.max_delay, zero=True)
         if self.max_delay < self.base_delay:
             raise ValidationError(
                 f"max_delay ({self.max_delay}) must not be below base_delay ({self.base_delay})"
             )
-        if self.deadline is not None and (
-            not _is_number(self.deadline) or not math.isfinite(self.deadline) or self.deadline <= 0
-        ):
-            raise ValidationError(
-                f"deadline must be a finite number of seconds > 0, or None, got {self.deadline!r}"
-            )
+        if self.deadline is not None:
+            seconds("deadline", self.deadline)
 
     def delay_cap(self, attempt: int) -> float:
         """Upper bound of the backoff before retry number ``attempt`` (0 for the first retry):
