@@ -3,7 +3,7 @@
 An aggregate folds DynamoDB wire items (``{"total": {"N": "12.50"}}``), never model instances,
 into a small mergeable state, so partial results (one per parallel-scan segment) merge exactly
 into what one pass would have produced. Comparing an aggregate builds a HAVING condition
-(``Sum(Order.total) > 100``); :mod:`._grouping` keeps one state per group and applies it.
+(``Sum(Order.total) > 100``); :mod:`.accumulator` keeps one state per group and applies it.
 
 Semantics, SQL-like:
 

@@ -1,6 +1,6 @@
 """HAVING conditions on a group's aggregate results (pure, no I/O).
 
-Comparing an aggregate (``Sum(Order.total) > 100``, see :mod:`._aggregate`) builds a
+Comparing an aggregate (``Sum(Order.total) > 100``, see :mod:`.functions`) builds a
 :class:`HavingCondition`; combine them with ``& | ~``. Evaluation uses SQL's three-valued
 logic: a comparison involving a ``None`` result is unknown, ``~unknown`` stays unknown, and
 only groups whose condition is true are kept.

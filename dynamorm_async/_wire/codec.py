@@ -4,13 +4,13 @@ Every item read or written goes through a model's codec, so :func:`struct_codec`
 straight-line source once per struct class instead of walking each value generically: the
 encoder stores an instance attribute by attribute, the decoder builds an instance from a wire
 map in one keyword call. The generated code handles the common shapes inline and calls the
-taggers of ``_marshal`` (encode) or ``msgspec.convert`` (decode) for everything else, so it
+taggers of :mod:`.taggers` (encode) or ``msgspec.convert`` (decode) for everything else, so it
 produces exactly what the generic path produces. A decoder that meets anything unexpected
 raises one of :data:`DECODE_ERRORS`, and the caller re-runs the generic path (``untag`` +
 ``msgspec.convert``), which reports the error with the field path.
 
 Struct values met by the taggers (nested in other annotations, or in ``Any`` fields) are
-encoded by their codec too: this module installs its struct tagger into ``_marshal`` on import
+encoded by their codec too: this module installs its struct tagger into :mod:`.taggers` on import
 (:func:`install_struct_tagger`), so the import runs one way, codec to marshal.
 """
 
@@ -138,7 +138,7 @@ def _struct_tagger(cls: type[msgspec.Struct]) -> Tagger:
     return tag
 
 
-# Installed on import, before any model can be defined: _models imports this module.
+# Installed on import, before any model can be defined: the model module imports this one.
 install_struct_tagger(_struct_tagger)
 
 

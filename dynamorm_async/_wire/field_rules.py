@@ -1,7 +1,7 @@
 """What one struct field may hold when it is written, so that every write reads back (pure).
 
 The model is the schema: a value is stored only if the model's decoder turns it back into an
-equal value. The taggers of ``_marshal`` enforce that per annotation; a :class:`FieldRule` adds
+equal value. The taggers of :mod:`.taggers` enforce that per annotation; a :class:`FieldRule` adds
 what only the field knows:
 
 - **None**: an Optional field whose default is None (or that has no default) leaves None out
@@ -12,7 +12,7 @@ what only the field knows:
 - **Constraints**: ``Annotated[..., msgspec.Meta(...)]`` bounds are checked by msgspec, as
   the decoder checks them.
 
-Compiled encoders (``_codec``) inline these rules; when one rejects an instance,
+Compiled encoders (:mod:`.codec`) inline these rules; when one rejects an instance,
 :func:`locate` walks it again with the rules here to say which field, element or key holds
 the bad value (``Order.lines[1].qty: expected an int, got str 'x'``).
 """

@@ -4,7 +4,7 @@ Taggers (:func:`tagger_for`), one per annotation, turn a value into an Attribute
 accept exactly the Python values the model reads back equal (a UUID field takes a UUID, not
 its text) and enforce DynamoDB's limits (number range and precision, no NaN, aware
 datetimes); expression operands and key values go through :func:`to_wire_value`, which also
-takes the spellings a read accepts. Updates, keys and the compiled struct codecs (``_codec``)
+takes the spellings a read accepts. Updates, keys and the compiled struct codecs (:mod:`.codec`)
 use them. Decoding (:func:`untag`, :func:`from_wire_value`) and item
 size accounting (``_wire.check_item_size``) follow the same rules.
 
@@ -265,7 +265,7 @@ def _set_tagger(tag: str, element: Tagger) -> Tagger:
         if not isinstance(value, set | frozenset):
             raise mismatch("a set", value)
         if not value:
-            return None  # DynamoDB has no empty sets: the field decides (see _codec)
+            return None  # DynamoDB has no empty sets: the field decides (see codec.py)
         return {tag: sorted({_element(element, e) for e in value})}
 
     return tag_set
@@ -475,14 +475,14 @@ def at(exc: ValidationError, step: str) -> ValidationError:
 
 
 #: Makes the tagger of a nested struct class (stored as M). Struct values are encoded by their
-#: compiled codec, which is built on the taggers here, so ``_codec`` installs the factory when
+#: compiled codec, which is built on the taggers here, so :mod:`.codec` installs the factory when
 #: it is imported (the package imports it before any model exists) and this module does not
 #: import it.
 _struct_tagger: Callable[[type[msgspec.Struct]], Tagger]
 
 
 def install_struct_tagger(factory: Callable[[type[msgspec.Struct]], Tagger]) -> None:
-    """Set how :func:`tagger_for` tags struct annotations; ``_codec`` calls this once."""
+    """Set how :func:`tagger_for` tags struct annotations; :mod:`.codec` calls this once."""
     global _struct_tagger
     _struct_tagger = factory
 
