@@ -160,6 +160,16 @@ def _add(accumulator: GroupAccumulator, item: dict[str, Any], spec: _Spec, table
     return True
 
 
+def _fold_page(
+    partial: GroupAccumulator, items: list[dict[str, Any]], spec: _Spec, table: str, tally: Tally
+) -> None:
+    for item in items:
+        if tally.full:
+            return
+        if _add(partial, item, spec, table):
+            tally.taken += 1
+
+
 async def _fold(spec: _Spec, projection: tuple[AttributePath, ...], into: GroupAccumulator) -> None:
     """Fold every segment into its own copy of the empty accumulator, then into ``into``."""
     source = spec.source
@@ -170,11 +180,10 @@ async def _fold(spec: _Spec, projection: tuple[AttributePath, ...], into: GroupA
         partial = spec.empty.fresh()
         # Pages end once the tally is full: ``want`` answers zero then.
         async for page in pager.pages(tally.want):
-            for item in page.items:
-                if tally.full:
-                    break
-                if _add(partial, item, spec, table):
-                    tally.taken += 1
+            _fold_page(partial, page.items, spec, table, tally)
+            # The loop variable would keep the folded page alive while the next one is read:
+            # memory stays at one page per segment, not two.
+            del page
         into.merge(partial)
 
     pagers = source.pagers(projection)

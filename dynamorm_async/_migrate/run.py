@@ -249,6 +249,8 @@ class _Migration(Generic[S, T]):
         index, pager = job
         async for items, last_key in pager.pages():
             await self._page(items)
+            # Migrated: let the page go before the next one is read (one page per segment).
+            del items
             if self.checkpoint is not None:
                 await self.checkpoint.advance(index, last_key)
             if last_key is None:
