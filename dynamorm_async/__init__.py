@@ -67,7 +67,8 @@ from ._session import Session
 from ._transport.client import AiobotocoreTransport
 from ._transport.observed import RequestEvent, RequestHook
 from ._transport.protocol import ClientOptions, Transport
-from ._write.tables import BillingMode
+from ._write.table_diff import IndexDiff, SyncResult, TableDiff, TtlDiff
+from ._write.table_requests import BillingMode
 from ._write.transaction import Transaction
 from ._write.update import ReturningUpdate, UpdateBuilder
 
@@ -98,6 +99,7 @@ __all__ = [
     "GroupBy",
     "HashKey",
     "HavingCondition",
+    "IndexDiff",
     "InvalidCursor",
     "ItemDecodeError",
     "ItemExists",
@@ -127,12 +129,15 @@ __all__ = [
     "Session",
     "Size",
     "Sum",
+    "SyncResult",
     "TTL",
+    "TableDiff",
     "TableError",
     "ThrottledError",
     "Transaction",
     "TransactionCanceled",
     "Transport",
+    "TtlDiff",
     "UpdateBuilder",
     "UpdatedAt",
     "ValidationError",

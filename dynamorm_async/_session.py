@@ -31,7 +31,8 @@ from ._transport.observed import ObservedTransport, RequestHook
 from ._transport.protocol import ClientOptions, Key, Payload, Transport
 from ._write import items, tables
 from ._write.semantics import resolve_target
-from ._write.tables import Billing, BillingMode
+from ._write.table_diff import SyncResult, TableDiff
+from ._write.table_requests import Billing, BillingMode
 from ._write.transaction import Transaction, transact_get
 from ._write.update import UpdateBuilder, start_update
 
@@ -198,9 +199,34 @@ class Session:
         read_capacity: int = 5,
         write_capacity: int = 5,
     ) -> bool:
-        """Create the table when absent, as :meth:`create_table` does; True when created."""
+        """Create the table when absent, as :meth:`create_table` does; True when created.
+
+        A table that exists is compared with the model (:meth:`diff_table`): a different key
+        raises TableError, other differences are logged at WARNING (:meth:`sync_table` adds
+        what is missing).
+        """
         billing = Billing(billing_mode, read_capacity, write_capacity)
         return await tables.ensure_table(self, model, billing, wait=wait)
+
+    async def diff_table(self, model: type[Model]) -> TableDiff:
+        """How the model's table differs from the model: indexes (keys, key types, projection)
+        and TTL. TableError when the table is absent or its key differs."""
+        return await tables.diff_table(self, model)
+
+    async def sync_table(
+        self, model: type[Model], *, drop_extra_indexes: bool = False, dry_run: bool = False
+    ) -> SyncResult:
+        """Add the model's missing global indexes and TTL to its table; returns what changed.
+
+        Indexes are created one at a time, each waited for until ACTIVE. Nothing is dropped
+        unless ``drop_extra_indexes=True`` (global indexes the model does not declare, deleted
+        after the new ones are built). Changed indexes and a TTL on another attribute are left
+        as they are, in ``result.remaining`` and logged at WARNING. ``dry_run=True`` returns
+        the plan and changes nothing. TableError for a different key or a missing local index.
+        """
+        return await tables.sync_table(
+            self, model, drop_extra_indexes=drop_extra_indexes, dry_run=dry_run
+        )
 
     async def delete_table(self, model: type[Model] | str, *, wait: bool = True) -> None:
         """Delete a table (a model's, or a full table name); TableError if absent."""

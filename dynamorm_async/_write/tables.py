@@ -1,125 +1,45 @@
 """Table executors: CreateTable (with its indexes and TTL), DeleteTable, DescribeTable,
-ListTables, and waiting for a table to become ACTIVE or disappear.
+ListTables, comparing a table with its model and syncing it, and waiting for a table or an
+index to settle.
 
-The request payloads are built by pure functions (:func:`create_table_request`,
-:func:`ttl_request`); the executors send them through an :class:`ExecutionContext`.
+The request payloads are built by pure functions (``table_requests``) and the differences and
+sync steps by ``table_diff``; the executors send them through an :class:`ExecutionContext`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
 from .._errors import TableError
-from .._model.model import Model, ModelInfo, Projection, model_info
+from .._model.model import Model, model_info
+from .table_diff import SyncResult, SyncStep, TableDiff, compare_table, plan_sync, ttl_attribute
+from .table_requests import Billing, create_table_request, ttl_request
 
 if TYPE_CHECKING:
     from .._context import ExecutionContext
 
 __all__ = [
-    "Billing",
-    "BillingMode",
     "create_table",
-    "create_table_request",
     "delete_table",
     "describe_table",
+    "diff_table",
     "ensure_table",
     "list_tables",
-    "ttl_request",
+    "sync_table",
 ]
 
-BillingMode = Literal["PAY_PER_REQUEST", "PROVISIONED"]
-"""How a table is billed: on demand, or with provisioned read and write capacity."""
-
-
-@dataclass(frozen=True, slots=True)
-class Billing:
-    """The billing of a new table: on demand, or provisioned with these capacities (which
-    also go to each global index that declares none of its own)."""
-
-    mode: BillingMode = "PAY_PER_REQUEST"
-    read_capacity: int = 5
-    write_capacity: int = 5
-
+_log = logging.getLogger("dynamorm_async")
 
 _WAIT_INTERVAL = 0.2
 _WAIT_LIMIT = 300.0  # seconds for a table to become ACTIVE or disappear
+# Building a global index reads the whole table: on a large one that takes long.
+_INDEX_WAIT_LIMIT = 3600.0
 
-
-def create_table_request(
-    info: ModelInfo, table_name: str, billing: Billing = Billing()
-) -> dict[str, Any]:
-    """CreateTable payload: key schema, attribute definitions, GSIs, LSIs, billing."""
-    read_capacity, write_capacity = billing.read_capacity, billing.write_capacity
-    definitions: dict[str, str] = {}
-
-    def define(attribute: str) -> None:
-        # A key attribute's TypeKind (one of KEY_KINDS, checked by the model) is its tag.
-        definitions[attribute] = info.by_attribute[attribute].kind.value
-
-    def key_schema(hash_key: str, range_key: str | None) -> list[dict[str, str]]:
-        define(hash_key)
-        schema = [{"AttributeName": hash_key, "KeyType": "HASH"}]
-        if range_key is not None:
-            define(range_key)
-            schema.append({"AttributeName": range_key, "KeyType": "RANGE"})
-        return schema
-
-    provisioned = billing.mode == "PROVISIONED"
-    request: dict[str, Any] = {
-        "TableName": table_name,
-        "KeySchema": key_schema(info.hash_attribute, info.range_attribute),
-        "BillingMode": billing.mode,
-    }
-    if provisioned:
-        request["ProvisionedThroughput"] = {
-            "ReadCapacityUnits": read_capacity,
-            "WriteCapacityUnits": write_capacity,
-        }
-    gsis: list[dict[str, Any]] = []
-    lsis: list[dict[str, Any]] = []
-    for index in info.indexes.values():
-        entry: dict[str, Any] = {
-            "IndexName": index.name,
-            "KeySchema": key_schema(index.hash_key, index.range_key),
-            "Projection": _projection(index.projection),
-        }
-        if index.is_global:
-            if provisioned:
-                entry["ProvisionedThroughput"] = {
-                    "ReadCapacityUnits": index.read_capacity or read_capacity,
-                    "WriteCapacityUnits": index.write_capacity or write_capacity,
-                }
-            gsis.append(entry)
-        else:
-            lsis.append(entry)
-    if gsis:
-        request["GlobalSecondaryIndexes"] = gsis
-    if lsis:
-        request["LocalSecondaryIndexes"] = lsis
-    request["AttributeDefinitions"] = [
-        {"AttributeName": name, "AttributeType": kind} for name, kind in definitions.items()
-    ]
-    return request
-
-
-def _projection(projection: Projection) -> dict[str, Any]:
-    if isinstance(projection, str):
-        return {"ProjectionType": projection}
-    return {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(projection)}
-
-
-def ttl_request(info: ModelInfo, table_name: str) -> dict[str, Any] | None:
-    """UpdateTimeToLive payload when the model has a TTL field."""
-    if info.ttl is None:
-        return None
-    return {
-        "TableName": table_name,
-        "TimeToLiveSpecification": {"Enabled": True, "AttributeName": info.attribute(info.ttl)},
-    }
-
+Description = dict[str, Any]
 
 
 async def create_table(
@@ -130,7 +50,7 @@ async def create_table(
     name = ctx.table_name(model)
     response = await ctx.call("CreateTable", create_table_request(info, name, billing), table=name)
     if wait:
-        await _wait_for_table(ctx, name, exists=True)
+        await _wait_for(ctx, name, _is_active, _WAIT_LIMIT, "to become ACTIVE")
     ttl = ttl_request(info, name)
     if ttl is not None:
         await ctx.call("UpdateTimeToLive", ttl, table=name)
@@ -141,25 +61,78 @@ async def create_table(
 async def ensure_table(
     ctx: ExecutionContext, model: type[Model], billing: Billing, *, wait: bool
 ) -> bool:
-    """Create the table when absent (a concurrent creator wins quietly); True if created."""
+    """Create the table when absent (a concurrent creator wins quietly); True if created.
+
+    A table that exists is compared with the model: a different key is a TableError, other
+    differences (indexes, TTL) are logged at WARNING.
+    """
     name = ctx.table_name(model)
-    if await _table_exists(ctx, name):
-        return False
-    try:
-        await create_table(ctx, model, billing, wait=wait)
-    except TableError as exc:
-        if exc.code != "ResourceInUseException":
-            raise
-        await _wait_for_table(ctx, name, exists=True)
-        return False
-    return True
+    description = await _description_or_none(ctx, name)
+    if description is None:
+        try:
+            await create_table(ctx, model, billing, wait=wait)
+        except TableError as exc:
+            if exc.code != "ResourceInUseException":
+                raise
+            description = await _wait_for(ctx, name, _is_active, _WAIT_LIMIT, "to become ACTIVE")
+        else:
+            return True
+    diff = await _compare(ctx, model, description)
+    if not diff.in_sync:
+        _log.warning("%s; Session.sync_table() adds missing global indexes and TTL", diff)
+    return False
+
+
+async def diff_table(ctx: ExecutionContext, model: type[Model]) -> TableDiff:
+    """How the model's existing table differs from the model; TableError for another key."""
+    return await _compare(ctx, model, await describe_table(ctx, ctx.table_name(model)))
+
+
+async def sync_table(
+    ctx: ExecutionContext, model: type[Model], *, drop_extra_indexes: bool, dry_run: bool
+) -> SyncResult:
+    """Add the model's missing global indexes and TTL to its table, one change at a time,
+    each waited for (and drop the global indexes it does not declare, when asked).
+
+    A dry run only describes the table and returns the plan.
+    """
+    name = ctx.table_name(model)
+    if dry_run:
+        description = await describe_table(ctx, name)
+    else:
+        # Planned on a settled table: DynamoDB refuses index changes while one is in progress.
+        description = await _wait_for(
+            ctx, name, _is_active, _INDEX_WAIT_LIMIT, "and its indexes to become ACTIVE"
+        )
+    ttl = ttl_attribute(await _describe_ttl(ctx, name))
+    plan = plan_sync(
+        model_info(model),
+        name,
+        description,
+        ttl,
+        drop_extra_indexes=drop_extra_indexes,
+        dry_run=dry_run,
+    )
+    if dry_run:
+        return plan.result
+    for step in plan.steps:
+        await _apply(ctx, name, step)
+    if not plan.result.remaining.in_sync:
+        _log.warning("%s; sync_table() does not change these", plan.result.remaining)
+    return plan.result
 
 
 async def delete_table(ctx: ExecutionContext, name: str, *, wait: bool) -> None:
     """Delete a table by its full name; TableError if absent."""
     await ctx.call("DeleteTable", {"TableName": name}, table=name)
-    if wait:
-        await _wait_for_table(ctx, name, exists=False)
+    if not wait:
+        return
+    with anyio.move_on_after(_WAIT_LIMIT):
+        while True:
+            if await _description_or_none(ctx, name) is None:
+                return
+            await anyio.sleep(_WAIT_INTERVAL)
+    raise _still_waiting(name, "to disappear", _WAIT_LIMIT)
 
 
 async def describe_table(ctx: ExecutionContext, name: str) -> dict[str, Any]:
@@ -182,32 +155,77 @@ async def list_tables(ctx: ExecutionContext, prefix: str) -> list[str]:
         request = {"ExclusiveStartTableName": last}
 
 
-async def _table_exists(ctx: ExecutionContext, name: str) -> bool:
+async def _compare(
+    ctx: ExecutionContext, model: type[Model], description: Description
+) -> TableDiff:
+    name = ctx.table_name(model)
+    ttl = ttl_attribute(await _describe_ttl(ctx, name))
+    return compare_table(model_info(model), name, description, ttl)
+
+
+async def _describe_ttl(ctx: ExecutionContext, name: str) -> dict[str, Any]:
+    return await ctx.call("DescribeTimeToLive", {"TableName": name}, table=name)
+
+
+async def _apply(ctx: ExecutionContext, name: str, step: SyncStep) -> None:
+    """Send one sync step; wait until an index it creates is ACTIVE or one it deletes is gone."""
+    await ctx.call(step.operation, step.payload, table=name)
+    if step.index is not None:
+        verb = "to build" if step.creates else "to be deleted"
+        ready = _index_settled(step.index, present=step.creates)
+        await _wait_for(ctx, name, ready, _INDEX_WAIT_LIMIT, f"index {step.index!r} {verb}")
+
+
+async def _description_or_none(ctx: ExecutionContext, name: str) -> Description | None:
     try:
-        await describe_table(ctx, name)
+        return await describe_table(ctx, name)
     except TableError as exc:
         if exc.code == "ResourceNotFoundException":
-            return False
+            return None
         raise
-    return True
 
 
-def _is_active(table: dict[str, Any]) -> bool:
+def _is_active(table: Description) -> bool:
     indexes = table.get("GlobalSecondaryIndexes", [])
     return table.get("TableStatus") == "ACTIVE" and all(
         g.get("IndexStatus") == "ACTIVE" for g in indexes
     )
 
 
-async def _wait_for_table(ctx: ExecutionContext, name: str, *, exists: bool) -> None:
-    with anyio.fail_after(_WAIT_LIMIT):
+def _index_settled(index: str, *, present: bool) -> Callable[[Description], bool]:
+    """The table and its global indexes ACTIVE, with ``index`` among them or gone.
+
+    Checking the name, not only the statuses, keeps a DescribeTable answered before the
+    change shows from ending the wait early.
+    """
+
+    def settled(table: Description) -> bool:
+        names = {g["IndexName"] for g in table.get("GlobalSecondaryIndexes", [])}
+        return _is_active(table) and (index in names) == present
+
+    return settled
+
+
+async def _wait_for(
+    ctx: ExecutionContext,
+    name: str,
+    ready: Callable[[Description], bool],
+    limit: float,
+    waiting_for: str,
+) -> Description:
+    """Describe the table until ``ready`` holds for it; TableError after ``limit`` seconds."""
+    with anyio.move_on_after(limit):
         while True:
-            try:
-                table = await describe_table(ctx, name)
-            except TableError as exc:
-                if exc.code == "ResourceNotFoundException" and not exists:
-                    return
-                raise
-            if exists and _is_active(table):
-                return
+            table = await describe_table(ctx, name)
+            if ready(table):
+                return table
             await anyio.sleep(_WAIT_INTERVAL)
+    raise _still_waiting(name, waiting_for, limit)
+
+
+def _still_waiting(name: str, waiting_for: str, limit: float) -> TableError:
+    return TableError(
+        f"waited {limit:.0f}s for table {name!r} {waiting_for}; DynamoDB carries on with it: "
+        "check the table's status (describe_table) and try again once it has settled",
+        table=name,
+    )

@@ -62,6 +62,8 @@ PURE_MODULES = frozenset(
         "_read.cursor",
         "_read.invalid",
         "_write.semantics",
+        "_write.table_diff",
+        "_write.table_requests",
         "_write.update_expr",
         "_batch.plan",
         "_batch.progress",

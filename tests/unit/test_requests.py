@@ -33,7 +33,7 @@ from dynamorm_async._write.semantics import (
     put_request,
     resolve_target,
 )
-from dynamorm_async._write.tables import Billing, create_table_request, ttl_request
+from dynamorm_async._write.table_requests import Billing, create_table_request, ttl_request
 
 NOW = datetime(2025, 6, 1, 12, 0, 0, tzinfo=UTC)
 
