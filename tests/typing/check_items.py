@@ -14,6 +14,8 @@ from dynamorm_async import (
     ItemNotFound,
     RequestEvent,
     Session,
+    SyncResult,
+    TableDiff,
     path,
 )
 
@@ -43,6 +45,14 @@ async def tables(db: Session, billing: BillingMode) -> None:
     await db.ensure_table(Order, billing_mode="ON_DEMAND")  # type: ignore[arg-type]
     await db.ensure_table(Order, read_units=1)  # type: ignore[call-arg]
     assert_type(await db.list_tables(), list[str])
+    diff = await db.diff_table(Order)
+    assert_type(diff, TableDiff)
+    assert_type(diff.missing_indexes, tuple[str, ...])
+    synced = await db.sync_table(Order, drop_extra_indexes=True, dry_run=True)
+    assert_type(synced, SyncResult)
+    assert_type(synced.remaining, TableDiff)
+    await db.sync_table(Order, drop_extra=True)  # type: ignore[call-arg]
+    await db.sync_table(Order, True)  # type: ignore[call-arg]
     assert_type(db.table_name(Order), str)
 
 
