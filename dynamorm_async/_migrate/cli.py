@@ -1,7 +1,9 @@
-"""The command line: ``python -m dynamorm_async migrate ...`` and ``... create-tables ...``.
+"""The command line: ``python -m dynamorm_async migrate ...``, ``... create-tables ...`` and
+``... sync-tables ...``.
 
 Argument parsing, loading ``module:name`` references, progress display and exit codes; the
-work itself is :func:`dynamorm_async.migrate` and :meth:`Session.ensure_table`.
+work itself is :func:`dynamorm_async.migrate`, :meth:`Session.ensure_table` and
+:meth:`Session.sync_table`.
 
 Exit codes: 0 success, 1 items failed (or the run failed), 2 usage errors, 130 interrupted.
 """
@@ -19,10 +21,11 @@ from typing import IO, Any
 import anyio
 import msgspec
 
-from .._errors import DynamormError, ValidationError
+from .._errors import DynamormError, TableError, ValidationError
 from .._fanout import fan_out
 from .._model.model import Model, model_info
 from .._session import Session
+from .._write.table_diff import SyncResult, model_shape
 from .report import MigrationError, MigrationProgress, MigrationReport
 from .run import migrate
 
@@ -38,7 +41,7 @@ _BAR_WIDTH = 24
 _BAR_INTERVAL = 0.1
 _LOG_INTERVAL = 2.0
 
-_DESCRIPTION = "dynamorm-async command line: schema migrations and table creation."
+_DESCRIPTION = "dynamorm-async command line: schema migrations, table creation and sync."
 
 _MIGRATE_HELP = """\
 Scan the table of the --source model, call FN on every item and write what it returns as the
@@ -71,6 +74,25 @@ DynamoDB Local any AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY values do.
 _CREATE_HELP = """\
 Create the table (with its indexes and TTL) of every Model with a table= found in module MOD,
 unless it exists already. Models that share a table create it once.
+"""
+
+_SYNC_HELP = """\
+Bring existing tables in line with their models: add the global indexes and the TTL a model
+declares and its table lacks, one index at a time, each waited for until ACTIVE. REF is a
+module (every Model with a table= in it) or MOD:Model. Nothing is dropped unless
+--drop-extra-indexes is given. An index whose keys or projection changed is reported and left
+as it is (rename it in the model: the new name is created, the old one dropped with
+--drop-extra-indexes). A table whose key differs, or that lacks a local index, is an error:
+create a table for the model and copy the items with migrate.
+"""
+
+_SYNC_EPILOG = """\
+examples:
+  python -m dynamorm_async sync-tables shop.models --dry-run
+  python -m dynamorm_async sync-tables shop.models:Order --drop-extra-indexes
+
+exit codes: 0 every table matches its model (with --dry-run: would match after the sync);
+            1 differences are left, or a table could not be synced; 2 usage error.
 """
 
 
@@ -158,7 +180,26 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("module", metavar="MOD", help="importable module path, e.g. shop.models")
     _add_connection_options(create)
     create.set_defaults(parser=create)
+    _add_sync_command(commands)
     return parser
+
+
+def _add_sync_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    sync = commands.add_parser(
+        "sync-tables",
+        help="add the indexes and TTL models declare to their existing tables",
+        description=_SYNC_HELP,
+        epilog=_SYNC_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sync.add_argument("models", metavar="REF", nargs="+",
+                      help="a module (all its models) or MOD:Model")
+    sync.add_argument("--dry-run", action="store_true",
+                      help="print what would change, change nothing")
+    sync.add_argument("--drop-extra-indexes", action="store_true",
+                      help="delete the global indexes the models do not declare")
+    _add_connection_options(sync)
+    sync.set_defaults(parser=sync)
 
 
 # --- loading user code ---------------------------------------------------------------------
@@ -193,6 +234,28 @@ def _load_model(reference: str, what: str) -> type[Model]:
     if model_info(obj).table is None:
         raise _UsageError(f"{what} {reference!r} has no table: declare it with table='name'")
     return obj
+
+
+def _models_of(module_name: str) -> list[type[Model]]:
+    """Every Model with a table found in a module (imported ones too), in definition order."""
+    return [
+        obj
+        for obj in vars(_import(module_name)).values()
+        if isinstance(obj, type)
+        and issubclass(obj, Model)
+        and obj is not Model
+        and model_info(obj).table is not None
+    ]
+
+
+def _by_table(models: list[type[Model]]) -> dict[str, list[type[Model]]]:
+    """Models grouped by table name, each once."""
+    groups: dict[str, list[type[Model]]] = {}
+    for model in models:
+        group = groups.setdefault(model_info(model).require_table(), [])
+        if model not in group:
+            group.append(model)
+    return groups
 
 
 def _session(args: argparse.Namespace) -> Session:
@@ -332,13 +395,7 @@ async def _migrate(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
 
 
 async def _create_tables(args: argparse.Namespace, out: IO[str]) -> int:
-    module = _import(args.module)
-    models: dict[str, list[type[Model]]] = {}
-    for obj in vars(module).values():
-        if isinstance(obj, type) and issubclass(obj, Model) and obj is not Model:
-            table = model_info(obj).table
-            if table is not None and obj not in models.get(table, []):
-                models.setdefault(table, []).append(obj)
+    models = _by_table(_models_of(args.module))
     if not models:
         raise _UsageError(f"module {args.module!r} has no Model with a table")
     async with _session(args) as db:
@@ -356,6 +413,62 @@ async def _create_tables(args: argparse.Namespace, out: IO[str]) -> int:
     return EXIT_OK
 
 
+def _sync_groups(references: list[str]) -> dict[str, list[type[Model]]]:
+    """The models named (``MOD:Model``, or every model of ``MOD``) by table; the models of
+    one table must agree on its shape, since the table can match only one."""
+    models: list[type[Model]] = []
+    for reference in references:
+        if ":" in reference:
+            models.append(_load_model(reference, "REF"))
+        else:
+            found = _models_of(reference)
+            if not found:
+                raise _UsageError(f"module {reference!r} has no Model with a table")
+            models.extend(found)
+    groups = _by_table(models)
+    for table, (first, *others) in groups.items():
+        for other in others:
+            if model_shape(model_info(other)) != model_shape(model_info(first)):
+                raise _UsageError(
+                    f"{first.__name__} and {other.__name__} share table {table!r} but declare "
+                    "different keys, indexes or TTL: name the one to sync as MOD:Model"
+                )
+    return groups
+
+
+def _print_sync(result: SyncResult, models: list[type[Model]], out: IO[str]) -> None:
+    label = f"{result.table} ({', '.join(m.__name__ for m in models)})"
+    for action in result.actions:
+        out.write(f"{label}: {action}\n")
+    for difference in result.remaining.differences:
+        out.write(f"{label}: left as is: {difference}\n")
+    if not result.changed and result.remaining.in_sync:
+        out.write(f"{label}: in sync\n")
+
+
+async def _sync_tables(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    groups = _sync_groups(args.models)
+    code = EXIT_OK
+    async with _session(args) as db:
+        # One table after the other, in name order: each sync waits on DynamoDB anyway, and
+        # its lines then appear as it finishes, in a stable order.
+        for table in sorted(groups):
+            try:
+                result = await db.sync_table(
+                    groups[table][0],
+                    drop_extra_indexes=args.drop_extra_indexes,
+                    dry_run=args.dry_run,
+                )
+            except TableError as exc:  # another key, a missing local index: the next table
+                err.write(f"error: {exc}\n")
+                code = EXIT_FAILED
+                continue
+            _print_sync(result, groups[table], out)
+            if not result.remaining.in_sync:
+                code = EXIT_FAILED
+    return code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with ``argv`` (default: ``sys.argv[1:]``); returns the exit code."""
     out, err = sys.stdout, sys.stderr
@@ -368,6 +481,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "migrate":
             return anyio.run(_migrate, args, out, err)
+        if args.command == "sync-tables":
+            return anyio.run(_sync_tables, args, out, err)
         return anyio.run(_create_tables, args, out)
     except _UsageError as exc:
         return _usage(command, err, str(exc))
