@@ -280,7 +280,8 @@ def _index_details(have: IndexShape, want: IndexShape) -> tuple[str, ...]:
 @dataclass(frozen=True, slots=True)
 class SyncResult:
     """What ``sync_table`` changed in a table (with ``dry_run``: would change), and the
-    differences it found (``diff``) and left as they are (``remaining``)."""
+    differences it found (``diff``) and left as they are (``remaining``). ``str()`` gives one
+    line for logs."""
 
     diff: TableDiff
     dry_run: bool = False

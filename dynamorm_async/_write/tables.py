@@ -50,7 +50,7 @@ async def create_table(
     name = ctx.table_name(model)
     response = await ctx.call("CreateTable", create_table_request(info, name, billing), table=name)
     if wait:
-        await _wait_for(ctx, name, _is_active, _WAIT_LIMIT, "to become ACTIVE")
+        await _wait_for(ctx, name, _is_active, _WAIT_LIMIT, "it to become ACTIVE")
     ttl = ttl_request(info, name)
     if ttl is not None:
         await ctx.call("UpdateTimeToLive", ttl, table=name)
@@ -74,7 +74,7 @@ async def ensure_table(
         except TableError as exc:
             if exc.code != "ResourceInUseException":
                 raise
-            description = await _wait_for(ctx, name, _is_active, _WAIT_LIMIT, "to become ACTIVE")
+            description = await _wait_for(ctx, name, _is_active, _WAIT_LIMIT, "it to become ACTIVE")
         else:
             return True
     diff = await _compare(ctx, model, description)
@@ -102,7 +102,7 @@ async def sync_table(
     else:
         # Planned on a settled table: DynamoDB refuses index changes while one is in progress.
         description = await _wait_for(
-            ctx, name, _is_active, _INDEX_WAIT_LIMIT, "and its indexes to become ACTIVE"
+            ctx, name, _is_active, _INDEX_WAIT_LIMIT, "it and its indexes to become ACTIVE"
         )
     ttl = ttl_attribute(await _describe_ttl(ctx, name))
     plan = plan_sync(
@@ -132,7 +132,7 @@ async def delete_table(ctx: ExecutionContext, name: str, *, wait: bool) -> None:
             if await _description_or_none(ctx, name) is None:
                 return
             await anyio.sleep(_WAIT_INTERVAL)
-    raise _still_waiting(name, "to disappear", _WAIT_LIMIT)
+    raise _still_waiting(name, "it to disappear", _WAIT_LIMIT)
 
 
 async def describe_table(ctx: ExecutionContext, name: str) -> dict[str, Any]:
@@ -171,9 +171,9 @@ async def _apply(ctx: ExecutionContext, name: str, step: SyncStep) -> None:
     """Send one sync step; wait until an index it creates is ACTIVE or one it deletes is gone."""
     await ctx.call(step.operation, step.payload, table=name)
     if step.index is not None:
-        verb = "to build" if step.creates else "to be deleted"
+        waiting_for = f"index {step.index!r} to {'build' if step.creates else 'be deleted'}"
         ready = _index_settled(step.index, present=step.creates)
-        await _wait_for(ctx, name, ready, _INDEX_WAIT_LIMIT, f"index {step.index!r} {verb}")
+        await _wait_for(ctx, name, ready, _INDEX_WAIT_LIMIT, waiting_for)
 
 
 async def _description_or_none(ctx: ExecutionContext, name: str) -> Description | None:
@@ -225,7 +225,7 @@ async def _wait_for(
 
 def _still_waiting(name: str, waiting_for: str, limit: float) -> TableError:
     return TableError(
-        f"waited {limit:.0f}s for table {name!r} {waiting_for}; DynamoDB carries on with it: "
-        "check the table's status (describe_table) and try again once it has settled",
+        f"table {name!r}: waited {limit:.0f}s for {waiting_for}; DynamoDB carries on: check "
+        "the table's status (describe_table) and try again once it has settled",
         table=name,
     )
