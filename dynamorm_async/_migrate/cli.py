@@ -16,7 +16,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import anyio
 import msgspec
@@ -28,6 +28,9 @@ from .._session import Session
 from .._write.table_diff import SyncResult, model_shape
 from .report import MigrationError, MigrationProgress, MigrationReport
 from .run import migrate
+
+if TYPE_CHECKING:
+    _Commands = argparse._SubParsersAction[argparse.ArgumentParser]
 
 __all__ = ["main"]
 
@@ -140,12 +143,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    run = commands.add_parser(
+    run = _add_command(
+        commands,
         "migrate",
-        help="migrate items from one model to another through a transform function",
-        description=_MIGRATE_HELP,
-        epilog=_MIGRATE_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "migrate items from one model to another through a transform function",
+        _MIGRATE_HELP,
+        _MIGRATE_EPILOG,
     )
     run.add_argument("transform", metavar="MOD:FN", help="the transform function")
     run.add_argument("--source", metavar="MOD:Model", required=True,
@@ -184,13 +187,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_sync_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    sync = commands.add_parser(
-        "sync-tables",
-        help="add the indexes and TTL models declare to their existing tables",
-        description=_SYNC_HELP,
-        epilog=_SYNC_EPILOG,
+def _add_command(
+    commands: _Commands, name: str, summary: str, description: str, epilog: str
+) -> argparse.ArgumentParser:
+    """A command whose help keeps the line breaks of its description and epilog."""
+    return commands.add_parser(
+        name,
+        help=summary,
+        description=description,
+        epilog=epilog,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def _add_sync_command(commands: _Commands) -> None:
+    sync = _add_command(
+        commands,
+        "sync-tables",
+        "add the indexes and TTL models declare to their existing tables",
+        _SYNC_HELP,
+        _SYNC_EPILOG,
     )
     sync.add_argument("models", metavar="REF", nargs="+",
                       help="a module (all its models) or MOD:Model")
