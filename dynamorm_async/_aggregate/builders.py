@@ -40,6 +40,7 @@ from .._checks import whole_number
 from .._errors import DynamormError, ItemDecodeError, ValidationError
 from .._expressions.core import AttributePath, as_path
 from .._fanout import Tally, fan_out
+from .._immutable import ImmutableBuilder
 from .._model.model import Model, model_info
 from .._read.invalid import OnInvalid, check_on_invalid, log_skipped
 from .._read.pager import ItemPager
@@ -135,7 +136,7 @@ def _group_paths(paths: Sequence[object]) -> tuple[AttributePath, ...]:
 def new_group_by(source: ReadSource, paths: Sequence[object]) -> GroupBy[Any]:
     """``query.group_by(*paths)``: the items of ``source`` grouped, no aggregates yet."""
     spec = _Spec(source, group_by=_group_paths(paths), on_invalid=source.spec.on_invalid)
-    return GroupBy._from(spec)
+    return GroupBy._of(spec)
 
 
 def new_aggregation(
@@ -143,7 +144,7 @@ def new_aggregation(
 ) -> Aggregation[Any]:
     """``query.aggregate(**named)``: aggregates over every item of ``source``, one row."""
     spec = _Spec(source, on_invalid=source.spec.on_invalid).with_aggregates(named)
-    return Aggregation._from(spec)
+    return Aggregation._of(spec)
 
 
 def _add(accumulator: GroupAccumulator, item: dict[str, Any], spec: _Spec, table: str) -> bool:
@@ -205,33 +206,22 @@ async def _accumulate(spec: _Spec) -> GroupAccumulator:
     return result
 
 
-class _Builder(Generic[M]):
+class _Builder(ImmutableBuilder[_Spec], Generic[M]):
     """What both aggregation builders share: one immutable, checked spec."""
 
-    __slots__ = ("_spec",)
-
-    _spec: _Spec
-
-    @classmethod
-    def _from(cls, spec: _Spec) -> Self:
-        clone = object.__new__(cls)
-        object.__setattr__(clone, "_spec", spec)
-        return clone
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"{type(self).__name__} is immutable; its methods return new builders")
+    __slots__ = ()
 
     def _with(self, **changes: Any) -> Self:
-        return self._from(replace(self._spec, **changes))
+        return self._of(replace(self._state, **changes))
 
     def _describe(self, grouping: str) -> str:
-        model = self._spec.source.spec.model.__name__
-        aggregates = ", ".join(f"{k}={v!r}" for k, v in self._spec.aggregates.items())
+        model = self._state.source.spec.model.__name__
+        aggregates = ", ".join(f"{k}={v!r}" for k, v in self._state.aggregates.items())
         return f"{type(self).__name__}({model}, {grouping}{aggregates})"
 
     def aggregate(self, **named: Aggregate[Any, Any]) -> Self:
         """Add named results: ``aggregate(n=Count(), total=Sum(Order.total))``."""
-        return self._from(self._spec.with_aggregates(named))
+        return self._of(self._state.with_aggregates(named))
 
     def on_invalid(self, mode: OnInvalid) -> Self:
         """``"raise"`` ItemDecodeError for a stored value the aggregation cannot use, or
@@ -241,7 +231,7 @@ class _Builder(Generic[M]):
     @property
     def projection(self) -> tuple[str, ...]:
         """Top-level attributes the read projects (empty: ``Select=COUNT``)."""
-        paths = self._spec.projection
+        paths = self._state.projection
         return tuple(p._attribute for p in paths) if paths is not None else ()
 
 
@@ -256,7 +246,7 @@ class GroupBy(_Builder[M]):
     __slots__ = ()
 
     def __repr__(self) -> str:
-        keys = ", ".join(p._dotted for p in self._spec.group_by)
+        keys = ", ".join(p._dotted for p in self._state.group_by)
         return self._describe(f"by=[{keys}], ")
 
     def having(self, condition: HavingCondition) -> Self:
@@ -268,7 +258,7 @@ class GroupBy(_Builder[M]):
                 f"having() takes a condition on aggregates such as Sum(Order.total) > 100, got "
                 f"{type(condition).__name__} {condition!r}"
             )
-        current = self._spec.having
+        current = self._state.having
         return self._with(having=condition if current is None else current & condition)
 
     def order_by(self, name: str, *, desc: bool = False) -> Self:
@@ -289,7 +279,7 @@ class GroupBy(_Builder[M]):
 
     async def execute(self) -> list[Row]:
         """Read every matching item once and return the groups that pass HAVING, as rows."""
-        spec = self._spec
+        spec = self._state
         accumulator = await _accumulate(spec)
         return accumulator.rows(order_by=spec.order_by, desc=spec.desc, limit=spec.limit_groups)
 
@@ -312,11 +302,11 @@ class Aggregation(_Builder[M]):
 
     def group_by(self, *paths: object) -> GroupBy[M]:
         """Group the items instead: the same aggregates, one row per group."""
-        return GroupBy._from(replace(self._spec, group_by=_group_paths(paths)))
+        return GroupBy._of(replace(self._state, group_by=_group_paths(paths)))
 
     async def execute(self) -> Row:
         """Read every matching item once and return the aggregates as one row."""
-        (row,) = (await _accumulate(self._spec)).rows()
+        (row,) = (await _accumulate(self._state)).rows()
         return row
 
     def __await__(self) -> Generator[Any, None, Row]:

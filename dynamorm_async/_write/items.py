@@ -1,9 +1,8 @@
-"""Single-item executors: PutItem (put and create), GetItem and DeleteItem.
+"""Single-item write executors: PutItem (put and create) and DeleteItem.
 
 Each builds its payload with the pure write semantics (:mod:`.semantics`), sends one request
 through an :class:`ExecutionContext` and maps a failed condition to the library's error with
-the stored item decoded. GetItem lives here with its siblings, not in the read layer: it names
-one item by its key as the writes do, and shares nothing with queries, scans and pagination.
+the stored item decoded. GetItem is the read layer's (:mod:`.._read.item`).
 """
 
 from __future__ import annotations
@@ -14,15 +13,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from .._errors import ConditionFailed, ItemExists
 from .._expressions.core import Condition
 from .._model.model import Model, model_info
-from .semantics import (
-    WriteTarget,
-    apply_confirmed,
-    delete_condition,
-    delete_request,
-    prepare_write,
-    put_request,
-    with_stored_item,
-)
+from . import semantics
+from .semantics import WriteTarget
 
 if TYPE_CHECKING:
     from .._context import ExecutionContext
@@ -39,13 +31,14 @@ async def put(
     it with the confirmed version and timestamps (see :func:`.semantics.apply_confirmed`)."""
     info = model_info(type(obj))
     table = ctx.table_name(type(obj))
-    prepared = prepare_write(info, obj, now=datetime.now(UTC), condition=condition, create=create)
+    now = datetime.now(UTC)
+    prepared = semantics.prepare_write(info, obj, now=now, condition=condition, create=create)
     key = info.key_dict(prepared.key)
-    request = put_request(table, prepared.item, prepared.condition)
+    request = semantics.put_request(table, prepared.item, prepared.condition)
     try:
         await ctx.call("PutItem", request, table=table, key=key)
     except ConditionFailed as exc:
-        failed = with_stored_item(info, exc)
+        failed = semantics.with_stored_item(info, exc)
         if create:
             raise ItemExists(
                 f"{info.cls.__name__} already exists under this key",
@@ -56,7 +49,7 @@ async def put(
                 item=failed.item,
             ) from exc.__cause__
         raise failed from exc.__cause__
-    return apply_confirmed(obj, prepared.updates)
+    return semantics.apply_confirmed(obj, prepared.updates)
 
 
 async def delete(
@@ -66,8 +59,9 @@ async def delete(
     check fails."""
     info = target.info
     table = ctx.table_name(info.cls)
-    request = delete_request(table, target.key, delete_condition(target, condition))
+    checked = semantics.delete_condition(target, condition)
+    request = semantics.delete_request(table, target.key, checked)
     try:
         await ctx.call("DeleteItem", request, table=table, key=info.key_dict(target.key))
     except ConditionFailed as exc:
-        raise with_stored_item(info, exc) from exc.__cause__
+        raise semantics.with_stored_item(info, exc) from exc.__cause__

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, Self, TypeVar, overload
 
 from .._errors import ConditionFailed, DynamormError, ItemNotFound, ValidationError
 from .._expressions.core import AttributePath, Condition, as_condition, both
+from .._immutable import ImmutableBuilder
 from .._model.model import Model, ModelInfo
 from .._read.projection import DictDecoder
 from .._wire.taggers import Item
@@ -132,19 +133,10 @@ class UpdateState:
         )
 
 
-class _UpdateChain(Generic[M]):
+class _UpdateChain(ImmutableBuilder[UpdateState], Generic[M]):
     """Action methods shared by both builder types; each returns a new builder."""
 
-    __slots__ = ("_state",)
-
-    _state: UpdateState
-
-    @classmethod
-    def _of(cls, state: UpdateState) -> Self:
-        # Builders come from db.update(), query.update() or tx.update(), never a constructor.
-        builder = object.__new__(cls)
-        builder._state = state
-        return builder
+    __slots__ = ()
 
     def __repr__(self) -> str:
         actions = ", ".join(f"{a.op}({a.path._dotted})" for a in self._state.actions)

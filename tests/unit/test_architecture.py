@@ -37,6 +37,7 @@ LAYER_OF: Mapping[str, str] = {
     "__main__": "api",
     "_errors": "errors",
     "_checks": "errors",
+    "_immutable": "errors",
     "_wire": "wire",
     "_expressions": "expressions",
     "_model": "model",
