@@ -47,6 +47,7 @@ __all__ = [
     "TransactionCanceled",
     "ValidationError",
     "map_client_error",
+    "map_setup_error",
 ]
 
 
@@ -305,3 +306,20 @@ def map_client_error(
         )
         return TableError(f"{message}; {hint}", **ctx)
     return DynamoDBError(message, **ctx)
+
+
+_NO_REGION = (
+    "no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION), pass Session(region_name=...), or "
+    "give the AWS profile a region; any region will do for DynamoDB Local"
+)
+
+
+def map_setup_error(exc: BaseException) -> DynamormError | None:
+    """The library's error for a client that could not be built, or None for other failures.
+
+    botocore raises ``NoRegionError`` when it creates a client without a region; it is
+    recognised by class name, since only the transport module may import botocore.
+    """
+    if any(cls.__name__ == "NoRegionError" for cls in type(exc).__mro__):
+        return ValidationError(_NO_REGION)
+    return None
