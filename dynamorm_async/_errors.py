@@ -315,11 +315,15 @@ _NO_REGION = (
 
 
 def map_setup_error(exc: BaseException) -> DynamormError | None:
-    """The library's error for a client that could not be built, or None for other failures.
+    """The library's error for a client botocore could not build, or None for other failures.
 
-    botocore raises ``NoRegionError`` when it creates a client without a region; it is
-    recognised by class name, since only the transport module may import botocore.
+    botocore raises these (``NoRegionError``, ``ProfileNotFound``...) while it creates a client,
+    before any request; they are recognised by the module of their class, since only the
+    transport module may import botocore.
     """
-    if any(cls.__name__ == "NoRegionError" for cls in type(exc).__mro__):
+    names = {cls.__name__ for cls in type(exc).__mro__ if cls.__module__ == "botocore.exceptions"}
+    if "NoRegionError" in names:
         return ValidationError(_NO_REGION)
+    if names:
+        return ValidationError(f"cannot configure the DynamoDB client: {exc}")
     return None

@@ -1,4 +1,4 @@
-"""``Session.from_env`` and the error for a Session without a region, without a server."""
+"""``Session.from_env``, and the errors of a client that cannot be configured, without a server."""
 
 from __future__ import annotations
 
@@ -108,3 +108,10 @@ async def test_a_region_from_the_environment_opens_the_session(
     monkeypatch.setenv("AWS_REGION", "eu-west-1")
     async with Session.from_env(endpoint_url="http://127.0.0.1:9") as db:
         assert db.table_prefix == ""
+
+
+async def test_other_client_configuration_errors_are_the_librarys() -> None:
+    session = Session(region_name="eu-west-1", profile_name="nowhere")
+    with pytest.raises(ValidationError, match=r"^cannot configure the DynamoDB client: .*nowhere"):
+        async with session:
+            pass
