@@ -187,8 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
         "create-tables",
         help="create the tables of every model in a module",
         description=_CREATE_HELP,
-        epilog=_CONNECTION_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=_CONNECTION_HELP,  # prose, so argparse may reflow it
     )
     create.add_argument("module", metavar="MOD", help="importable module path, e.g. shop.models")
     _add_connection_options(create)
