@@ -183,11 +183,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_connection_options(run)
     run.set_defaults(parser=run)
 
-    create = commands.add_parser(
+    create = _add_command(
+        commands,
         "create-tables",
-        help="create the tables of every model in a module",
-        description=_CREATE_HELP,
-        epilog=_CONNECTION_HELP,  # prose, so argparse may reflow it
+        "create the tables of every model in a module",
+        _CREATE_HELP,
+        _CONNECTION_HELP,
     )
     create.add_argument("module", metavar="MOD", help="importable module path, e.g. shop.models")
     _add_connection_options(create)
