@@ -63,7 +63,7 @@ from ._model.model import (
 from ._read.builders import ProjectedQuery, ProjectedScan, Query, Scan
 from ._read.cursor import CursorCodec
 from ._read.pages import Page
-from ._session import Session
+from ._session import Session, SessionOptions
 from ._transport.client import AiobotocoreTransport
 from ._transport.observed import RequestEvent, RequestHook
 from ._transport.protocol import ClientOptions, Transport
@@ -127,6 +127,7 @@ __all__ = [
     "Row",
     "Scan",
     "Session",
+    "SessionOptions",
     "Size",
     "Sum",
     "SyncResult",

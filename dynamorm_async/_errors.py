@@ -47,6 +47,7 @@ __all__ = [
     "TransactionCanceled",
     "ValidationError",
     "map_client_error",
+    "map_setup_error",
 ]
 
 
@@ -305,3 +306,24 @@ def map_client_error(
         )
         return TableError(f"{message}; {hint}", **ctx)
     return DynamoDBError(message, **ctx)
+
+
+_NO_REGION = (
+    "no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION), pass Session(region_name=...), or "
+    "give the AWS profile a region; any region will do for DynamoDB Local"
+)
+
+
+def map_setup_error(exc: BaseException) -> DynamormError | None:
+    """The library's error for a client botocore could not build, or None for other failures.
+
+    botocore raises these (``NoRegionError``, ``ProfileNotFound``...) while it creates a client,
+    before any request; they are recognised by the module of their class, since only the
+    transport module may import botocore.
+    """
+    names = {cls.__name__ for cls in type(exc).__mro__ if cls.__module__ == "botocore.exceptions"}
+    if "NoRegionError" in names:
+        return ValidationError(_NO_REGION)
+    if names:
+        return ValidationError(f"cannot configure the DynamoDB client: {exc}")
+    return None

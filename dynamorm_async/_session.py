@@ -7,9 +7,10 @@ bounded by ``max_concurrency``, which also sizes the HTTP connection pool.
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Self, TypeVar, overload
+from typing import Any, Self, TypedDict, TypeVar, Unpack, cast, overload
 
 import anyio
 import msgspec
@@ -20,7 +21,7 @@ from ._batch.retry import RetryPolicy
 from ._batch.run import batch_delete, batch_put
 from ._batch.writer import BatchWriter
 from ._checks import whole_number
-from ._errors import ValidationError
+from ._errors import ValidationError, map_setup_error
 from ._expressions.core import Condition, optional_condition
 from ._model.model import Model, model_info
 from ._read import item
@@ -36,12 +37,57 @@ from ._write.table_requests import Billing, BillingMode
 from ._write.transaction import Transaction, transact_get
 from ._write.update import UpdateBuilder, start_update
 
-__all__ = ["Session"]
+__all__ = ["Session", "SessionOptions", "session_options_from_env"]
 
 M = TypeVar("M", bound=Model)
 S = TypeVar("S", bound=msgspec.Struct)
 Keys = Iterable[Mapping[str, object]]
 """Keys of a batch read: mappings of key field names to values."""
+
+
+class SessionOptions(TypedDict, total=False):
+    """The keyword arguments of :class:`Session`, e.g. for ``Session.from_env(**overrides)``."""
+
+    endpoint_url: str | None
+    region_name: str | None
+    aws_access_key_id: str | None
+    aws_secret_access_key: str | None
+    aws_session_token: str | None
+    profile_name: str | None
+    table_prefix: str
+    max_concurrency: int
+    cursor_secret: bytes | str | None
+    retry_mode: str | None
+    max_attempts: int | None
+    batch_retry: RetryPolicy | None
+    connect_timeout: float | None
+    read_timeout: float | None
+    on_request: RequestHook | None
+    transport: Transport | None
+
+
+# Session keyword <- environment variables, the first one set wins.
+_ENVIRONMENT: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("endpoint_url", ("DYNAMODB_ENDPOINT",)),
+    ("region_name", ("AWS_REGION", "AWS_DEFAULT_REGION")),
+    ("table_prefix", ("DYNAMORM_TABLE_PREFIX",)),
+    ("cursor_secret", ("DYNAMORM_CURSOR_SECRET",)),
+)
+
+
+def session_options_from_env(overrides: SessionOptions) -> SessionOptions:
+    """The options :meth:`Session.from_env` opens with: the environment's, then ``overrides``.
+
+    A variable set to a blank string counts as unset; values are stripped of surrounding
+    whitespace. A keyword in ``overrides`` wins even when it is None.
+    """
+    found: dict[str, Any] = {}
+    for keyword, names in _ENVIRONMENT:
+        values = (os.environ.get(name, "").strip() for name in names)
+        value = next((value for value in values if value), None)
+        if value is not None:
+            found[keyword] = value
+    return cast(SessionOptions, {**found, **overrides})
 
 
 def _chosen_transport(
@@ -145,8 +191,25 @@ class Session:
 
     # --- lifecycle ---------------------------------------------------------------------
 
+    @classmethod
+    def from_env(cls, **overrides: Unpack[SessionOptions]) -> Self:
+        """A Session configured from the environment; keyword arguments given here win.
+
+        ``DYNAMODB_ENDPOINT`` (unset: AWS), ``AWS_REGION`` or ``AWS_DEFAULT_REGION``,
+        ``DYNAMORM_TABLE_PREFIX`` and ``DYNAMORM_CURSOR_SECRET`` (every process of a service
+        needs the same one, or a cursor from one fails on another). Credentials and anything
+        unset come from the normal AWS chain.
+        """
+        return cls(**session_options_from_env(overrides))
+
     async def __aenter__(self) -> Self:
-        await self._transport.open()
+        try:
+            await self._transport.open()
+        except Exception as exc:
+            error = map_setup_error(exc)
+            if error is None:
+                raise
+            raise error from exc
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:

@@ -4,7 +4,7 @@ import os
 
 from hypothesis import settings
 
-pytest_plugins = ["dynamorm_async.testing.plugin"]
+pytest_plugins = ["dynamorm_async.testing"]
 
 # CI explores the same examples on every run, so a red build always reproduces; local runs
 # keep exploring new ones.

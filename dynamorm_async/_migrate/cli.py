@@ -16,7 +16,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, cast
 
 import anyio
 import msgspec
@@ -24,7 +24,7 @@ import msgspec
 from .._errors import DynamormError, TableError, ValidationError
 from .._fanout import fan_out
 from .._model.model import Model, model_info
-from .._session import Session
+from .._session import Session, SessionOptions, session_options_from_env
 from .._write.table_diff import SyncResult, model_shape
 from .report import MigrationError, MigrationProgress, MigrationReport
 from .run import migrate
@@ -45,6 +45,14 @@ _BAR_INTERVAL = 0.1
 _LOG_INTERVAL = 2.0
 
 _DESCRIPTION = "dynamorm-async command line: schema migrations, table creation and sync."
+
+_CONNECTION_HELP = """\
+connection: the flags win over the environment, as in Session.from_env(): DYNAMODB_ENDPOINT
+(unset: AWS), AWS_REGION or AWS_DEFAULT_REGION, DYNAMORM_TABLE_PREFIX. The endpoint (or
+"AWS <region>") and the tables go to stderr before anything is read or written. Credentials
+come from the usual AWS chain (environment, profile, instance role); for DynamoDB Local any
+AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY values do.
+"""
 
 _MIGRATE_HELP = """\
 Scan the table of the --source model, call FN on every item and write what it returns as the
@@ -70,9 +78,7 @@ a crash) resumes from the last page it wrote when started again with the same ar
 
 exit codes: 0 all items migrated (or skipped); 1 items failed, or the run failed;
             2 usage error; 130 interrupted.
-credentials come from the usual AWS chain (environment, profile, instance role); for
-DynamoDB Local any AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY values do.
-"""
+""" + "\n" + _CONNECTION_HELP
 
 _CREATE_HELP = """\
 Create the table (with its indexes and TTL) of every Model with a table= found in module MOD,
@@ -96,7 +102,7 @@ examples:
 
 exit codes: 0 every table matches its model (with --dry-run: would match after the sync);
             1 differences are left, or a table could not be synced; 2 usage error.
-"""
+""" + "\n" + _CONNECTION_HELP
 
 
 class _UsageError(Exception):
@@ -106,12 +112,14 @@ class _UsageError(Exception):
 def _add_connection_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("connection")
     group.add_argument("--endpoint-url", metavar="URL",
-                       help="DynamoDB endpoint, e.g. http://localhost:8000 for DynamoDB Local")
+                       help="DynamoDB endpoint, e.g. http://localhost:8000 for DynamoDB Local "
+                            "(default: $DYNAMODB_ENDPOINT; unset: AWS)")
     group.add_argument("--region", metavar="R",
                        help="AWS region (default: $AWS_REGION or $AWS_DEFAULT_REGION)")
     group.add_argument("--profile", metavar="NAME", help="AWS profile for credentials")
-    group.add_argument("--table-prefix", metavar="P", default="",
-                       help="prefix prepended to every table name (as Session(table_prefix=))")
+    group.add_argument("--table-prefix", metavar="P",
+                       help="prefix prepended to every table name, as Session(table_prefix=) "
+                            "(default: $DYNAMORM_TABLE_PREFIX)")
 
 
 def _whole_number(minimum: int) -> Callable[[str], int]:
@@ -175,10 +183,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_connection_options(run)
     run.set_defaults(parser=run)
 
-    create = commands.add_parser(
+    create = _add_command(
+        commands,
         "create-tables",
-        help="create the tables of every model in a module",
-        description=_CREATE_HELP,
+        "create the tables of every model in a module",
+        _CREATE_HELP,
+        _CONNECTION_HELP,
     )
     create.add_argument("module", metavar="MOD", help="importable module path, e.g. shop.models")
     _add_connection_options(create)
@@ -274,16 +284,41 @@ def _by_table(models: list[type[Model]]) -> dict[str, list[type[Model]]]:
     return groups
 
 
-def _session(args: argparse.Namespace) -> Session:
-    region = args.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-    if region is None and args.profile is None:
-        raise _UsageError("no AWS region: pass --region or set AWS_REGION")
-    return Session(
-        endpoint_url=args.endpoint_url,
-        region_name=region,
-        profile_name=args.profile,
-        table_prefix=args.table_prefix,
-    )
+# Session keyword <- connection flag (argparse dest).
+_CONNECTION_FLAGS = (
+    ("endpoint_url", "endpoint_url"),
+    ("region_name", "region"),
+    ("profile_name", "profile"),
+    ("table_prefix", "table_prefix"),
+)
+
+
+def _session(args: argparse.Namespace, models: Sequence[type[Model]], err: IO[str]) -> Session:
+    """The command's Session, configured as ``Session.from_env`` with the flags given winning,
+    after writing where it goes (endpoint or AWS region) and the tables it will touch."""
+    flags = {
+        keyword: getattr(args, dest)
+        for keyword, dest in _CONNECTION_FLAGS
+        if getattr(args, dest) is not None
+    }
+    options = session_options_from_env(cast(SessionOptions, flags))
+    db = Session(**options)
+    tables = ", ".join(dict.fromkeys(db.table_name(model) for model in models))
+    err.write(f"target: {_where(options)}; tables: {tables}\n")
+    err.flush()
+    return db
+
+
+def _where(options: SessionOptions) -> str:
+    """The endpoint, or AWS and the region (or where botocore will look for one)."""
+    endpoint = options.get("endpoint_url")
+    if endpoint:
+        return endpoint
+    region = options.get("region_name")
+    if region:
+        return f"AWS {region}"
+    profile = options.get("profile_name")
+    return f"AWS, region of profile {profile!r}" if profile else "AWS, region from the AWS config"
 
 
 # --- progress --------------------------------------------------------------------------------
@@ -376,7 +411,7 @@ async def _migrate(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     if args.dry_run and args.checkpoint:
         raise _UsageError("--dry-run writes nothing, not even a checkpoint: drop --checkpoint")
     tty = err.isatty()
-    async with _session(args) as db:
+    async with _session(args, [source, target], err) as db:
         total = None
         if tty:
             description = await db.describe_table(source)
@@ -410,11 +445,11 @@ async def _migrate(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     return EXIT_OK if report.ok else EXIT_FAILED
 
 
-async def _create_tables(args: argparse.Namespace, out: IO[str]) -> int:
+async def _create_tables(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     models = _by_table(_models_of(args.module))
     if not models:
         raise _UsageError(f"module {args.module!r} has no Model with a table")
-    async with _session(args) as db:
+    async with _session(args, [group[0] for group in models.values()], err) as db:
         created: dict[str, bool] = {}
 
         async def ensure(job: tuple[str, list[type[Model]]]) -> None:
@@ -425,7 +460,7 @@ async def _create_tables(args: argparse.Namespace, out: IO[str]) -> int:
         for table in sorted(models):
             names = ", ".join(m.__name__ for m in models[table])
             state = "created" if created[table] else "exists"
-            out.write(f"{state} {args.table_prefix}{table} ({names})\n")
+            out.write(f"{state} {db.table_name(models[table][0])} ({names})\n")
     return EXIT_OK
 
 
@@ -465,7 +500,7 @@ def _print_sync(result: SyncResult, models: list[type[Model]], out: IO[str]) -> 
 async def _sync_tables(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     groups = _sync_groups(args.models)
     code = EXIT_OK
-    async with _session(args) as db:
+    async with _session(args, [groups[table][0] for table in sorted(groups)], err) as db:
         # One table after the other, in name order: each sync waits on DynamoDB anyway, and
         # its lines then appear as it finishes, in a stable order.
         for table in sorted(groups):
@@ -499,7 +534,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return anyio.run(_migrate, args, out, err)
         if args.command == "sync-tables":
             return anyio.run(_sync_tables, args, out, err)
-        return anyio.run(_create_tables, args, out)
+        return anyio.run(_create_tables, args, out, err)
     except _UsageError as exc:
         return _usage(command, err, str(exc))
     except ValidationError as exc:

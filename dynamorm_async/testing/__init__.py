@@ -1,10 +1,14 @@
 """Testing helpers: DynamoDB Local discovery and pytest fixtures.
 
-The pytest plugin (``dynamorm_async.testing.plugin``, registered as an entry point) provides
-``dynamodb_endpoint`` (``DYNAMODB_ENDPOINT``, else Docker through testcontainers, else the
-DynamoDB Local jar run with Java) and ``dynamodb_session`` (a Session with a unique table
-prefix per test whose tables are dropped afterwards). ``local_transport`` and
-``RecordingTransport`` let a test see the requests a Session sends, through ``transport=``.
+The pytest plugin (``dynamorm_async.testing.plugin``, registered as an entry point; naming this
+package in ``pytest_plugins`` or ``-p`` loads it too) provides ``dynamodb_endpoint``
+(``DYNAMODB_ENDPOINT``, else Docker through testcontainers, else the DynamoDB Local jar run with
+Java) and ``dynamodb_session`` (a Session with a unique table prefix per test whose tables are
+dropped afterwards). ``local_transport`` and ``RecordingTransport`` let a test see the requests
+a Session sends, through ``transport=``.
+
+PYTEST_DONT_REWRITE: pytest may be asked to load this package as a plugin after the entry
+point imported it; it holds no assertions to rewrite.
 """
 
 from __future__ import annotations
@@ -34,6 +38,11 @@ __all__ = [
     "local_session",
     "local_transport",
 ]
+
+# pytest reads this when the package itself is named as a plugin; the fixtures live in (and
+# are registered once, from) the plugin module, which imports pytest. This package does not:
+# applications use local_session and dynamodb_endpoint_context without pytest installed.
+pytest_plugins = ["dynamorm_async.testing.plugin"]
 
 # DynamoDB Local accepts any credentials but botocore insists on some, and on a region.
 _LOCAL: dict[str, Any] = {

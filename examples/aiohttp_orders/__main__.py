@@ -11,7 +11,7 @@ import os
 from aiohttp import web
 
 from dynamorm_async.testing import dynamodb_endpoint_context
-from examples.fastapi_orders.orders import session_options_from_env
+from examples.fastapi_orders.orders import local_options
 
 from .app import create_app
 
@@ -21,8 +21,7 @@ def main() -> None:
     port = int(os.environ.get("PORT", "8000"))
     with dynamodb_endpoint_context() as endpoint:
         print(f"DynamoDB Local at {endpoint}; try: curl http://{host}:{port}/totals")
-        options = session_options_from_env({**os.environ, "DYNAMODB_ENDPOINT": endpoint})
-        web.run_app(create_app(options), host=host, port=port)
+        web.run_app(create_app(local_options(endpoint)), host=host, port=port)
 
 
 if __name__ == "__main__":

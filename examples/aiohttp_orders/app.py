@@ -9,12 +9,11 @@ domain in ``examples.fastapi_orders.orders``.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
-from dynamorm_async import Session
+from dynamorm_async import Session, SessionOptions
 from examples.fastapi_orders import orders
 from examples.fastapi_orders.orders import NewOrder, Order, Problem, StatusChange
 
@@ -92,17 +91,12 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
         return json_response(problem, status)
 
 
-def create_app(session_options: Mapping[str, Any] | None = None) -> web.Application:
-    """Build the app; the Session opens with ``session_options`` (default: from the
-    environment, see ``orders.session_options_from_env``) when the app starts."""
+def create_app(session_options: SessionOptions | None = None) -> web.Application:
+    """Build the app; its Session, ``Session.from_env(**session_options)``, opens when the
+    app starts."""
 
     async def session_context(app: web.Application) -> AsyncIterator[None]:
-        options = (
-            dict(session_options)
-            if session_options is not None
-            else orders.session_options_from_env()
-        )
-        async with Session(**options) as db:
+        async with Session.from_env(**(session_options or {})) as db:
             await db.ensure_table(Order)
             app[DB] = db
             yield

@@ -14,7 +14,7 @@ import uvicorn
 from dynamorm_async.testing import dynamodb_endpoint_context
 
 from .app import create_app
-from .orders import session_options_from_env
+from .orders import local_options
 
 
 def main() -> None:
@@ -22,8 +22,7 @@ def main() -> None:
     port = int(os.environ.get("PORT", "8000"))
     with dynamodb_endpoint_context() as endpoint:
         print(f"DynamoDB Local at {endpoint}; try: curl http://{host}:{port}/totals")
-        options = session_options_from_env({**os.environ, "DYNAMODB_ENDPOINT": endpoint})
-        uvicorn.run(create_app(options), host=host, port=port)
+        uvicorn.run(create_app(local_options(endpoint)), host=host, port=port)
 
 
 if __name__ == "__main__":

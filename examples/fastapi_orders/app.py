@@ -1,6 +1,6 @@
 """The orders service on FastAPI: one Session per process, opened in the lifespan.
 
-    uvicorn examples.fastapi_orders.app:app      # configured from DYNAMODB_ENDPOINT etc.
+    uvicorn examples.fastapi_orders.app:app      # configured by Session.from_env()
     python -m examples.fastapi_orders             # also starts a DynamoDB Local if needed
 
 Bodies are msgspec structs (or the model itself) decoded from ``Request.body()`` and encoded
@@ -10,15 +10,15 @@ into plain ``Response`` objects: no pydantic models on the request path.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, TypedDict
 
 import msgspec
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 
-from dynamorm_async import DynamormError, Session
+from dynamorm_async import DynamormError, Session, SessionOptions
 
 from . import orders
 from .orders import MAX_PAGE_SIZE, NewOrder, Order, Problem, StatusChange
@@ -101,18 +101,13 @@ async def invalid_parameters(request: Request, exc: Exception) -> Response:
     return json_response(Problem("invalid_request", detail), 422)
 
 
-def create_app(session_options: Mapping[str, Any] | None = None) -> FastAPI:
-    """Build the app; the Session opens with ``session_options`` (default: from the
-    environment, see ``orders.session_options_from_env``) when the server starts."""
+def create_app(session_options: SessionOptions | None = None) -> FastAPI:
+    """Build the app; its Session, ``Session.from_env(**session_options)``, opens when the
+    server starts."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[State]:
-        options = (
-            dict(session_options)
-            if session_options is not None
-            else orders.session_options_from_env()
-        )
-        async with Session(**options) as db:
+        async with Session.from_env(**(session_options or {})) as db:
             await db.ensure_table(Order)
             yield {"db": db}
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import uuid
 
 import httpx
@@ -17,7 +16,7 @@ from dynamorm_async import Session
 from dynamorm_async.testing import dynamodb_endpoint_context
 
 from .app import create_app
-from .orders import session_options_from_env
+from .orders import local_options
 from .server import serving
 
 
@@ -54,20 +53,15 @@ async def exercise(base_url: str) -> None:
 
 async def main() -> None:
     with dynamodb_endpoint_context() as endpoint:
-        options = session_options_from_env(
-            {
-                **os.environ,
-                "DYNAMODB_ENDPOINT": endpoint,
-                "TABLE_PREFIX": f"demo_{uuid.uuid4().hex[:8]}_",
-            }
-        )
+        options = local_options(endpoint)
+        options["table_prefix"] = f"demo_{uuid.uuid4().hex[:8]}_"
         app = create_app(options)
         async with serving(app) as base_url:
             print(f"orders API (FastAPI) serving at {base_url}, DynamoDB at {endpoint}\n")
             await exercise(base_url)
         print("\nserver stopped.")
         # The demo's tables carry their own prefix; drop them so a shared DynamoDB stays tidy.
-        async with Session(**options) as db:
+        async with Session.from_env(**options) as db:
             for name in await db.list_tables():
                 await db.delete_table(name)
 

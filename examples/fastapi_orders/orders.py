@@ -8,11 +8,9 @@ differ only in how they route requests.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Literal, TypeVar
 
 import msgspec
 
@@ -27,6 +25,7 @@ from dynamorm_async import (
     Model,
     RangeKey,
     Session,
+    SessionOptions,
     Sum,
     ThrottledError,
     UpdatedAt,
@@ -50,8 +49,8 @@ __all__ = [
     "get_order",
     "import_orders",
     "list_orders",
+    "local_options",
     "problem_for",
-    "session_options_from_env",
     "status_totals",
 ]
 
@@ -251,22 +250,12 @@ def problem_for(exc: Exception) -> tuple[int, Problem] | None:
     return None
 
 
-def session_options_from_env(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
-    """Session keyword arguments from DYNAMODB_ENDPOINT, TABLE_PREFIX and CURSOR_SECRET.
-
-    Without DYNAMODB_ENDPOINT the normal AWS credential and region chain applies. With one and
-    no AWS credentials in the environment, DynamoDB Local's dummy credentials are used.
-    """
-    options: dict[str, Any] = {"table_prefix": environ.get("TABLE_PREFIX", "")}
-    endpoint = environ.get("DYNAMODB_ENDPOINT", "").strip()
-    if endpoint:
-        options["endpoint_url"] = endpoint
-        options["region_name"] = environ.get("AWS_REGION", "us-east-1")
-        if "AWS_ACCESS_KEY_ID" not in environ:
-            options["aws_access_key_id"] = "local"
-            options["aws_secret_access_key"] = "local"
-    secret = environ.get("CURSOR_SECRET")
-    if secret:
-        # Every process of one service must share it, or a cursor from one fails on another.
-        options["cursor_secret"] = secret
-    return options
+def local_options(endpoint: str) -> SessionOptions:
+    """Session options for a DynamoDB Local at ``endpoint``, which takes any credentials and
+    region. The rest (table prefix, cursor secret) still comes from the environment."""
+    return {
+        "endpoint_url": endpoint,
+        "region_name": "us-east-1",
+        "aws_access_key_id": "local",
+        "aws_secret_access_key": "local",
+    }

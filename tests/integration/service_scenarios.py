@@ -16,7 +16,7 @@ import anyio
 import httpx
 import msgspec
 
-from dynamorm_async import RequestEvent, Session
+from dynamorm_async import RequestEvent, Session, SessionOptions
 from examples.fastapi_orders.orders import Order, OrderPage, Totals
 
 __all__ = [
@@ -33,9 +33,9 @@ CONCURRENT = 200
 
 def session_options(
     endpoint: str, prefix: str, events: list[RequestEvent] | None = None
-) -> dict[str, Any]:
+) -> SessionOptions:
     """Options for the service's own Session: same DynamoDB and prefix as the test's."""
-    options: dict[str, Any] = {
+    options: SessionOptions = {
         "endpoint_url": endpoint,
         "region_name": "us-east-1",
         "aws_access_key_id": "local",

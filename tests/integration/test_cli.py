@@ -58,6 +58,7 @@ class Cli:
 
     def __init__(self, directory: Path, endpoint: str, prefix: str) -> None:
         self.directory = directory
+        self.endpoint = endpoint
         self.connection = ["--endpoint-url", endpoint, "--region", "us-east-1",
                            "--table-prefix", prefix]
         self.env = {
@@ -149,7 +150,8 @@ async def test_create_tables_dry_run_and_migrate(cli: Cli, dynamodb_session: Ses
     prefix = db.table_prefix
 
     code, out, err = await cli("create-tables", "stockapp")
-    assert (code, err) == (0, "")
+    assert code == 0
+    assert err == f"target: {cli.endpoint}; tables: {prefix}stock, {prefix}ledger\n"
     assert out.splitlines() == [
         f"created {prefix}ledger (Ledger)",
         f"created {prefix}stock (StockV1, StockV2)",
@@ -186,7 +188,9 @@ async def test_create_tables_dry_run_and_migrate(cli: Cli, dynamodb_session: Ses
     assert out.splitlines()[-1].startswith(f"StockV1 ({prefix}stock) -> StockV2 ({prefix}stock):")
     assert "scanned 200, transformed 200, wrote 200, unchanged 0, skipped 0" in out
     # Not a terminal: plain log lines, no bar.
-    assert err.startswith("progress: scanned=") and "\r" not in err
+    target, progress = err.split("\n", 1)
+    assert target == f"target: {cli.endpoint}; tables: {prefix}stock"
+    assert progress.startswith("progress: scanned=") and "\r" not in err
     assert "segments=3/3" in err.splitlines()[-1]
     stored = await scan(db, "stock")
     assert stored["s007"] == {"sku": {"S": "s007"}, "schema": {"N": "2"}, "qty": {"N": "7"}}
@@ -287,3 +291,42 @@ async def test_ctrl_c_then_resume_from_the_checkpoint(cli: Cli, dynamodb_session
     stored = await scan_all(db)
     assert len(stored) == 1500
     assert all(item["schema"] == {"N": "2"} for item in stored)
+
+
+async def test_the_environment_configures_the_connection(
+    cli: Cli, dynamodb_session: Session
+) -> None:
+    db = dynamodb_session
+    prefix = db.table_prefix
+    cli.env.update(
+        DYNAMODB_ENDPOINT=cli.endpoint, AWS_REGION="us-east-1", DYNAMORM_TABLE_PREFIX=prefix
+    )
+    cli.env.pop("AWS_DEFAULT_REGION", None)
+
+    code, out, err = await cli("create-tables", "stockapp", connect=False)
+    assert code == 0, err
+    assert err == f"target: {cli.endpoint}; tables: {prefix}stock, {prefix}ledger\n"
+    assert out.splitlines()[1] == f"created {prefix}stock (StockV1, StockV2)"
+    await put_stock(db, {f"s{i:03d}": str(i) for i in range(10)})
+
+    code, out, err = await cli("migrate", "stockapp:upgrade", "--source", "stockapp:StockV1",
+                               "--target", "stockapp:StockV2", "--dry-run", connect=False)
+    assert code == 0, err
+    assert err.splitlines()[0] == f"target: {cli.endpoint}; tables: {prefix}stock"
+    assert "scanned 10, transformed 10, would write 10," in out
+
+    # Flags win over the environment: a dead endpoint in it is never contacted.
+    cli.env.update(DYNAMODB_ENDPOINT="http://127.0.0.1:9", DYNAMORM_TABLE_PREFIX="elsewhere_")
+    code, out, err = await cli.migrate("--dry-run")
+    assert code == 0, err
+    assert err.splitlines()[0] == f"target: {cli.endpoint}; tables: {prefix}stock"
+
+    # Without a region the command says how to give one, having read nothing.
+    cli.env.update(DYNAMODB_ENDPOINT=cli.endpoint, AWS_CONFIG_FILE=str(cli.directory / "none"))
+    del cli.env["AWS_REGION"]
+    code, out, err = await cli("migrate", "stockapp:upgrade", "--source", "stockapp:StockV1",
+                               "--target", "stockapp:StockV2", connect=False)
+    assert (code, out) == (2, "")
+    assert err.splitlines()[0] == f"target: {cli.endpoint}; tables: elsewhere_stock"
+    assert "error: no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION)" in err
+    assert all(item["schema"] == {"N": "1"} for item in (await scan(db, "stock")).values())

@@ -125,7 +125,9 @@ def test_create_tables_dry_run_migrate_and_resume(setup: Setup, output: Output) 
     assert setup.migrate("--dry-run", "--samples", "2") == 0
     out, err = output()
     assert out.count("sample before: ") == 2 and "would write 30," in out
-    assert err.startswith("progress: scanned=")
+    target, progress = err.split("\n", 1)
+    assert target == f"target: {setup.endpoint}; tables: {setup.prefix}counts"
+    assert progress.startswith("progress: scanned=")
     assert err.splitlines()[-1].startswith("progress: scanned=30 completed=30 written=0")
     assert all(item["schema"] == {"N": "1"} for item in setup.items().values())
 
@@ -148,7 +150,8 @@ def test_failures_and_errors(setup: Setup, output: Output) -> None:
     # No table yet: the run fails with DynamoDB's error, exit code 1.
     assert setup.migrate() == 1
     _, err = output()
-    assert err.startswith("error: ") and "create it with Session.create_table()" in err
+    assert err.splitlines()[1].startswith("error: ")
+    assert "create it with Session.create_table()" in err
 
     assert main(["create-tables", setup.module, *setup.connection]) == 0
     setup.put({"a": "1", "b": "2.5", "c": "3"})

@@ -65,6 +65,7 @@ class SyncCli:
 
     def __init__(self, directory: Path, endpoint: str, prefix: str) -> None:
         self.directory = directory
+        self.endpoint = endpoint
         self.connection = [
             "--endpoint-url", endpoint, "--region", "us-east-1", "--table-prefix", prefix,
         ]  # fmt: skip
@@ -106,7 +107,9 @@ async def test_sync_tables_dry_run_then_sync(
     assert "Note and NoteByAuthor share table 'notes'" in err
 
     code, out, err = await sync_tables("notesapp:Note", "notesapp:Tag", "--dry-run")
-    assert (code, err) == (1, "")  # the extra index would be left
+    target = f"target: {sync_tables.endpoint}; tables: {db.table_prefix}notes"
+    both = f"{target}, {db.table_prefix}tags\n"
+    assert (code, err) == (1, both)  # the extra index would be left
     assert out == [
         f"{notes}: would create global index 'by_author'",
         f"{notes}: would create global index 'by_topic'",
@@ -117,7 +120,7 @@ async def test_sync_tables_dry_run_then_sync(
     assert await index_names(db) == ["by_legacy"]
 
     code, out, err = await sync_tables("notesapp:Note", "--drop-extra-indexes")
-    assert (code, err) == (0, "")
+    assert (code, err) == (0, target + "\n")
     assert out == [
         f"{notes}: created global index 'by_author'",
         f"{notes}: created global index 'by_topic'",
@@ -127,7 +130,7 @@ async def test_sync_tables_dry_run_then_sync(
     assert await index_names(db) == ["by_author", "by_topic"]
 
     code, out, err = await sync_tables("notesapp:Note", "notesapp:Tag")
-    assert (code, err) == (0, "")
+    assert (code, err) == (0, both)
     assert out == [f"{notes}: in sync", f"{db.table_prefix}tags (Tag): in sync"]
 
 

@@ -21,7 +21,7 @@ from dynamorm_async import (
     ValidationError,
 )
 from examples.fastapi_orders.app import create_app
-from examples.fastapi_orders.orders import problem_for, session_options_from_env
+from examples.fastapi_orders.orders import Order, problem_for
 from examples.fastapi_orders.server import serving
 from tests.integration.service_scenarios import (
     check_concurrent_requests,
@@ -83,23 +83,30 @@ async def test_a_failing_startup_is_reported() -> None:
             pass
 
 
-def test_settings_come_from_the_environment() -> None:
-    options = session_options_from_env(
-        {"DYNAMODB_ENDPOINT": "http://localhost:8000", "TABLE_PREFIX": "dev_", "CURSOR_SECRET": "s"}
-    )
-    assert options == {
-        "endpoint_url": "http://localhost:8000",
-        "region_name": "us-east-1",
-        "aws_access_key_id": "local",
-        "aws_secret_access_key": "local",
-        "table_prefix": "dev_",
-        "cursor_secret": "s",
-    }
-    # Without an endpoint: AWS, with the normal credential and region chain.
-    assert session_options_from_env({}) == {"table_prefix": ""}
-    assert "aws_access_key_id" not in session_options_from_env(
-        {"DYNAMODB_ENDPOINT": "http://x", "AWS_ACCESS_KEY_ID": "real"}
-    )
+async def test_settings_come_from_the_environment(
+    dynamodb_endpoint: str, dynamodb_session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As deployed (`uvicorn examples.fastapi_orders.app:app`): Session.from_env() at startup.
+    for name, value in {
+        "DYNAMODB_ENDPOINT": dynamodb_endpoint,
+        "AWS_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "DYNAMORM_TABLE_PREFIX": dynamodb_session.table_prefix,
+        "DYNAMORM_CURSOR_SECRET": "the same in every process",
+    }.items():
+        monkeypatch.setenv(name, value)
+    orders = [{"customer": "ada", "order_id": f"A-{i}", "total": "1"} for i in range(3)]
+    async with serving(create_app()) as first, serving(create_app()) as second:
+        async with client(first) as http:
+            assert (await http.post("/orders/import", json=orders)).status_code == 200
+            page = (await http.get("/customers/ada/orders", params={"size": 2})).json()
+        # The other process accepts the cursor: both sign with the environment's secret.
+        async with client(second) as http:
+            params = {"size": 2, "cursor": page["next"]}
+            rest = (await http.get("/customers/ada/orders", params=params)).json()
+    assert [o["order_id"] for o in page["items"] + rest["items"]] == ["A-0", "A-1", "A-2"]
+    assert await dynamodb_session.get(Order, customer="ada", order_id="A-2", consistent=True)
 
 
 @pytest.mark.parametrize(

@@ -148,19 +148,55 @@ def test_a_region_is_required(
     capsys: pytest.CaptureFixture[str],
     module: Callable[[str], str],
     monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
-    monkeypatch.delenv("AWS_REGION", raising=False)
-    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    for variable in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "DYNAMODB_ENDPOINT",
+                     "DYNAMORM_TABLE_PREFIX"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
     name = module(MODELS)
-    code, _, err = run(
+    code, out, err = run(
         capsys, "migrate", f"{name}:upgrade", "--source", f"{name}:ThingV1", "--target",
         f"{name}:ThingV2",
     )
+    assert (code, out) == (2, "")
+    target, usage = err.splitlines()[:2]
+    assert target == "target: AWS, region from the AWS config; tables: things"
+    assert usage.startswith("usage: python -m dynamorm_async migrate")
+    assert "error: no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION)" in err
+    code, _, err = run(capsys, "create-tables", name, "--profile", "ops")
     assert code == 2
-    assert "no AWS region: pass --region or set AWS_REGION" in err
+    assert err.startswith("target: AWS, region of profile 'ops'; tables: things\n"
+                          "usage: python -m dynamorm_async create-tables")
+
+
+def test_the_target_is_written_before_the_session_opens(
+    capsys: pytest.CaptureFixture[str],
+    module: Callable[[str], str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    monkeypatch.setenv("DYNAMODB_ENDPOINT", "http://127.0.0.1:9")
+    monkeypatch.setenv("DYNAMORM_TABLE_PREFIX", "env_")
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    name = module(MODELS)
     code, _, err = run(capsys, "create-tables", name)
     assert code == 2
-    assert err.startswith("usage: python -m dynamorm_async create-tables")
+    assert err.startswith("target: http://127.0.0.1:9; tables: env_things\n")
+    # Flags win over the environment; a region lets the Session open, and the dead endpoint
+    # fails the first request.
+    code, _, err = run(capsys, "create-tables", name, "--endpoint-url", "http://127.0.0.1:1",
+                       "--table-prefix", "flag_", "--region", "eu-west-1")
+    assert code == 1
+    assert err.startswith("target: http://127.0.0.1:1; tables: flag_things\nerror: ")
+    monkeypatch.delenv("DYNAMODB_ENDPOINT")
+    code, _, err = run(capsys, "create-tables", name, "--region", "eu-west-1",
+                       "--profile", "nowhere")
+    assert code == 2
+    assert err.startswith("target: AWS eu-west-1; tables: env_things\nusage: ")
+    assert "cannot configure the DynamoDB client: The config profile (nowhere) could not" in err
 
 
 def test_create_tables_needs_models(
