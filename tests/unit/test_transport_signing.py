@@ -1,0 +1,138 @@
+"""The data plane's SigV4 signer gives botocore's own signature for the same request and time.
+
+botocore's ``SigV4Auth`` is driven through its public steps (canonical request, string to sign,
+signature) with the timestamp the signer used, on a request carrying the headers botocore's
+client has at signing time; equal signatures and signed-header lists prove the two sign alike.
+"""
+
+from __future__ import annotations
+
+import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials as BotocoreCredentials
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dynamorm_async._transport.signing import (
+    JSON_CONTENT_TYPE,
+    Credentials,
+    SigV4Signer,
+    amz_date,
+    host_of,
+    path_of,
+)
+
+pytestmark = pytest.mark.timeout(60)
+
+TARGET = "DynamoDB_20120810.GetItem"
+BODY = b'{"TableName":"orders","Key":{"pk":{"S":"ada"}}}'
+
+
+def botocore_signature(
+    url: str, region: str, credentials: Credentials, body: bytes, date: str
+) -> tuple[str, str]:
+    """(signature, signed headers) as botocore's SigV4Auth computes them."""
+    request = AWSRequest(
+        method="POST",
+        url=url,
+        data=body,
+        headers={
+            "X-Amz-Target": TARGET,
+            "Content-Type": JSON_CONTENT_TYPE,
+            "User-Agent": "aiobotocore/3 botocore/1",
+            "X-Amz-Date": date,
+        },
+    )
+    if credentials.token:
+        request.headers["X-Amz-Security-Token"] = credentials.token
+    request.context["timestamp"] = date
+    auth = SigV4Auth(
+        BotocoreCredentials(credentials.access_key, credentials.secret_key, credentials.token),
+        "dynamodb",
+        region,
+    )
+    canonical = auth.canonical_request(request)
+    signature = auth.signature(auth.string_to_sign(request, canonical), request)
+    return signature, auth.signed_headers(auth.headers_to_sign(request))
+
+
+def parse_authorization(value: str) -> tuple[str, str, str]:
+    """(credential, signed headers, signature) of an Authorization header."""
+    algorithm, _, rest = value.partition(" ")
+    assert algorithm == "AWS4-HMAC-SHA256"
+    fields = dict(part.strip().split("=", 1) for part in rest.split(","))
+    return fields["Credential"], fields["SignedHeaders"], fields["Signature"]
+
+
+@pytest.mark.parametrize(
+    ("url", "region", "token"),
+    [
+        ("https://dynamodb.eu-west-1.amazonaws.com", "eu-west-1", None),
+        ("https://dynamodb.us-east-1.amazonaws.com", "us-east-1", "FwoGZXIvYXdzE//session"),
+        ("http://127.0.0.1:8000", "us-east-1", None),
+        ("http://localhost:8000/dynamo/./v1/../api", "local", "token with  spaces "),
+        ("https://[::1]:8443/", "ap-south-2", None),
+        ("https://123456789012.ddb.us-west-2.amazonaws.com:443", "us-west-2", "t"),
+    ],
+)
+def test_the_signature_is_botocores(url: str, region: str, token: str | None) -> None:
+    credentials = Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", token)
+    date = amz_date(1_767_225_600.0)
+    headers = SigV4Signer(url, region, "dynamodb").headers(credentials, TARGET, BODY, date)
+
+    credential, signed, signature = parse_authorization(headers["Authorization"])
+    assert (signature, signed) == botocore_signature(url, region, credentials, BODY, date)
+    assert credential == f"AKIDEXAMPLE/{date[:8]}/{region}/dynamodb/aws4_request"
+    assert headers["X-Amz-Date"] == date
+    assert headers["X-Amz-Target"] == TARGET
+    assert headers["Content-Type"] == JSON_CONTENT_TYPE
+    assert headers.get("X-Amz-Security-Token") == token
+    assert headers["Host"] == host_of(url)
+
+
+@given(
+    secret=st.text(min_size=1, max_size=60),
+    body=st.binary(max_size=300),
+    when=st.floats(min_value=0, max_value=4_102_444_800),
+)
+def test_any_secret_body_and_time_signs_like_botocore(
+    secret: str, body: bytes, when: float
+) -> None:
+    credentials = Credentials("AKID", secret, None)
+    date = amz_date(when)
+    signer = SigV4Signer("https://dynamodb.eu-central-1.amazonaws.com", "eu-central-1", "dynamodb")
+    _, _, signature = parse_authorization(
+        signer.headers(credentials, TARGET, body, date)["Authorization"]
+    )
+    expected, _ = botocore_signature(
+        "https://dynamodb.eu-central-1.amazonaws.com", "eu-central-1", credentials, body, date
+    )
+    assert signature == expected
+
+
+def test_the_cached_key_follows_the_secret_and_the_day() -> None:
+    signer = SigV4Signer("https://dynamodb.us-east-1.amazonaws.com", "us-east-1", "dynamodb")
+    old = Credentials("AKID", "old-secret", None)
+    new = Credentials("AKID", "new-secret", None)
+    day_one, day_two = amz_date(1_767_225_599.0), amz_date(1_767_225_600.0)
+    for credentials, date in [(old, day_one), (old, day_two), (new, day_two), (old, day_one)]:
+        _, _, signature = parse_authorization(
+            signer.headers(credentials, TARGET, BODY, date)["Authorization"]
+        )
+        expected, _ = botocore_signature(
+            "https://dynamodb.us-east-1.amazonaws.com", "us-east-1", credentials, BODY, date
+        )
+        assert signature == expected
+
+
+def test_hosts_and_paths_are_what_botocore_sends() -> None:
+    assert host_of("https://dynamodb.us-east-1.amazonaws.com:443") == (
+        "dynamodb.us-east-1.amazonaws.com"
+    )
+    assert host_of("http://LOCALHOST:80/x") == "localhost"
+    assert host_of("http://127.0.0.1:8000") == "127.0.0.1:8000"
+    assert host_of("https://[::1]:8443") == "[::1]:8443"
+    assert path_of("http://127.0.0.1:8000") == "/"
+    assert path_of("http://127.0.0.1:8000/prefix/") == "/prefix/"
+    assert amz_date(0.0) == "19700101T000000Z"
