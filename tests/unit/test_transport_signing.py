@@ -1,15 +1,12 @@
 """The data plane's SigV4 signer gives botocore's own signature for the same request and time.
 
-botocore's ``SigV4Auth`` is driven through its public steps (canonical request, string to sign,
-signature) with the timestamp the signer used, on a request carrying the headers botocore's
-client has at signing time; equal signatures and signed-header lists prove the two sign alike.
+``tests/signatures.py`` drives botocore's ``SigV4Auth`` with the timestamp the signer used;
+equal signatures and signed-header lists prove the two sign alike.
 """
 
 from __future__ import annotations
 
 import pytest
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials as BotocoreCredentials
 from hypothesis import given
 from hypothesis import strategies as st
@@ -22,6 +19,7 @@ from dynamorm_async._transport.signing import (
     host_of,
     path_of,
 )
+from tests.signatures import botocore_signature, parse_authorization
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -29,40 +27,18 @@ TARGET = "DynamoDB_20120810.GetItem"
 BODY = b'{"TableName":"orders","Key":{"pk":{"S":"ada"}}}'
 
 
-def botocore_signature(
+def expected(
     url: str, region: str, credentials: Credentials, body: bytes, date: str
 ) -> tuple[str, str]:
-    """(signature, signed headers) as botocore's SigV4Auth computes them."""
-    request = AWSRequest(
-        method="POST",
-        url=url,
-        data=body,
-        headers={
-            "X-Amz-Target": TARGET,
-            "Content-Type": JSON_CONTENT_TYPE,
-            "User-Agent": "aiobotocore/3 botocore/1",
-            "X-Amz-Date": date,
-        },
-    )
-    if credentials.token:
-        request.headers["X-Amz-Security-Token"] = credentials.token
-    request.context["timestamp"] = date
-    auth = SigV4Auth(
-        BotocoreCredentials(credentials.access_key, credentials.secret_key, credentials.token),
-        "dynamodb",
+    """botocore's (signature, signed headers) for a GetItem request."""
+    return botocore_signature(
+        url,
         region,
+        BotocoreCredentials(credentials.access_key, credentials.secret_key, credentials.token),
+        target=TARGET,
+        body=body,
+        date=date,
     )
-    canonical = auth.canonical_request(request)
-    signature = auth.signature(auth.string_to_sign(request, canonical), request)
-    return signature, auth.signed_headers(auth.headers_to_sign(request))
-
-
-def parse_authorization(value: str) -> tuple[str, str, str]:
-    """(credential, signed headers, signature) of an Authorization header."""
-    algorithm, _, rest = value.partition(" ")
-    assert algorithm == "AWS4-HMAC-SHA256"
-    fields = dict(part.strip().split("=", 1) for part in rest.split(","))
-    return fields["Credential"], fields["SignedHeaders"], fields["Signature"]
 
 
 @pytest.mark.parametrize(
@@ -82,7 +58,7 @@ def test_the_signature_is_botocores(url: str, region: str, token: str | None) ->
     headers = SigV4Signer(url, region, "dynamodb").headers(credentials, TARGET, BODY, date)
 
     credential, signed, signature = parse_authorization(headers["Authorization"])
-    assert (signature, signed) == botocore_signature(url, region, credentials, BODY, date)
+    assert (signature, signed) == expected(url, region, credentials, BODY, date)
     assert credential == f"AKIDEXAMPLE/{date[:8]}/{region}/dynamodb/aws4_request"
     assert headers["X-Amz-Date"] == date
     assert headers["X-Amz-Target"] == TARGET
@@ -105,10 +81,10 @@ def test_any_secret_body_and_time_signs_like_botocore(
     _, _, signature = parse_authorization(
         signer.headers(credentials, TARGET, body, date)["Authorization"]
     )
-    expected, _ = botocore_signature(
+    botocores, _ = expected(
         "https://dynamodb.eu-central-1.amazonaws.com", "eu-central-1", credentials, body, date
     )
-    assert signature == expected
+    assert signature == botocores
 
 
 def test_the_cached_key_follows_the_secret_and_the_day() -> None:
@@ -120,10 +96,10 @@ def test_the_cached_key_follows_the_secret_and_the_day() -> None:
         _, _, signature = parse_authorization(
             signer.headers(credentials, TARGET, BODY, date)["Authorization"]
         )
-        expected, _ = botocore_signature(
+        botocores, _ = expected(
             "https://dynamodb.us-east-1.amazonaws.com", "us-east-1", credentials, BODY, date
         )
-        assert signature == expected
+        assert signature == botocores
 
 
 def test_hosts_and_paths_are_what_botocore_sends() -> None:
