@@ -39,7 +39,8 @@ from botocore.httpsession import ProxyConfiguration
 from botocore.utils import get_environ_proxies
 from yarl import URL
 
-from .http import HttpPool, RawResponse
+from .answers import RawResponse, settled, success_metadata
+from .http import HttpPool
 from .protocol import Payload
 from .retries import Attempt, OperationEvents, RetryEvents, answer_of
 from .signing import SigV4Signer, amz_date
@@ -79,6 +80,12 @@ class DataPlane:
         self._parser = create_parser(self._service.resolved_protocol)
         self._static_headers = {"User-Agent": user_agent, "Accept-Encoding": "identity"}
         self._routes: dict[tuple[str, str | None], Route | None] = {}
+        # Standard and legacy handlers never retry a settled answer (success, intact body), so
+        # they are asked only about the others; adaptive's rate limiter measures every answer.
+        self._ask_when_settled = client.meta.config.retries.get("mode") not in (
+            "standard",
+            "legacy",
+        )
 
     @classmethod
     async def open(
@@ -176,7 +183,9 @@ class DataPlane:
         }
         attempts = 1
         while True:
-            attempt = await self._attempt(route, body, retries)
+            raw, attempt = await self._attempt(route, body, retries)
+            if raw is not None and not self._ask_when_settled and settled(raw):
+                break
             delay = await self._events.needs_retry(route.events, attempts, attempt, request_dict)
             if delay is None:
                 break
@@ -196,7 +205,11 @@ class DataPlane:
             raise self._client.exceptions.from_code(code)(parsed, route.events.model.name)
         return parsed
 
-    async def _attempt(self, route: Route, body: bytes, retries: dict[str, Any]) -> Attempt:
+    async def _attempt(
+        self, route: Route, body: bytes, retries: dict[str, Any]
+    ) -> tuple[RawResponse | None, Attempt]:
+        """One request: the answer (None when there is none) and the attempt as botocore's
+        handlers see it."""
         # Credentials and signing failures propagate, as they do from botocore's signer.
         credentials = await self._credentials.get_frozen_credentials()
         headers = route.signer.headers(credentials, route.target, body, amz_date())
@@ -214,9 +227,8 @@ class DataPlane:
                 raw = await self._pool.post(route.target_url, headers, body)
         except Exception as exc:
             _botocore_log.debug("Exception received when sending HTTP request.", exc_info=True)
-            return None, exc
-        http = answer_of(route.url, raw)
-        return (http, await self._parsed(route, raw)), None
+            return None, (None, exc)
+        return raw, ((answer_of(route.url, raw), await self._parsed(route, raw)), None)
 
     async def _parsed(self, route: Route, raw: RawResponse) -> dict[str, Any]:
         """botocore's parse of an answer: msgspec for a JSON object answered with success,
@@ -227,13 +239,7 @@ class DataPlane:
             except msgspec.DecodeError:
                 parsed = None
             if isinstance(parsed, dict):
-                metadata: dict[str, Any] = {}
-                request_id = raw.headers.get("x-amzn-requestid")
-                if request_id is not None:
-                    metadata["RequestId"] = request_id
-                metadata["HTTPStatusCode"] = raw.status
-                metadata["HTTPHeaders"] = raw.headers
-                parsed["ResponseMetadata"] = metadata
+                parsed["ResponseMetadata"] = success_metadata(raw)
                 return parsed
         return await self._botocore_parsed(route, raw)
 

@@ -13,7 +13,7 @@ import asyncio
 import os
 import socket
 import ssl
-from typing import Any, NamedTuple
+from typing import Any
 
 import aiohttp
 import anyio
@@ -28,18 +28,12 @@ from botocore.exceptions import (
 from botocore.httpsession import create_urllib3_context, get_cert_path
 from yarl import URL
 
-__all__ = ["HttpPool", "RawResponse", "resolve_verify"]
+from .answers import RawResponse
+
+__all__ = ["HttpPool", "resolve_verify"]
 
 # aiobotocore's keep-alive for idle pooled connections (aiobotocore._constants).
 _KEEPALIVE_SECONDS = 12.0
-
-
-class RawResponse(NamedTuple):
-    """An HTTP answer: status, headers (lower-case names, as aiobotocore hands them on), body."""
-
-    status: int
-    headers: dict[str, str]
-    body: bytes
 
 
 def resolve_verify(ca_bundle: str | None) -> bool | str:

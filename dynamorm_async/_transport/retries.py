@@ -18,7 +18,7 @@ from aiobotocore.awsrequest import AioAWSResponse
 from botocore.awsrequest import AWSPreparedRequest
 from botocore.hooks import first_non_none_response
 
-from .http import RawResponse
+from .answers import RawResponse
 
 __all__ = ["Attempt", "OperationEvents", "RetryEvents", "answer_of"]
 

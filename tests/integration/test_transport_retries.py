@@ -3,10 +3,11 @@
 Item operations skip botocore's per-call pipeline but keep its decisions: every retry mode
 retries throttling, 5xx answers, reset connections and damaged bodies (CRC32) up to
 ``max_attempts`` retries (0 disables them) and reports them in ``RetryAttempts``; the outcome of
-each fault is the one the raw aiobotocore client (the transport's ``client`` escape hatch) gets
-from the same proxy. Requests carry the credentials of the client's chain, session tokens and
-refreshed credentials included, signed as botocore signs them (DynamoDB Local does not check
-signatures, so the test checks each recorded request against botocore's signer).
+each fault, and each error DynamoDB answers, is the one the raw aiobotocore client (the
+transport's ``client`` escape hatch) gets from the same proxy. Requests carry the credentials
+of the client's chain, session tokens and refreshed credentials included, signed as botocore
+signs them (DynamoDB Local does not check signatures, so the test checks each recorded request
+against botocore's signer).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore import xform_name
 from botocore.credentials import Credentials
 from botocore.exceptions import ChecksumError, ClientError, ConnectionError
 
@@ -316,3 +318,63 @@ async def test_refreshed_credentials_sign_the_next_request(
                 )
                 seen.append(round_)
     assert seen == sorted(seen) and len(set(seen)) == 3
+
+
+def _comparable(response: dict[str, Any]) -> dict[str, Any]:
+    """A ClientError's response without what differs between two requests (ids, dates)."""
+    metadata = dict(response["ResponseMetadata"])
+    del metadata["HTTPHeaders"], metadata["RequestId"]
+    return {**response, "ResponseMetadata": metadata}
+
+
+@pytest.mark.parametrize(
+    ("operation", "payload"),
+    [
+        (
+            "PutItem",
+            lambda table: {
+                "TableName": table,
+                "Item": {"sensor": {"S": "s1"}, "at": {"N": "1"}},
+                "ConditionExpression": "attribute_not_exists(sensor)",
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            },
+        ),
+        (
+            "TransactWriteItems",
+            lambda table: {
+                "TransactItems": [
+                    {
+                        "ConditionCheck": {
+                            "TableName": table,
+                            "Key": {"sensor": {"S": "s1"}, "at": {"N": "1"}},
+                            "ConditionExpression": "attribute_not_exists(sensor)",
+                            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": table,
+                            "Item": {"sensor": {"S": "s2"}, "at": {"N": "1"}},
+                        }
+                    },
+                ]
+            },
+        ),
+        ("GetItem", lambda table: {"TableName": table, "Key": {"sensor": {"S": "s1"}}}),
+        ("Query", lambda table: {"TableName": table + "_missing", "KeyConditionExpression": "x"}),
+    ],
+    ids=["condition failed", "transaction cancelled", "validation", "missing table"],
+)
+async def test_errors_carry_the_response_the_raw_client_gets(
+    dynamodb_endpoint: str, table: str, operation: str, payload: Callable[[str], dict[str, Any]]
+) -> None:
+    async with through_proxy(dynamodb_endpoint, FaultConfig(), max_attempts=0) as (transport, _):
+        with pytest.raises(DynamormError) as ours:
+            await transport.call(operation, payload(table), table=table)
+        with pytest.raises(ClientError) as botocores:
+            await getattr(transport.client, xform_name(operation))(**payload(table))
+    cause = ours.value.__cause__
+    assert isinstance(cause, ClientError)
+    assert type(cause) is type(botocores.value)
+    assert _comparable(cause.response) == _comparable(botocores.value.response)
+    assert str(cause) == str(botocores.value)
