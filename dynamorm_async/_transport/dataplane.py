@@ -91,9 +91,10 @@ class DataPlane:
     async def open(
         cls, client: Any, credentials: Any, *, user_agent: str, verify: bool | str
     ) -> DataPlane | None:
-        """The data plane of an open client, with its connection pool open; None when the
-        client has no credentials to sign with (it then raises botocore's error itself) or
-        its endpoint cannot be resolved outside its pipeline."""
+        """The data plane of an open client, with its connection pool open; None leaves every
+        operation on the client: when it has no credentials to sign with, its endpoint cannot
+        be resolved outside its pipeline or the pool cannot be set up (an unreadable CA
+        bundle...), it raises botocore's own error for that on each call, as it always did."""
         if credentials is None or not hasattr(client, "_resolve_endpoint_ruleset"):
             return None
         config = client.meta.config
@@ -104,7 +105,11 @@ class DataPlane:
             read_timeout=config.read_timeout,
             verify=verify,
         )
-        await pool.open()
+        try:
+            await pool.open()
+        except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+            _log.debug("item operations are sent by the botocore client: %s", exc)
+            return None
         return cls(client, credentials, pool, user_agent)
 
     async def aclose(self) -> None:
@@ -172,20 +177,20 @@ class DataPlane:
         body = _encode(payload)
         retries: dict[str, Any] = {"attempt": 1, "invocation-id": str(uuid.uuid4())}
         context: dict[str, Any] = {"client_config": self._client.meta.config, "retries": retries}
-        request_dict = {
-            "url_path": "/",
-            "query_string": "",
-            "method": "POST",
-            "headers": {},
-            "body": body,
-            "url": route.url,
-            "context": context,
-        }
         attempts = 1
         while True:
             raw, attempt = await self._attempt(route, body, retries)
             if raw is not None and not self._ask_when_settled and settled(raw):
                 break
+            request_dict = {
+                "url_path": "/",
+                "query_string": "",
+                "method": "POST",
+                "headers": {},
+                "body": body,
+                "url": route.url,
+                "context": context,
+            }
             delay = await self._events.needs_retry(route.events, attempts, attempt, request_dict)
             if delay is None:
                 break
@@ -193,6 +198,12 @@ class DataPlane:
             await anyio.sleep(delay)
             attempts += 1
             retries["attempt"] = attempts
+        return await self._outcome(route, attempt, attempts, context)
+
+    async def _outcome(
+        self, route: Route, attempt: Attempt, attempts: int, context: dict[str, Any]
+    ) -> Payload:
+        """The last attempt's answer, or what botocore raises for it."""
         response, exception = attempt
         if response is None:
             assert exception is not None, "an attempt has a response or an exception"

@@ -378,3 +378,25 @@ async def test_errors_carry_the_response_the_raw_client_gets(
     assert type(cause) is type(botocores.value)
     assert _comparable(cause.response) == _comparable(botocores.value.response)
     assert str(cause) == str(botocores.value)
+
+
+async def test_item_operations_behind_a_proxy_go_through_the_client_and_the_proxy(
+    dynamodb_endpoint: str, table: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The fault proxy forwards whatever it receives to DynamoDB Local, so it also serves as the
+    # HTTP proxy of the environment: the lean path does not speak to proxies and leaves the
+    # operation to the client, which honours HTTP_PROXY as botocore does.
+    for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    async with FaultProxy(upstream=dynamodb_endpoint) as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.endpoint_url)
+        given = ClientOptions(
+            endpoint_url=dynamodb_endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
+        async with AiobotocoreTransport(given) as transport:
+            answer = await transport.call("GetItem", get_item(table), table=table)
+    assert answer["Item"]["value"] == {"N": "2.5"}
+    assert proxy.stats.operations["GetItem"] == 1
