@@ -91,17 +91,10 @@ class RetryEvents:
     ) -> float | None:
         """The delay before the next attempt, or None when botocore would not retry."""
         response, exception = attempt
-        delay = first_non_none_response(
-            await self._events.emit(
-                names.needs_retry,
-                response=response,
-                endpoint=None,
-                operation=names.model,
-                attempts=attempts,
-                caught_exception=exception,
-                request_dict=request_dict,
-            )
-        )
+        # The arguments aiobotocore's endpoint passes (it passes itself as ``endpoint``).
+        arguments = {"response": response, "endpoint": None, "operation": names.model}
+        arguments.update(attempts=attempts, caught_exception=exception, request_dict=request_dict)
+        delay = first_non_none_response(await self._events.emit(names.needs_retry, **arguments))
         if delay is None or delay is False:
             return None
         return float(delay)

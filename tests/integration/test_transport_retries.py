@@ -41,6 +41,7 @@ from tests.signatures import botocore_signature, parse_authorization
 pytestmark = pytest.mark.timeout(120)
 
 MODES = ("standard", "adaptive", "legacy")
+GET = frozenset({"GetItem"})
 
 
 @pytest.fixture
@@ -70,68 +71,54 @@ def throttled_only(operation: str = "GetItem") -> FaultConfig:
     return FaultConfig(throttle_share=1.0, operations=frozenset({operation}))
 
 
+@pytest.mark.parametrize("max_attempts", [0, 2])
 @pytest.mark.parametrize("mode", MODES)
 async def test_throttling_is_retried_max_attempts_times_then_raised(
-    dynamodb_endpoint: str, table: str, mode: str
+    dynamodb_endpoint: str, table: str, mode: str, max_attempts: int
 ) -> None:
     async with through_proxy(
-        dynamodb_endpoint, throttled_only(), retry_mode=mode, max_attempts=2
+        dynamodb_endpoint, throttled_only(), retry_mode=mode, max_attempts=max_attempts
     ) as (transport, proxy):
         with pytest.raises(ThrottledError) as caught:
             await transport.call("GetItem", get_item(table), table=table)
-    assert proxy.stats.throttled == 3
+    # max_attempts counts retries after the first call, as botocore's does: 0 sends once.
+    assert proxy.stats.calls == proxy.stats.throttled == max_attempts + 1
     assert caught.value.code == "ProvisionedThroughputExceededException"
     cause = caught.value.__cause__
     assert isinstance(cause, ClientError)
-    assert cause.response["ResponseMetadata"]["RetryAttempts"] == 2
+    assert cause.response["ResponseMetadata"]["RetryAttempts"] == max_attempts
     assert cause.response["ResponseMetadata"]["HTTPStatusCode"] == 400
 
 
-@pytest.mark.parametrize("mode", MODES)
-async def test_max_attempts_zero_sends_once(
-    dynamodb_endpoint: str, table: str, mode: str
+@pytest.mark.parametrize(
+    ("config", "counter", "cause"),
+    [
+        (FaultConfig(error_share=1.0, operations=GET), "errors", ClientError),
+        (FaultConfig(reset_share=1.0, operations=GET), "resets", ConnectionError),
+    ],
+    ids=["internal errors", "reset connections"],
+)
+async def test_server_and_connection_failures_are_retried_then_raised(
+    dynamodb_endpoint: str, table: str, config: FaultConfig, counter: str, cause: type
 ) -> None:
-    async with through_proxy(
-        dynamodb_endpoint, throttled_only(), retry_mode=mode, max_attempts=0
-    ) as (transport, proxy):
-        with pytest.raises(ThrottledError) as caught:
-            await transport.call("GetItem", get_item(table), table=table)
-    assert proxy.stats.calls == proxy.stats.throttled == 1
-    assert isinstance(caught.value.__cause__, ClientError)
-    assert caught.value.__cause__.response["ResponseMetadata"]["RetryAttempts"] == 0
-
-
-async def test_internal_errors_are_retried_then_raised(
-    dynamodb_endpoint: str, table: str
-) -> None:
-    config = FaultConfig(error_share=1.0, operations=frozenset({"GetItem"}))
     async with through_proxy(dynamodb_endpoint, config, max_attempts=2) as (transport, proxy):
         with pytest.raises(DynamoDBError) as caught:
             await transport.call("GetItem", get_item(table), table=table)
-    assert proxy.stats.errors == 3
-    assert caught.value.code == "InternalServerError"
-    assert isinstance(caught.value.__cause__, ClientError)
-    assert caught.value.__cause__.response["ResponseMetadata"]["RetryAttempts"] == 2
-
-
-async def test_reset_connections_are_retried_then_raised(
-    dynamodb_endpoint: str, table: str
-) -> None:
-    config = FaultConfig(reset_share=1.0, operations=frozenset({"GetItem"}))
-    async with through_proxy(dynamodb_endpoint, config, max_attempts=2) as (transport, proxy):
-        with pytest.raises(DynamoDBError) as caught:
-            await transport.call("GetItem", get_item(table), table=table)
-    assert proxy.stats.resets == 3
-    assert isinstance(caught.value.__cause__, ConnectionError)
+    assert getattr(proxy.stats, counter) == 3
+    assert isinstance(caught.value.__cause__, cause)
+    if counter == "errors":
+        assert caught.value.code == "InternalServerError"
+        assert isinstance(caught.value.__cause__, ClientError)
+        assert caught.value.__cause__.response["ResponseMetadata"]["RetryAttempts"] == 2
 
 
 @pytest.mark.parametrize(
     "config",
     [
-        FaultConfig(error_share=0.4, operations=frozenset({"GetItem"}), seed=3),
-        FaultConfig(reset_share=0.4, operations=frozenset({"GetItem"}), seed=4),
-        FaultConfig(throttle_share=0.4, operations=frozenset({"GetItem"}), seed=5),
-        FaultConfig(corrupt_share=0.4, operations=frozenset({"GetItem"}), seed=3),
+        FaultConfig(error_share=0.4, operations=GET, seed=3),
+        FaultConfig(reset_share=0.4, operations=GET, seed=4),
+        FaultConfig(throttle_share=0.4, operations=GET, seed=5),
+        FaultConfig(corrupt_share=0.4, operations=GET, seed=3),
     ],
     ids=["errors", "resets", "throttling", "damaged bodies"],
 )
@@ -152,7 +139,7 @@ async def test_retried_faults_end_in_the_right_answer(
 async def test_a_damaged_body_is_retried_until_its_checksum_matches(
     dynamodb_endpoint: str, table: str
 ) -> None:
-    config = FaultConfig(corrupt_share=1.0, operations=frozenset({"GetItem"}))
+    config = FaultConfig(corrupt_share=1.0, operations=GET)
     async with through_proxy(dynamodb_endpoint, config, max_attempts=2) as (transport, proxy):
         # Standard mode gives up quietly, as botocore does: the last answer is returned as
         # parsed, and a damaged JSON body parses to no item.
@@ -208,9 +195,9 @@ async def _outcome(send: Send, endpoint: str, table: str, config: FaultConfig, m
     "config",
     [
         throttled_only(),
-        FaultConfig(error_share=1.0, operations=frozenset({"GetItem"})),
-        FaultConfig(reset_share=1.0, operations=frozenset({"GetItem"})),
-        FaultConfig(corrupt_share=1.0, operations=frozenset({"GetItem"})),
+        FaultConfig(error_share=1.0, operations=GET),
+        FaultConfig(reset_share=1.0, operations=GET),
+        FaultConfig(corrupt_share=1.0, operations=GET),
     ],
     ids=["throttling", "errors", "resets", "damaged bodies"],
 )
