@@ -94,9 +94,12 @@ class _DocumentShapeLoader(Loader):  # type: ignore[misc]
 class AiobotocoreTransport:
     """The default Transport: one aiobotocore DynamoDB client built from :class:`ClientOptions`.
 
-    ``async with AiobotocoreTransport(options) as transport`` works on its own too; a Session
-    given ``transport=`` opens and closes it. ``client`` is the raw aiobotocore client while open
-    (an escape hatch for operations the library does not wrap; item JSON stays in wire format).
+    Item operations go through the client's lean data plane (its endpoint, credentials and
+    retry handlers without its per-call pipeline, over a connection pool of their own sized
+    like the client's), everything else through the client. ``async with
+    AiobotocoreTransport(options) as transport`` works on its own too; a Session given
+    ``transport=`` opens and closes it. ``client`` is the raw aiobotocore client while open (an
+    escape hatch for operations the library does not wrap; item JSON stays in wire format).
     """
 
     def __init__(self, options: ClientOptions | None = None) -> None:
@@ -123,7 +126,7 @@ class AiobotocoreTransport:
         await self.aclose()
 
     async def open(self) -> None:
-        """Create the client (idempotent)."""
+        """Create the client and the data plane's pool (idempotent)."""
         if self._client is not None:
             return
         options = self._options
