@@ -11,10 +11,14 @@ in this order, a connection reset, an HTTP 500 ``InternalServerError`` and an HT
 ``BatchWriteItem``/``BatchGetItem``, a partial batch: a random subset of the write requests or
 keys is held back and returned as ``UnprocessedItems``/``UnprocessedKeys`` in DynamoDB's own
 shape, merged into the upstream's answer for the rest. Items matching ``never_process`` (or
-every item with ``always_unprocessed``) are held back on every call. Faults are decided per
-call from a seeded ``random.Random``, so retries eventually succeed when every share is below
-one. Other operations pass through untouched. DynamoDB Local does not verify SigV4 signatures,
-which is what lets the proxy rewrite request bodies.
+every item with ``always_unprocessed``) are held back on every call. With ``corrupt_share`` set,
+a forwarded answer (of an operation other than the two batch ones) may come back with one bit
+of its body flipped and its ``x-amz-crc32`` left as DynamoDB computed it, as a body damaged in
+transit would. Faults are decided per call from a
+seeded ``random.Random``, so retries eventually succeed when every share is below one. Other
+operations pass through untouched. DynamoDB Local does not verify SigV4 signatures, which is
+what lets the proxy rewrite request bodies; ``last_request`` keeps the headers and body of the
+latest call, so a test can check the signature itself.
 """
 
 from __future__ import annotations
@@ -87,13 +91,20 @@ class FaultConfig:
     throttle_share: float = 0.0
     error_share: float = 0.0
     reset_share: float = 0.0
+    corrupt_share: float = 0.0
     always_unprocessed: bool = False
     never_process: Predicate | None = None
     operations: AbstractSet[str] = frozenset({_BATCH_WRITE, _BATCH_GET})
     seed: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("partial_share", "throttle_share", "error_share", "reset_share"):
+        for name in (
+            "partial_share",
+            "throttle_share",
+            "error_share",
+            "reset_share",
+            "corrupt_share",
+        ):
             share = getattr(self, name)
             if not 0.0 <= share <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1, got {share!r}")
@@ -119,6 +130,8 @@ class FaultStats:
     throttled: int = 0
     errors: int = 0
     resets: int = 0
+    corrupted: int = 0
+    """Forwarded calls whose answer body was damaged (these count as forwarded too)."""
     unprocessed: int = 0
     """Write requests and keys answered as unprocessed (not calls)."""
     connections: int = 0
@@ -144,6 +157,8 @@ class FaultProxy:
         self._client: aiohttp.ClientSession | None = None
         self._port: int | None = None
         self.stats = FaultStats()
+        self.last_request: tuple[dict[str, str], bytes] | None = None
+        """Headers and body of the latest call received, as the client sent them."""
 
     @property
     def config(self) -> FaultConfig:
@@ -205,6 +220,7 @@ class FaultProxy:
         operation = request.headers.get("X-Amz-Target", "").rpartition(".")[2]
         self.stats.calls += 1
         self.stats.operations[operation] += 1
+        self.last_request = (dict(request.headers), body)
         if request.transport is not None:
             self._peers.add(request.transport.get_extra_info("peername"))
             self.stats.connections = len(self._peers)
@@ -230,7 +246,19 @@ class FaultProxy:
             return await self._batch_write(request, body, partial < config.partial_share)
         if operation == _BATCH_GET:
             return await self._batch_get(request, body, partial < config.partial_share)
-        return await self._forward(request, body)
+        response = await self._forward(request, body)
+        # Drawn only when asked for, so the seeds of configs without it keep their sequences.
+        if config.corrupt_share and self._rng.random() < config.corrupt_share:
+            return self._corrupted(response)
+        return response
+
+    def _corrupted(self, response: web.Response) -> web.Response:
+        body = response.body
+        if response.status != 200 or not isinstance(body, bytes) or not body:
+            return response
+        self.stats.corrupted += 1
+        damaged = body[:-1] + bytes([body[-1] ^ 0x01])
+        return web.Response(status=response.status, body=damaged, headers=response.headers)
 
     def _held_back(self, target: Mapping[str, Any], partial: bool) -> bool:
         config = self._config

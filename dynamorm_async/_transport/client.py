@@ -1,4 +1,4 @@
-"""The default transport: one aiobotocore DynamoDB client, the only module that imports aiobotocore.
+"""The default transport: one aiobotocore DynamoDB client, and the lean path for item operations.
 
 botocore normally walks every AttributeValue of every request and response through its shape
 model, which costs more CPU than the JSON decode itself. The client here is built from the same
@@ -6,6 +6,11 @@ service model with the AttributeValue shapes (and the maps and lists made of the
 *document* shapes, handed to botocore through the session's data loader. Item JSON then passes
 through untouched in both directions, while signing, retries, endpoints and credentials stay
 botocore's. Binary values therefore travel as base64 text; the marshalling layer handles that.
+
+The item operations (GetItem ... TransactWriteItems) go through :class:`DataPlane` instead,
+which sends them without the per-call request pipeline but with the client's endpoint,
+credentials and retry handlers; table operations and the ``client`` escape hatch use the
+client itself.
 """
 
 from __future__ import annotations
@@ -16,14 +21,18 @@ from collections.abc import Callable, Mapping
 from typing import Any, Self
 
 import aiohttp
+import anyio
 from aiobotocore.config import AioConfig
+from aiobotocore.credentials import AioCredentials
 from aiobotocore.session import AioSession
 from botocore import xform_name
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.loaders import Loader
 
 from .._errors import DynamormError, ThrottledError, map_client_error
-from .protocol import ClientOptions, Key, Payload, retry_attempts
+from .dataplane import DataPlane
+from .http import resolve_verify
+from .protocol import ITEM_OPERATIONS, ClientOptions, Key, Payload, retry_attempts
 
 __all__ = ["AiobotocoreTransport", "document_shape_model"]
 
@@ -85,9 +94,12 @@ class _DocumentShapeLoader(Loader):  # type: ignore[misc]
 class AiobotocoreTransport:
     """The default Transport: one aiobotocore DynamoDB client built from :class:`ClientOptions`.
 
-    ``async with AiobotocoreTransport(options) as transport`` works on its own too; a Session
-    given ``transport=`` opens and closes it. ``client`` is the raw aiobotocore client while open
-    (an escape hatch for operations the library does not wrap; item JSON stays in wire format).
+    Item operations go through the client's lean data plane (its endpoint, credentials and
+    retry handlers without its per-call pipeline, over a connection pool of their own sized
+    like the client's), everything else through the client. ``async with
+    AiobotocoreTransport(options) as transport`` works on its own too; a Session given
+    ``transport=`` opens and closes it. ``client`` is the raw aiobotocore client while open (an
+    escape hatch for operations the library does not wrap; item JSON stays in wire format).
     """
 
     def __init__(self, options: ClientOptions | None = None) -> None:
@@ -103,6 +115,7 @@ class AiobotocoreTransport:
         )
         self._client: Any = None
         self._client_cm: Any = None
+        self._data_plane: DataPlane | None = None
         self._methods: dict[str, Callable[..., Any]] = {}
 
     async def __aenter__(self) -> Self:
@@ -113,7 +126,7 @@ class AiobotocoreTransport:
         await self.aclose()
 
     async def open(self) -> None:
-        """Create the client (idempotent)."""
+        """Create the client and the data plane's pool (idempotent)."""
         if self._client is not None:
             return
         options = self._options
@@ -136,13 +149,41 @@ class AiobotocoreTransport:
         kwargs = {name: value for name, value in given.items() if value is not None}
         self._client_cm = session.create_client(_SERVICE, config=self._config, **kwargs)
         self._client = await self._client_cm.__aenter__()
+        try:
+            self._data_plane = await DataPlane.open(
+                self._client,
+                await self._credentials(session),
+                user_agent=session.get_component("user_agent_creator")
+                .with_client_config(self._client.meta.config)
+                .to_string(),
+                verify=resolve_verify(session.get_config_variable("ca_bundle")),
+            )
+        except BaseException:
+            await self.aclose()
+            raise
+
+    async def _credentials(self, session: AioSession) -> Any:
+        """The credentials the client signs with: the explicit keys, or the session's chain
+        (the same refreshable object the client holds)."""
+        options = self._options
+        if options.aws_access_key_id is not None and options.aws_secret_access_key is not None:
+            return AioCredentials(
+                options.aws_access_key_id,
+                options.aws_secret_access_key,
+                options.aws_session_token,
+            )
+        return await session.get_credentials()
 
     async def aclose(self) -> None:
-        """Close the client and its connection pool."""
+        """Close the client and its connection pools (shielded from cancellation)."""
         cm, self._client_cm, self._client = self._client_cm, None, None
+        plane, self._data_plane = self._data_plane, None
         self._methods.clear()
-        if cm is not None:
-            await cm.__aexit__(None, None, None)
+        with anyio.CancelScope(shield=True):
+            if plane is not None:
+                await plane.aclose()
+            if cm is not None:
+                await cm.__aexit__(None, None, None)
 
     @property
     def client(self) -> Any:
@@ -158,12 +199,8 @@ class AiobotocoreTransport:
         self, operation: str, payload: Payload, *, table: str | None = None, key: Key | None = None
     ) -> Payload:
         """Send one DynamoDB operation (``"GetItem"``...) and map any failure to our errors."""
-        method = self._methods.get(operation)
-        if method is None:
-            method = getattr(self.client, xform_name(operation))
-            self._methods[operation] = method
         try:
-            response: Payload = await method(**payload)
+            response = await self._send(operation, payload, table)
         except (ClientError, BotoCoreError, aiohttp.ClientError, OSError) as exc:
             error = map_client_error(exc, operation=operation, table=table, key=key)
             if isinstance(error, ThrottledError):
@@ -176,4 +213,17 @@ class AiobotocoreTransport:
         retries = retry_attempts(response)
         if retries:
             _log.debug("%s on %s succeeded after %d retries", operation, table, retries)
+        return response
+
+    async def _send(self, operation: str, payload: Payload, table: str | None) -> Payload:
+        plane = self._data_plane
+        if plane is not None and operation in ITEM_OPERATIONS:
+            route = await plane.route(operation, table, payload)
+            if route is not None:
+                return await plane.call(route, payload)
+        method = self._methods.get(operation)
+        if method is None:
+            method = getattr(self.client, xform_name(operation))
+            self._methods[operation] = method
+        response: Payload = await method(**payload)
         return response

@@ -13,25 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._errors import DynamormError
-from .protocol import DelegatingTransport, Key, Payload, Transport, retry_attempts
+from .protocol import ITEM_OPERATIONS, DelegatingTransport, Key, Payload, Transport, retry_attempts
 
 __all__ = ["ObservedTransport", "RequestEvent", "RequestHook"]
-
-# Operations that report consumed capacity when asked (ReturnConsumedCapacity).
-_CAPACITY_OPERATIONS = frozenset(
-    {
-        "GetItem",
-        "PutItem",
-        "UpdateItem",
-        "DeleteItem",
-        "Query",
-        "Scan",
-        "BatchGetItem",
-        "BatchWriteItem",
-        "TransactGetItems",
-        "TransactWriteItems",
-    }
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +49,7 @@ class ObservedTransport(DelegatingTransport):
         self, operation: str, payload: Payload, *, table: str | None = None, key: Key | None = None
     ) -> Payload:
         """Send through the wrapped transport, then hand the hook a RequestEvent."""
-        if operation in _CAPACITY_OPERATIONS and "ReturnConsumedCapacity" not in payload:
+        if operation in ITEM_OPERATIONS and "ReturnConsumedCapacity" not in payload:
             payload = {**payload, "ReturnConsumedCapacity": "TOTAL"}
         started = time.perf_counter()
         try:

@@ -14,7 +14,15 @@ from urllib.parse import urlsplit
 from .._checks import seconds, whole_number
 from .._errors import ValidationError
 
-__all__ = ["ClientOptions", "DelegatingTransport", "Key", "Payload", "Transport", "retry_attempts"]
+__all__ = [
+    "ITEM_OPERATIONS",
+    "ClientOptions",
+    "DelegatingTransport",
+    "Key",
+    "Payload",
+    "Transport",
+    "retry_attempts",
+]
 
 Payload = dict[str, Any]
 """DynamoDB JSON, a request or a response, item values in wire format (``{"S": "ada"}``)."""
@@ -22,6 +30,23 @@ Key = Mapping[str, Any]
 """An item's key as the caller gave it: context for the errors a call raises."""
 
 _RETRY_MODES = frozenset({"legacy", "standard", "adaptive"})
+
+ITEM_OPERATIONS = frozenset(
+    {
+        "GetItem",
+        "PutItem",
+        "UpdateItem",
+        "DeleteItem",
+        "Query",
+        "Scan",
+        "BatchGetItem",
+        "BatchWriteItem",
+        "TransactGetItems",
+        "TransactWriteItems",
+    }
+)
+"""DynamoDB's item operations (the data plane): they report ``ConsumedCapacity`` when asked,
+and the default transport sends them on its lean path."""
 
 
 @runtime_checkable
