@@ -68,7 +68,7 @@ from ._transport.client import AiobotocoreTransport
 from ._transport.observed import RequestEvent, RequestHook
 from ._transport.protocol import ClientOptions, Transport
 from ._write.table_diff import IndexDiff, SyncResult, TableDiff, TtlDiff
-from ._write.table_requests import BillingMode
+from ._write.table_requests import BillingMode, TableOptions
 from ._write.transaction import Transaction
 from ._write.update import ReturningUpdate, UpdateBuilder
 
@@ -134,6 +134,7 @@ __all__ = [
     "TTL",
     "TableDiff",
     "TableError",
+    "TableOptions",
     "ThrottledError",
     "Transaction",
     "TransactionCanceled",

@@ -34,7 +34,7 @@ from ._transport.protocol import ClientOptions, Key, Payload, Transport
 from ._write import items, tables
 from ._write.semantics import resolve_target
 from ._write.table_diff import SyncResult, TableDiff
-from ._write.table_requests import Billing, BillingMode
+from ._write.table_requests import TableOptions, read_table_options
 from ._write.transaction import Transaction, transact_get
 from ._write.update import UpdateBuilder, start_update
 
@@ -248,38 +248,21 @@ class Session:
         return self._table_prefix + model_info(model).require_table()
 
     async def create_table(
-        self,
-        model: type[Model],
-        *,
-        wait: bool = True,
-        billing_mode: BillingMode = "PAY_PER_REQUEST",
-        read_capacity: int = 5,
-        write_capacity: int = 5,
+        self, model: type[Model], **options: Unpack[TableOptions]
     ) -> dict[str, Any]:
-        """Create the model's table with its indexes and TTL; TableError if it exists.
-
-        ``read_capacity``/``write_capacity`` apply with ``billing_mode="PROVISIONED"``, to the
-        table and to each global index that declares none of its own.
-        """
-        billing = Billing(billing_mode, read_capacity, write_capacity)
+        """Create the model's table with its indexes and TTL (see :class:`TableOptions`);
+        TableError if it exists."""
+        billing, wait = read_table_options(options)
         return await tables.create_table(self, model, billing, wait=wait)
 
-    async def ensure_table(
-        self,
-        model: type[Model],
-        *,
-        wait: bool = True,
-        billing_mode: BillingMode = "PAY_PER_REQUEST",
-        read_capacity: int = 5,
-        write_capacity: int = 5,
-    ) -> bool:
+    async def ensure_table(self, model: type[Model], **options: Unpack[TableOptions]) -> bool:
         """Create the table when absent, as :meth:`create_table` does; True when created.
 
         A table that exists is compared with the model (:meth:`diff_table`): a different key
         raises TableError, other differences are logged at WARNING (:meth:`sync_table` adds
         what is missing).
         """
-        billing = Billing(billing_mode, read_capacity, write_capacity)
+        billing, wait = read_table_options(options)
         return await tables.ensure_table(self, model, billing, wait=wait)
 
     async def diff_table(self, model: type[Model]) -> TableDiff:

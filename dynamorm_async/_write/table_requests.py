@@ -4,17 +4,21 @@ the UpdateTable calls that add or remove one global index.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict, cast
 
+from .._errors import ValidationError
 from .._model.model import ModelInfo, Projection
 
 __all__ = [
     "Billing",
     "BillingMode",
+    "TableOptions",
     "create_index_request",
     "create_table_request",
     "delete_index_request",
+    "read_table_options",
     "ttl_request",
 ]
 
@@ -30,6 +34,34 @@ class Billing:
     mode: BillingMode = "PAY_PER_REQUEST"
     read_capacity: int = 5
     write_capacity: int = 5
+
+
+class TableOptions(TypedDict, total=False):
+    """How ``create_table`` and ``ensure_table`` make a table: ``wait`` until it is ACTIVE
+    (default True), ``billing_mode`` (default ``"PAY_PER_REQUEST"``), and with
+    ``"PROVISIONED"`` the ``read_capacity``/``write_capacity`` (default 5 each) of the table
+    and of each global index that declares none of its own."""
+
+    wait: bool
+    billing_mode: BillingMode
+    read_capacity: int
+    write_capacity: int
+
+
+def read_table_options(options: Mapping[str, object]) -> tuple[Billing, bool]:
+    """The billing and the ``wait`` flag :class:`TableOptions` ask for; ValidationError for
+    a keyword that is not one of them."""
+    unknown = sorted(set(options) - TableOptions.__optional_keys__)
+    if unknown:
+        known = ", ".join(sorted(TableOptions.__optional_keys__))
+        raise ValidationError(f"unknown table options {unknown}; the options are {known}")
+    typed = cast("TableOptions", options)
+    billing = Billing(
+        typed.get("billing_mode", "PAY_PER_REQUEST"),
+        typed.get("read_capacity", 5),
+        typed.get("write_capacity", 5),
+    )
+    return billing, typed.get("wait", True)
 
 
 def create_table_request(

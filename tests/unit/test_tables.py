@@ -12,12 +12,12 @@ from typing import Annotated, Any
 
 import pytest
 
-from dynamorm_async import TTL, GlobalIndex, HashKey, Model, TableError
+from dynamorm_async import TTL, GlobalIndex, HashKey, Model, TableError, ValidationError
 from dynamorm_async._batch.retry import RetryPolicy
 from dynamorm_async._model.model import model_info
 from dynamorm_async._read.cursor import CursorCodec
 from dynamorm_async._write import tables
-from dynamorm_async._write.table_requests import Billing, create_table_request
+from dynamorm_async._write.table_requests import Billing, create_table_request, read_table_options
 
 pytestmark = pytest.mark.timeout(10)
 
@@ -272,3 +272,11 @@ async def test_sync_of_an_absent_table_is_a_table_error() -> None:
     with pytest.raises(TableError) as caught:
         await tables.sync_table(ctx, Thing, drop_extra_indexes=False, dry_run=False)
     assert caught.value.code == "ResourceNotFoundException"
+
+
+def test_table_options_give_the_billing_and_the_wait_flag() -> None:
+    assert read_table_options({}) == (Billing(), True)
+    provisioned = {"billing_mode": "PROVISIONED", "read_capacity": 7, "wait": False}
+    assert read_table_options(provisioned) == (Billing("PROVISIONED", 7, 5), False)
+    with pytest.raises(ValidationError, match=r"unknown table options \['capacity'\]"):
+        read_table_options({"capacity": 3})
