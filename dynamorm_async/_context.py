@@ -22,9 +22,18 @@ class ExecutionContext(Protocol):
     """One DynamoDB connection as executors see it: calls, table names and limits."""
 
     async def call(
-        self, operation: str, payload: Payload, *, table: str | None = None, key: Key | None = None
+        self,
+        operation: str,
+        payload: Payload,
+        *,
+        table: str | None = None,
+        key: Key | None = None,
+        raw_items: bool = False,
     ) -> Payload:
-        """Send one DynamoDB operation; at most ``max_concurrency`` calls are in flight."""
+        """Send one DynamoDB operation; at most ``max_concurrency`` calls are in flight.
+
+        With ``raw_items`` a Query or Scan answer's ``Items`` may come back undecoded
+        (``msgspec.Raw``, the JSON array DynamoDB sent), or as the usual list."""
         ...
 
     def table_name(self, model: type[Model]) -> str:

@@ -30,7 +30,7 @@ from ._read.builders import Query, Scan
 from ._read.cursor import CursorCodec
 from ._transport.client import AiobotocoreTransport
 from ._transport.observed import ObservedTransport, RequestHook
-from ._transport.protocol import ClientOptions, Key, Payload, Transport
+from ._transport.protocol import ClientOptions, Key, Payload, Transport, defers_items
 from ._write import items, tables
 from ._write.semantics import resolve_target
 from ._write.table_diff import SyncResult, TableDiff
@@ -169,6 +169,7 @@ class Session:
         }
         chosen = _chosen_transport(transport, max_concurrency, client_keywords)
         self._transport = chosen if on_request is None else ObservedTransport(chosen, on_request)
+        self._defers_items = defers_items(self._transport)
 
     @property
     def table_prefix(self) -> str:
@@ -222,11 +223,19 @@ class Session:
             await self._transport.aclose()
 
     async def call(
-        self, operation: str, payload: Payload, *, table: str | None = None, key: Key | None = None
+        self,
+        operation: str,
+        payload: Payload,
+        *,
+        table: str | None = None,
+        key: Key | None = None,
+        raw_items: bool = False,
     ) -> Payload:
         """Send one raw DynamoDB operation through the transport (item JSON in wire format).
 
         At most ``max_concurrency`` calls of this Session are in flight; the others wait here.
+        With ``raw_items``, a Query or Scan answer's ``Items`` may be the undecoded JSON array
+        (``msgspec.Raw``) when the transport offers that.
         """
         limiter = self._limiter
         # A free token is taken without the extra trip through the event loop that
@@ -237,6 +246,10 @@ class Session:
         except anyio.WouldBlock:
             await limiter.acquire()
         try:
+            if raw_items and self._defers_items:
+                return await self._transport.call(  # type: ignore[call-arg]
+                    operation, payload, table=table, key=key, raw_items=True
+                )
             return await self._transport.call(operation, payload, table=table, key=key)
         finally:
             limiter.release()

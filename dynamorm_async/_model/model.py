@@ -22,6 +22,7 @@ from .._expressions.core import AttributePath
 from .._wire.codec import DECODE_ERRORS, struct_codec
 from .._wire.decode_errors import item_decode_error
 from .._wire.field_rules import MAX_NESTING, check_nesting, max_nesting
+from .._wire.shapes import WireShape, wire_shape
 from .._wire.taggers import (
     EPOCH_SECONDS,
     AttributeValue,
@@ -405,8 +406,26 @@ class ModelInfo:
                     table=self.table,
                 )
 
-    def decode(self, item: Mapping[str, AttributeValue]) -> Any:
-        """Wire item -> model instance (ItemDecodeError when the stored item does not fit)."""
+    @property
+    def wire_shape(self) -> WireShape | None:
+        """The model's typed wire shape (generated on first use), or None when its items are
+        read as dicts only (see :func:`.._wire.shapes.wire_shape`)."""
+        return wire_shape(self.cls, self.codec.epoch_fields)
+
+    def decode(self, item: Mapping[str, AttributeValue] | msgspec.Struct) -> Any:
+        """Wire item (a dict, or a typed item of :attr:`wire_shape`) -> model instance
+        (ItemDecodeError when the stored item does not fit)."""
+        if isinstance(item, msgspec.Struct):
+            shape = self.wire_shape
+            assert shape is not None, "typed items come from the model's own wire shape"
+            try:
+                return shape.decode(item)
+            except DECODE_ERRORS:
+                # The dict path gets the very wire item, to decode or report as always.
+                return self._decode_map(msgspec.to_builtins(item))
+        return self._decode_map(item)
+
+    def _decode_map(self, item: Mapping[str, AttributeValue]) -> Any:
         try:
             return self.codec.decode(item)
         except DECODE_ERRORS:

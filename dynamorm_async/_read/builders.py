@@ -27,6 +27,7 @@ from .._errors import ValidationError
 from .._expressions.core import Condition, as_condition
 from .._fanout import Tally
 from .._model.model import Model, ModelInfo, model_info
+from .._wire.shapes import WireShape
 from .cursor import CursorCodec
 from .invalid import OnInvalid, check_on_invalid, decode_page, skipping
 from .pager import ItemPager
@@ -161,11 +162,15 @@ class _Reader(Generic[R]):
             return cast("Callable[[Item], R]", DictDecoder(self._info, projection))
         return cast("Callable[[Item], R]", StructDecoder(projection, self._spec.model))
 
+    def _shape(self) -> WireShape | None:
+        """The typed wire shape whole-model results are read in (None for projections)."""
+        return self._info.wire_shape if self._spec.projection is None else None
+
     # --- terminals -------------------------------------------------------------------------
 
     def __aiter__(self) -> AsyncIterator[R]:
         """Stream every result, one DynamoDB page (per segment) in memory at a time."""
-        sources: list[PageSource[Item]] = list(self._source.pagers())
+        sources: list[PageSource[Item]] = list(self._source.pagers(shape=self._shape()))
         decode = skipping(self._decoder(), self._spec.on_invalid)
         return RoundStream(sources, decode, limit=self._spec.limit)
 
@@ -180,7 +185,8 @@ class _Reader(Generic[R]):
         """
         decode = skipping(self._decoder(), self._spec.on_invalid)
         tally = Tally(self._spec.limit)
-        async with merged_pages(self._source.pagers(), want=tally.want) as pages:
+        pagers = self._source.pagers(shape=self._shape())
+        async with merged_pages(pagers, want=tally.want) as pages:
             yield Flatten(pages, decode, tally)
 
     async def all(self) -> list[R]:

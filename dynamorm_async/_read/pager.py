@@ -13,6 +13,9 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+import msgspec
+
+from .._wire.shapes import WireShape
 from .plan import ReadPlan
 from .streams import OnDemand, want_all
 
@@ -29,9 +32,10 @@ FILTERED_MIN_READ = 100
 
 
 class RawPage(NamedTuple):
-    """One page of wire items and the key the stream resumes after."""
+    """One page of wire items (typed items of the pager's shape, when it has one) and the key
+    the stream resumes after."""
 
-    items: list[Item]
+    items: list[Any]
     last_key: Item | None
     """DynamoDB's LastEvaluatedKey: the next page starts after it; None on the last page."""
 
@@ -46,6 +50,9 @@ class Pager:
     """The request every page starts from (without Limit and ExclusiveStartKey)."""
     start_key: Item | None = None
     """Where the next request starts (ExclusiveStartKey); None at the start."""
+    shape: WireShape | None = None
+    """Items come as typed wire items of this shape where the transport can (see
+    :class:`~.._wire.shapes.WireShape`); None: wire dicts."""
     done: bool = field(default=False, init=False)
     """True once DynamoDB returned the last page."""
 
@@ -65,7 +72,12 @@ class Pager:
             request["Limit"] = limit
         if self.start_key is not None:
             request["ExclusiveStartKey"] = self.start_key
-        response = await self.context.call(self.plan.operation, request, table=self.plan.table)
+        if self.shape is None:
+            response = await self.context.call(self.plan.operation, request, table=self.plan.table)
+        else:
+            response = await self.context.call(
+                self.plan.operation, request, table=self.plan.table, raw_items=True
+            )
         self.start_key = response.get("LastEvaluatedKey")
         self.done = self.start_key is None
         return response
@@ -76,13 +88,15 @@ class ItemPager(Pager):
 
     __slots__ = ()
 
-    async def next_page(self, want: int | None) -> list[Item]:
+    async def next_page(self, want: int | None) -> list[Any]:
         """Read one page; ``want`` is how many results the consumer still needs, or None."""
         return (await self.next_raw_page(want)).items
 
     async def next_raw_page(self, want: int | None) -> RawPage:
         """Read one page, with the key the next one starts after."""
-        items: list[Item] = (await self._read(want)).get("Items", [])
+        items = (await self._read(want)).get("Items", [])
+        if isinstance(items, msgspec.Raw) and self.shape is not None:
+            items = self.shape.items(items)
         return RawPage(items, self.start_key)
 
     def pages(self, want: Callable[[], int | None] = want_all) -> AsyncIterator[RawPage]:

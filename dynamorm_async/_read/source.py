@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._fanout import Tally
+from .._wire.shapes import WireShape
 from .pager import CountPager, ItemPager, Pager
 from .plan import Operation, Output, ReadPlan, ReadSpec, build_plan
 from .streams import merged_pages
@@ -50,19 +51,28 @@ class ReadSource:
         return build_plan(self.operation, self.spec, self.table, output)
 
     def pagers(
-        self, output: Output = "items", *, start_keys: Sequence[Item | None] | None = None
+        self,
+        output: Output = "items",
+        *,
+        start_keys: Sequence[Item | None] | None = None,
+        shape: WireShape | None = None,
     ) -> list[ItemPager]:
         """One pager of wire items per segment (one for a query or a sequential scan).
 
         ``output`` is what :func:`.build_plan` takes: the builder's results, its keys, or
         exactly the given attribute paths (checked by the caller). ``start_keys[i]``, when
         given, resumes segment ``i`` after that LastEvaluatedKey. ``limit()`` is the
-        consumer's to apply: pass its ``want`` to :meth:`ItemPager.pages`.
+        consumer's to apply: pass its ``want`` to :meth:`ItemPager.pages`. With ``shape`` the
+        pages hold typed wire items of it where the transport allows (whole items only).
         """
-        return self.pagers_of(self.plan(output), ItemPager, start_keys)
+        return self.pagers_of(self.plan(output), ItemPager, start_keys, shape)
 
     def pagers_of(
-        self, plan: ReadPlan, pager: type[P], start_keys: Sequence[Item | None] | None = None
+        self,
+        plan: ReadPlan,
+        pager: type[P],
+        start_keys: Sequence[Item | None] | None = None,
+        shape: WireShape | None = None,
     ) -> list[P]:
         """Pagers of class ``pager`` for ``plan``, one per segment."""
         segments = self.spec.segments
@@ -74,7 +84,7 @@ class ReadSource:
             ]
         keys = start_keys if start_keys is not None else [None] * segments
         return [
-            pager(self.context, plan, request, start_key=key)
+            pager(self.context, plan, request, start_key=key, shape=shape)
             for request, key in zip(requests, keys, strict=True)
         ]
 

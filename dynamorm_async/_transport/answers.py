@@ -10,7 +10,9 @@ from __future__ import annotations
 import zlib
 from typing import Any, NamedTuple
 
-__all__ = ["RawResponse", "crc32_matches", "settled", "success_metadata"]
+import msgspec
+
+__all__ = ["RawResponse", "crc32_matches", "read_answer", "settled", "success_metadata"]
 
 _CRC32_HEADER = "x-amz-crc32"
 
@@ -50,3 +52,28 @@ def success_metadata(raw: RawResponse) -> dict[str, Any]:
     metadata["HTTPStatusCode"] = raw.status
     metadata["HTTPHeaders"] = raw.headers
     return metadata
+
+
+class _ReadAnswer(msgspec.Struct):
+    """A Query or Scan answer (every member DynamoDB documents), ``Items`` left as JSON."""
+
+    Items: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+    Count: int | msgspec.UnsetType = msgspec.UNSET
+    ScannedCount: int | msgspec.UnsetType = msgspec.UNSET
+    LastEvaluatedKey: dict[str, Any] | msgspec.UnsetType = msgspec.UNSET
+    ConsumedCapacity: Any = msgspec.UNSET
+
+
+_read_answer = msgspec.json.Decoder(_ReadAnswer)
+
+
+def read_answer(body: bytes) -> dict[str, Any]:
+    """A Query or Scan answer's members, its ``Items`` the undecoded JSON array
+    (``msgspec.Raw``) for the reader to decode into its own types; DecodeError (or its
+    ValidationError subclass) when the body is not such an answer."""
+    answer = _read_answer.decode(body)
+    return {
+        name: value
+        for name in _ReadAnswer.__struct_fields__
+        if (value := getattr(answer, name)) is not msgspec.UNSET
+    }

@@ -32,7 +32,14 @@ from botocore.loaders import Loader
 from .._errors import DynamormError, ThrottledError, map_client_error
 from .dataplane import DataPlane
 from .http import resolve_verify
-from .protocol import ITEM_OPERATIONS, ClientOptions, Key, Payload, retry_attempts
+from .protocol import (
+    ITEM_OPERATIONS,
+    READ_OPERATIONS,
+    ClientOptions,
+    Key,
+    Payload,
+    retry_attempts,
+)
 
 __all__ = ["AiobotocoreTransport", "document_shape_model"]
 
@@ -195,12 +202,24 @@ class AiobotocoreTransport:
             )
         return self._client
 
+    @property
+    def defers_items(self) -> bool:
+        """True: Query and Scan answers sent on the lean path keep ``Items`` undecoded when
+        asked (``raw_items``; see :class:`~.protocol.Transport`)."""
+        return True
+
     async def call(
-        self, operation: str, payload: Payload, *, table: str | None = None, key: Key | None = None
+        self,
+        operation: str,
+        payload: Payload,
+        *,
+        table: str | None = None,
+        key: Key | None = None,
+        raw_items: bool = False,
     ) -> Payload:
         """Send one DynamoDB operation (``"GetItem"``...) and map any failure to our errors."""
         try:
-            response = await self._send(operation, payload, table)
+            response = await self._send(operation, payload, table, raw_items)
         except (ClientError, BotoCoreError, aiohttp.ClientError, OSError) as exc:
             error = map_client_error(exc, operation=operation, table=table, key=key)
             if isinstance(error, ThrottledError):
@@ -215,12 +234,15 @@ class AiobotocoreTransport:
             _log.debug("%s on %s succeeded after %d retries", operation, table, retries)
         return response
 
-    async def _send(self, operation: str, payload: Payload, table: str | None) -> Payload:
+    async def _send(
+        self, operation: str, payload: Payload, table: str | None, raw_items: bool
+    ) -> Payload:
         plane = self._data_plane
         if plane is not None and operation in ITEM_OPERATIONS:
             route = await plane.route(operation, table, payload)
             if route is not None:
-                return await plane.call(route, payload)
+                raw_items = raw_items and operation in READ_OPERATIONS
+                return await plane.call(route, payload, raw_items=raw_items)
         method = self._methods.get(operation)
         if method is None:
             method = getattr(self.client, xform_name(operation))

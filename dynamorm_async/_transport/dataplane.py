@@ -40,7 +40,7 @@ from botocore.httpsession import ProxyConfiguration
 from botocore.utils import get_environ_proxies
 from yarl import URL
 
-from .answers import RawResponse, settled, success_metadata
+from .answers import RawResponse, read_answer, settled, success_metadata
 from .http import HttpPool
 from .protocol import Payload
 from .retries import Attempt, OperationEvents, RetryEvents, answer_of
@@ -153,9 +153,7 @@ class DataPlane:
         }
         # The same resolution the client runs on every call: endpoint ruleset, account-id
         # routing, FIPS and dual-stack settings, signing region from the auth schemes.
-        endpoint, extra_headers, _ = await client._resolve_endpoint_ruleset(
-            model, payload, context
-        )
+        endpoint, extra_headers, _ = await client._resolve_endpoint_ruleset(model, payload, context)
         signing = context.get("signing") or {}
         signature = context.get("auth_type") or client.meta.config.signature_version
         region = signing.get("region") or client.meta.region_name
@@ -182,9 +180,10 @@ class DataPlane:
             idempotent_members=tuple(model.idempotent_members),
         )
 
-    async def call(self, route: Route, payload: Payload) -> Payload:
+    async def call(self, route: Route, payload: Payload, *, raw_items: bool = False) -> Payload:
         """Send one operation with botocore's retries; a failure raises what the client would
-        (its ``ClientError`` classes, or botocore's connection errors)."""
+        (its ``ClientError`` classes, or botocore's connection errors). With ``raw_items`` a
+        Query or Scan answer keeps its ``Items`` undecoded (``msgspec.Raw``)."""
         for name in route.idempotent_members:
             if name not in payload:
                 payload = {**payload, name: str(uuid.uuid4())}
@@ -193,7 +192,7 @@ class DataPlane:
         context: dict[str, Any] = {"client_config": self._client.meta.config, "retries": retries}
         attempts = 1
         while True:
-            raw, attempt = await self._attempt(route, body, retries)
+            raw, attempt = await self._attempt(route, body, retries, raw_items)
             if raw is not None and not self._ask_when_settled and settled(raw):
                 break
             request_dict = {
@@ -231,7 +230,7 @@ class DataPlane:
         return parsed
 
     async def _attempt(
-        self, route: Route, body: bytes, retries: dict[str, Any]
+        self, route: Route, body: bytes, retries: dict[str, Any], raw_items: bool
     ) -> tuple[RawResponse | None, Attempt]:
         """One request: the answer (None when there is none) and the attempt as botocore's
         handlers see it."""
@@ -253,14 +252,16 @@ class DataPlane:
         except Exception as exc:
             _botocore_log.debug("Exception received when sending HTTP request.", exc_info=True)
             return None, (None, exc)
-        return raw, ((answer_of(route.url, raw), await self._parsed(route, raw)), None)
+        parsed = await self._parsed(route, raw, raw_items)
+        return raw, ((answer_of(route.url, raw), parsed), None)
 
-    async def _parsed(self, route: Route, raw: RawResponse) -> dict[str, Any]:
-        """botocore's parse of an answer: msgspec for a JSON object answered with success,
-        botocore's parser for errors and anything else."""
+    async def _parsed(self, route: Route, raw: RawResponse, raw_items: bool) -> dict[str, Any]:
+        """botocore's parse of an answer: msgspec for a JSON object answered with success
+        (``Items`` left undecoded with ``raw_items``), botocore's parser for errors and
+        anything else."""
         if raw.status < 300:
             try:
-                parsed = _decode(raw.body)
+                parsed = read_answer(raw.body) if raw_items else _decode(raw.body)
             except msgspec.DecodeError:
                 parsed = None
             if isinstance(parsed, dict):
@@ -284,4 +285,3 @@ class DataPlane:
             # adds them.
             parsed.update(await self._parser.parse(response_dict, shape))
         return parsed
-

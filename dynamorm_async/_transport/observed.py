@@ -46,14 +46,25 @@ class ObservedTransport(DelegatingTransport):
         self._hook = hook
 
     async def call(
-        self, operation: str, payload: Payload, *, table: str | None = None, key: Key | None = None
+        self,
+        operation: str,
+        payload: Payload,
+        *,
+        table: str | None = None,
+        key: Key | None = None,
+        raw_items: bool = False,
     ) -> Payload:
         """Send through the wrapped transport, then hand the hook a RequestEvent."""
         if operation in ITEM_OPERATIONS and "ReturnConsumedCapacity" not in payload:
             payload = {**payload, "ReturnConsumedCapacity": "TOTAL"}
         started = time.perf_counter()
         try:
-            response = await self._inner.call(operation, payload, table=table, key=key)
+            if raw_items:
+                response = await self._inner.call(  # type: ignore[call-arg]
+                    operation, payload, table=table, key=key, raw_items=True
+                )
+            else:
+                response = await self._inner.call(operation, payload, table=table, key=key)
         except DynamormError as error:
             retries = retry_attempts(getattr(error.__cause__, "response", None))
             self._emit(operation, table, started, retries, None, error)

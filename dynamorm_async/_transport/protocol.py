@@ -16,11 +16,13 @@ from .._errors import ValidationError
 
 __all__ = [
     "ITEM_OPERATIONS",
+    "READ_OPERATIONS",
     "ClientOptions",
     "DelegatingTransport",
     "Key",
     "Payload",
     "Transport",
+    "defers_items",
     "retry_attempts",
 ]
 
@@ -48,6 +50,9 @@ ITEM_OPERATIONS = frozenset(
 """DynamoDB's item operations (the data plane): they report ``ConsumedCapacity`` when asked,
 and the default transport sends them on its lean path."""
 
+READ_OPERATIONS = frozenset({"Query", "Scan"})
+"""The operations whose ``Items`` a transport may hand back undecoded (``raw_items``)."""
+
 
 @runtime_checkable
 class Transport(Protocol):
@@ -63,6 +68,11 @@ class Transport(Protocol):
 
     A Session opens its transport on ``__aenter__`` and closes it on exit; ``call`` may run
     concurrently from many tasks, at most ``max_concurrency`` at once.
+
+    A transport whose ``defers_items`` attribute is true also takes ``raw_items=True`` on
+    Query and Scan calls: it may then answer ``Items`` as the JSON array it received
+    (``msgspec.Raw``), for the reader to decode straight into its model's types; a list
+    stays a valid answer. The Session passes ``raw_items`` to no other transport.
     """
 
     async def open(self) -> None:
@@ -81,10 +91,16 @@ class Transport(Protocol):
 
 
 class DelegatingTransport:
-    """Opens and closes another transport; a subclass defines ``call`` around the inner one's."""
+    """Opens and closes another transport; a subclass defines ``call`` around the inner one's
+    (passing ``raw_items`` on, which the inner one takes when it ``defers_items``)."""
 
     def __init__(self, inner: Transport) -> None:
         self._inner = inner
+
+    @property
+    def defers_items(self) -> bool:
+        """Whether the wrapped transport takes ``raw_items`` (see :class:`Transport`)."""
+        return defers_items(self._inner)
 
     async def open(self) -> None:
         """Open the wrapped transport."""
@@ -151,3 +167,8 @@ def retry_attempts(response: object) -> int:
     meta = response.get("ResponseMetadata")
     attempts = meta.get("RetryAttempts", 0) if isinstance(meta, Mapping) else 0
     return attempts if isinstance(attempts, int) else 0
+
+
+def defers_items(transport: object) -> bool:
+    """True when ``transport`` takes ``raw_items=True`` (see :class:`Transport`)."""
+    return getattr(transport, "defers_items", False) is True

@@ -85,10 +85,11 @@ class StructCodec:
     generated code, kept for debugging.
     """
 
-    __slots__ = ("cls", "decode", "encode", "rules", "source")
+    __slots__ = ("cls", "decode", "encode", "epoch_fields", "rules", "source")
 
-    def __init__(self, cls: type[msgspec.Struct]) -> None:
+    def __init__(self, cls: type[msgspec.Struct], epoch_fields: frozenset[str]) -> None:
         self.cls = cls
+        self.epoch_fields = epoch_fields
         self.rules: tuple[FieldRule, ...] = ()
         self.source = ""
         self.encode: Callable[[Any], dict[str, Any]] = _not_ready
@@ -113,7 +114,7 @@ def struct_codec(
     codec = _codecs.get(key)
     if codec is None:
         # Registered before compiling so that recursive struct types refer to themselves.
-        codec = _codecs[key] = StructCodec(cls)
+        codec = _codecs[key] = StructCodec(cls, epoch_fields)
         try:
             _compile(codec, epoch_fields)
         except BaseException:
@@ -311,6 +312,15 @@ def _decode_field(
             expr = f'(None if "NULL" in {av} else {expr})'
     else:
         expr = _decode_expr(dec, annotation, av)
+    return field_argument(dec, f, annotation, av, expr)
+
+
+def field_argument(
+    dec: _Source, f: msgspec.structs.FieldInfo, annotation: Any, av: str, expr: str
+) -> str:
+    """The keyword argument passing ``expr`` (the decoded value of the attribute in ``av``,
+    None when the item lacks it) for field ``f``: a missing attribute takes the field's
+    default, None for a required Optional field, and fails otherwise."""
     if f.default is not msgspec.NODEFAULT:
         missing = dec.ref(f.default)  # shared, exactly as the struct's __init__ shares it
     elif f.default_factory is not msgspec.NODEFAULT:

@@ -36,13 +36,23 @@ class RecordingTransport(DelegatingTransport):
         return [r.payload for r in self.requests if r.operation == operation]
 
     async def call(
-        self, operation: str, payload: Payload, *, table: str | None = None, key: Key | None = None
+        self,
+        operation: str,
+        payload: Payload,
+        *,
+        table: str | None = None,
+        key: Key | None = None,
+        raw_items: bool = False,
     ) -> Payload:
         """Record the request, then send it through the wrapped transport."""
         self.requests.append(SentRequest(operation, copy.deepcopy(payload)))
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
+            if raw_items:
+                return await self._inner.call(  # type: ignore[call-arg]
+                    operation, payload, table=table, key=key, raw_items=True
+                )
             return await self._inner.call(operation, payload, table=table, key=key)
         finally:
             self.in_flight -= 1

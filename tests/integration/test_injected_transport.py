@@ -9,6 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated
 
+import msgspec
 import pytest
 
 from dynamorm_async import (
@@ -94,3 +95,32 @@ async def test_the_aiobotocore_transport_on_its_own(
         assert limits["TableMaxReadCapacityUnits"] > 0
     found = await dynamodb_session.get(Entry, book="raw", line=7)
     assert found.amount == Decimal("1.5")
+
+
+async def test_query_and_scan_answers_keep_items_as_json_when_asked(
+    dynamodb_endpoint: str, dynamodb_session: Session
+) -> None:
+    await dynamodb_session.create_table(Entry)
+    await dynamodb_session.batch_put([Entry(book="json", line=n) for n in range(3)])
+    table = dynamodb_session.table_name(Entry)
+    query = {
+        "TableName": table,
+        "KeyConditionExpression": "book = :b",
+        "ExpressionAttributeValues": {":b": {"S": "json"}},
+        "Limit": 2,
+    }
+    async with AiobotocoreTransport(options(dynamodb_endpoint)) as transport:
+        assert transport.defers_items
+        raw = await transport.call("Query", query, table=table, raw_items=True)
+        plain = await transport.call("Query", query, table=table)
+    assert isinstance(raw["Items"], msgspec.Raw)
+    assert msgspec.json.decode(raw["Items"]) == plain["Items"]
+    assert raw["LastEvaluatedKey"] == plain["LastEvaluatedKey"]
+    assert (raw["Count"], raw["ScannedCount"]) == (plain["Count"], plain["ScannedCount"]) == (2, 2)
+    assert raw["ResponseMetadata"]["HTTPStatusCode"] == 200
+    # Through a Session (and any wrapper) the whole-model reads take this path.
+    recorder = RecordingTransport(AiobotocoreTransport(options(dynamodb_endpoint)))
+    assert recorder.defers_items
+    async with Session(transport=recorder, table_prefix=dynamodb_session.table_prefix) as db:
+        found = await db.query(Entry).where(Entry.book == "json").all()
+    assert found == [Entry(book="json", line=n) for n in range(3)]
