@@ -24,7 +24,11 @@ _KEEP_ALIVE = 30
 
 @asynccontextmanager
 async def serving(
-    app: Callable[..., Awaitable[Any]], *, host: str = "127.0.0.1", port: int = 0, log_level: str = "warning"
+    app: Callable[..., Awaitable[Any]],
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    log_level: str = "warning",
 ) -> AsyncIterator[str]:
     """Serve ``app`` on ``host:port`` (0: a free port) and yield its base URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
