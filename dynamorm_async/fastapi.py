@@ -284,7 +284,10 @@ def _encoding(endpoint: Callable[..., Any], status_code: int | None) -> Callable
         return sub
 
     wrapper: Callable[..., Any]
-    if inspect.iscoroutinefunction(endpoint):
+    # An object with an async __call__ is a coroutine function too, for FastAPI as here.
+    if inspect.iscoroutinefunction(endpoint) or inspect.iscoroutinefunction(
+        getattr(endpoint, "__call__", None)  # noqa: B004 - the method itself is inspected
+    ):
 
         async def wrapper(*args: Any, **kwargs: Any) -> Response:
             sub = sub_response(kwargs)
