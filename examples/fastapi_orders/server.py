@@ -1,4 +1,5 @@
-"""Run the FastAPI app on a real uvicorn server inside the caller's event loop.
+"""Run an ASGI app (the FastAPI service, or any other) on a real uvicorn server inside the
+caller's event loop.
 
 ``serving(app)`` binds a free loopback port, serves until the block exits, then shuts the server
 down gracefully (lifespan shutdown included, so the Session closes). The demo and the service
@@ -8,12 +9,12 @@ tests use it; ``python -m examples.fastapi_orders`` uses plain ``uvicorn.run`` i
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 import anyio
 import uvicorn
-from fastapi import FastAPI
 
 __all__ = ["serving"]
 
@@ -23,7 +24,11 @@ _KEEP_ALIVE = 30
 
 @asynccontextmanager
 async def serving(
-    app: FastAPI, *, host: str = "127.0.0.1", port: int = 0, log_level: str = "warning"
+    app: Callable[..., Awaitable[Any]],
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    log_level: str = "warning",
 ) -> AsyncIterator[str]:
     """Serve ``app`` on ``host:port`` (0: a free port) and yield its base URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

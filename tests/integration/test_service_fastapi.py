@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import msgspec
 import pytest
@@ -21,7 +23,16 @@ from dynamorm_async import (
     ValidationError,
 )
 from examples.fastapi_orders.app import create_app
-from examples.fastapi_orders.orders import Order, problem_for
+from examples.fastapi_orders.orders import (
+    ImportResult,
+    NewOrder,
+    Order,
+    OrderPage,
+    StatusChange,
+    StatusTotal,
+    Totals,
+    problem_for,
+)
 from examples.fastapi_orders.server import serving
 from tests.integration.service_scenarios import (
     check_concurrent_requests,
@@ -74,6 +85,76 @@ async def test_200_concurrent_requests_through_one_session(
     events: list[RequestEvent] = []
     async with running(dynamodb_endpoint, dynamodb_session, events) as url, client(url) as http:
         await check_concurrent_requests(http, dynamodb_session, events)
+
+
+def ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def json_schema(operation: dict[str, Any], status: str | None = None) -> Any:
+    """The JSON schema of an operation's request body, or of its answer with ``status``."""
+    part = operation["requestBody"] if status is None else operation["responses"][status]
+    return part["content"]["application/json"]["schema"]
+
+
+async def test_the_openapi_document_lists_the_models(
+    dynamodb_endpoint: str, dynamodb_session: Session
+) -> None:
+    async with running(dynamodb_endpoint, dynamodb_session) as url, client(url) as http:
+        answer = await http.get("/openapi.json")
+        docs = await http.get("/docs")
+    assert answer.status_code == 200 and docs.status_code == 200
+    document = answer.json()
+    schemas = document["components"]["schemas"]
+
+    # Every field of every body and answer, as msgspec encodes it.
+    for struct in (Order, NewOrder, StatusChange, OrderPage, ImportResult, Totals, StatusTotal):
+        fields = msgspec.structs.fields(struct)
+        assert list(schemas[struct.__name__]["properties"]) == [f.encode_name for f in fields]
+        required = [f.encode_name for f in fields if f.required]
+        assert sorted(schemas[struct.__name__].get("required", [])) == sorted(required)
+    order = schemas["Order"]["properties"]
+    assert order["status"] == {"enum": ["cancelled", "new", "paid", "shipped"], "default": "new"}
+    assert order["total"] == {"type": "string", "format": "decimal", "default": "0"}
+    assert schemas["NewOrder"]["properties"]["qty"]["minimum"] == 1
+    assert schemas["OrderPage"]["properties"]["items"]["items"] == ref("Order")
+    # Order.total on the class is an attribute path; none of that reaches the document.
+    assert "AttributePath" not in json.dumps(document)
+
+    paths = document["paths"]
+    create = paths["/orders"]["post"]
+    assert json_schema(create) == ref("NewOrder")
+    assert json_schema(create, "201") == ref("Order")
+    assert json_schema(create, "409") == ref("Problem")
+    assert json_schema(paths["/orders/import"]["post"]) == {
+        "type": "array",
+        "items": ref("NewOrder"),
+    }
+    assert json_schema(paths["/orders/import"]["post"], "200") == ref("ImportResult")
+    one = "/orders/{customer}/{order_id}"
+    assert json_schema(paths[one]["get"], "200") == ref("Order")
+    assert json_schema(paths[one]["get"], "404") == ref("Problem")
+    assert json_schema(paths[one]["patch"]) == ref("StatusChange")
+    assert json_schema(paths["/customers/{customer}/orders"]["get"], "200") == ref("OrderPage")
+    assert json_schema(paths["/totals"]["get"], "200") == ref("Totals")
+
+
+async def test_body_errors_name_the_field_path(
+    dynamodb_endpoint: str, dynamodb_session: Session
+) -> None:
+    lines = {"customer": "ada", "order_id": "A-1", "total": "1", "qty": 0}
+    async with running(dynamodb_endpoint, dynamodb_session) as url, client(url) as http:
+        one = await http.post("/orders", json=lines)
+        many = await http.post("/orders/import", json=[lines | {"qty": 1}, lines])
+        missing = await http.post("/orders", json={"customer": "ada", "total": "1"})
+        malformed = await http.post("/orders", content=b'{"customer": ')
+    assert (one.status_code, one.json()) == (
+        422,
+        {"error": "invalid_body", "detail": "body.qty: Expected `int` >= 1"},
+    )
+    assert many.json()["detail"] == "body.1.qty: Expected `int` >= 1"
+    assert missing.json()["detail"].startswith("body.order_id: Object missing required field")
+    assert (malformed.status_code, malformed.json()["error"]) == (400, "malformed_json")
 
 
 async def test_a_failing_startup_is_reported() -> None:

@@ -53,6 +53,7 @@ LAYER_OF: Mapping[str, str] = {
     "_session": "session",
     "_migrate": "migrate",
     "testing": "testing",
+    "fastapi": "integrations",
 }
 
 # The pure planners, payload builders and accumulators of the operation packages.
@@ -94,6 +95,9 @@ _TABLE = {
     "session": "errors wire expressions model plans protocol context fanout executors transport",
     "migrate": "errors wire expressions model plans protocol context fanout executors session",
     "testing": "errors protocol transport session",
+    # Optional web-framework adapters: they translate models for a framework and run nothing.
+    # No layer imports them (not even the api), so the package never imports a framework.
+    "integrations": "errors wire expressions model",
     "api": (
         "errors wire expressions model plans protocol context fanout executors transport session "
         "migrate"
