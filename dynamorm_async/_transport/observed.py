@@ -13,7 +13,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._errors import DynamormError
-from .protocol import ITEM_OPERATIONS, DelegatingTransport, Key, Payload, Transport, retry_attempts
+from .protocol import (
+    DelegatingTransport,
+    Key,
+    Payload,
+    Transport,
+    failure_response,
+    retry_attempts,
+    with_consumed_capacity,
+)
 
 __all__ = ["ObservedTransport", "RequestEvent", "RequestHook"]
 
@@ -49,13 +57,12 @@ class ObservedTransport(DelegatingTransport):
         self, operation: str, payload: Payload, *, table: str | None = None, key: Key | None = None
     ) -> Payload:
         """Send through the wrapped transport, then hand the hook a RequestEvent."""
-        if operation in ITEM_OPERATIONS and "ReturnConsumedCapacity" not in payload:
-            payload = {**payload, "ReturnConsumedCapacity": "TOTAL"}
+        payload = with_consumed_capacity(operation, payload)
         started = time.perf_counter()
         try:
             response = await self._inner.call(operation, payload, table=table, key=key)
         except DynamormError as error:
-            retries = retry_attempts(getattr(error.__cause__, "response", None))
+            retries = retry_attempts(failure_response(error))
             self._emit(operation, table, started, retries, None, error)
             raise
         consumed = response.get("ConsumedCapacity")

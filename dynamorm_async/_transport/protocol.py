@@ -21,7 +21,9 @@ __all__ = [
     "Key",
     "Payload",
     "Transport",
+    "failure_response",
     "retry_attempts",
+    "with_consumed_capacity",
 ]
 
 Payload = dict[str, Any]
@@ -47,6 +49,14 @@ ITEM_OPERATIONS = frozenset(
 )
 """DynamoDB's item operations (the data plane): they report ``ConsumedCapacity`` when asked,
 and the default transport sends them on its lean path."""
+
+
+def with_consumed_capacity(operation: str, payload: Payload) -> Payload:
+    """The payload of an item operation asking for ``ReturnConsumedCapacity=TOTAL``, unless
+    it asks for something already; other operations' payloads as they are."""
+    if operation in ITEM_OPERATIONS and "ReturnConsumedCapacity" not in payload:
+        return {**payload, "ReturnConsumedCapacity": "TOTAL"}
+    return payload
 
 
 @runtime_checkable
@@ -151,3 +161,9 @@ def retry_attempts(response: object) -> int:
     meta = response.get("ResponseMetadata")
     attempts = meta.get("RetryAttempts", 0) if isinstance(meta, Mapping) else 0
     return attempts if isinstance(attempts, int) else 0
+
+
+def failure_response(error: BaseException) -> object:
+    """The botocore-shaped response a failure was raised from (its ``__cause__``'s), or None:
+    where a transport reports the retries and request id of a failed call."""
+    return getattr(error.__cause__, "response", None)
