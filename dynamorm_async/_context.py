@@ -7,19 +7,21 @@ that imports them all. ``Session`` implements it; a test or another front end ma
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from ._batch.retry import RetryPolicy
     from ._model.model import Model
     from ._read.cursor import CursorCodec
+    from ._spans import FanOutSpan
     from ._transport.protocol import Key, Payload
 
 __all__ = ["ExecutionContext"]
 
 
 class ExecutionContext(Protocol):
-    """One DynamoDB connection as executors see it: calls, table names and limits."""
+    """One DynamoDB connection as executors see it: calls, table names, limits, tracing."""
 
     async def call(
         self, operation: str, payload: Payload, *, table: str | None = None, key: Key | None = None
@@ -44,4 +46,11 @@ class ExecutionContext(Protocol):
     @property
     def cursor_codec(self) -> CursorCodec:
         """Signs and verifies pagination cursors."""
+        ...
+
+    def fan_out_span(
+        self, operation: str, models: Sequence[type[Model]] = (), *, segments: int = 1
+    ) -> FanOutSpan:
+        """The tracing span a fan-out of ``operation`` on ``models`` runs under (``Scan
+        Order``, ``batch_write Order``), for ``_fanout``; ``NO_SPAN`` when tracing is off."""
         ...
