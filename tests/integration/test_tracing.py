@@ -10,38 +10,23 @@ subprocess (``tests/unit/test_tracing_optional.py``).
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
 from dynamorm_async import ConditionFailed, RequestEvent, Session, TableError
 from dynamorm_async.testing import local_session
 from tests.faultproxy import FaultConfig, FaultProxy
-from tests.models import Counter, Reading
+from tests.models import Counter, Reading, Strict
+from tests.spans import named, parent_id, span_id
 
 pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture
-def exporter() -> Iterator[InMemorySpanExporter]:
-    found = InMemorySpanExporter()
-    yield found
-    found.shutdown()
-
-
-@pytest.fixture
-def provider(exporter: InMemorySpanExporter) -> Iterator[TracerProvider]:
-    made = TracerProvider()
-    made.add_span_processor(SimpleSpanProcessor(exporter))
-    yield made
-    made.shutdown()
 
 
 @pytest.fixture
@@ -51,14 +36,22 @@ async def tables(dynamodb_session: Session) -> Session:
     return dynamodb_session
 
 
-@asynccontextmanager
-async def traced(
-    endpoint: str, untraced: Session, provider: TracerProvider, **options: Any
-) -> AsyncIterator[Session]:
-    async with local_session(
-        endpoint, table_prefix=untraced.table_prefix, tracer_provider=provider, **options
-    ) as db:
-        yield db
+Opener = Callable[..., AbstractAsyncContextManager[Session]]
+
+
+@pytest.fixture
+def traced(dynamodb_endpoint: str, tables: Session, tracer_provider: TracerProvider) -> Opener:
+    """Opens a Session tracing through ``tracer_provider``, on the tables of ``tables``."""
+
+    def open_session(**options: Any) -> AbstractAsyncContextManager[Session]:
+        return local_session(
+            dynamodb_endpoint,
+            table_prefix=tables.table_prefix,
+            tracer_provider=tracer_provider,
+            **options,
+        )
+
+    return open_session
 
 
 def readings(count: int, sensor: str = "s1") -> list[Reading]:
@@ -68,19 +61,6 @@ def readings(count: int, sensor: str = "s1") -> list[Reading]:
 def spread(count: int) -> list[Reading]:
     """Readings of as many sensors: the segments of a scan split them by partition key."""
     return [Reading(sensor=f"s{i}", at=0) for i in range(count)]
-
-
-def named(spans: Sequence[ReadableSpan], name: str) -> list[ReadableSpan]:
-    return [span for span in spans if span.name == name]
-
-
-def parent_id(span: ReadableSpan) -> int | None:
-    return None if span.parent is None else span.parent.span_id
-
-
-def span_id(span: ReadableSpan) -> int:
-    assert span.context is not None
-    return int(span.context.span_id)
 
 
 def number(span: ReadableSpan, name: str) -> int:
@@ -97,20 +77,20 @@ def capacity_units(span: ReadableSpan) -> float:
 
 
 async def test_item_calls_are_client_spans_under_the_callers_span(
-    dynamodb_endpoint: str,
+    traced: Opener,
     tables: Session,
-    provider: TracerProvider,
-    exporter: InMemorySpanExporter,
+    tracer_provider: TracerProvider,
+    span_exporter: InMemorySpanExporter,
 ) -> None:
     table = tables.table_name(Reading)
-    tracer = provider.get_tracer("the service")
-    async with traced(dynamodb_endpoint, tables, provider) as db:
+    tracer = tracer_provider.get_tracer("the service")
+    async with traced() as db:
         with tracer.start_as_current_span("GET /readings") as handler:
             await db.put(Reading(sensor="s1", at=1, value=Decimal("2.5")))
             await db.get(Reading, sensor="s1", at=1)
             await db.query(Reading).where(Reading.sensor == "s1").reverse().limit(5).all()
 
-    *calls, root = exporter.get_finished_spans()
+    *calls, root = span_exporter.get_finished_spans()
     assert root.name == "GET /readings" and root.context == handler.get_span_context()
     assert [s.name for s in calls] == ["DynamoDB.PutItem", "DynamoDB.GetItem", "DynamoDB.Query"]
     for span, operation in zip(calls, ["PutItem", "GetItem", "Query"], strict=True):
@@ -135,18 +115,15 @@ async def test_item_calls_are_client_spans_under_the_callers_span(
 
 
 async def test_a_parallel_scan_is_an_executor_span_over_its_segments(
-    dynamodb_endpoint: str,
-    tables: Session,
-    provider: TracerProvider,
-    exporter: InMemorySpanExporter,
+    traced: Opener, tables: Session, span_exporter: InMemorySpanExporter
 ) -> None:
     await tables.batch_put(spread(40))
     table = tables.table_name(Reading)
-    async with traced(dynamodb_endpoint, tables, provider) as db:
+    async with traced() as db:
         assert len(await db.scan(Reading).segments(4).page_size(7).all()) == 40
         assert await db.scan(Reading).segments(2).count() == 40
 
-    spans = exporter.get_finished_spans()
+    spans = span_exporter.get_finished_spans()
     executor, counting = named(spans, "Scan Reading")
     assert executor.kind is SpanKind.INTERNAL and executor.parent is None
     assert dict(executor.attributes or {}) == {
@@ -172,17 +149,14 @@ async def test_a_parallel_scan_is_an_executor_span_over_its_segments(
 
 
 async def test_async_for_on_a_parallel_scan_opens_a_span_per_round(
-    dynamodb_endpoint: str,
-    tables: Session,
-    provider: TracerProvider,
-    exporter: InMemorySpanExporter,
+    traced: Opener, tables: Session, span_exporter: InMemorySpanExporter
 ) -> None:
     await tables.batch_put(spread(30))
-    async with traced(dynamodb_endpoint, tables, provider) as db:
+    async with traced() as db:
         found = [r async for r in db.scan(Reading).segments(3).page_size(2)]
     assert len(found) == 30
 
-    spans = exporter.get_finished_spans()
+    spans = span_exporter.get_finished_spans()
     rounds = named(spans, "Scan Reading")
     assert len(rounds) >= 2
     by_id = {span_id(r): r for r in rounds}
@@ -194,14 +168,13 @@ async def test_async_for_on_a_parallel_scan_opens_a_span_per_round(
 
 
 async def test_batch_writes_and_reads_are_executor_spans_over_their_chunks(
-    dynamodb_endpoint: str,
+    traced: Opener,
     tables: Session,
-    provider: TracerProvider,
-    exporter: InMemorySpanExporter,
+    tracer_provider: TracerProvider,
+    span_exporter: InMemorySpanExporter,
 ) -> None:
-    table = tables.table_name(Reading)
-    tracer = provider.get_tracer("the job")
-    async with traced(dynamodb_endpoint, tables, provider, max_concurrency=3) as db:
+    tracer = tracer_provider.get_tracer("the job")
+    async with traced(max_concurrency=3) as db:
         with tracer.start_as_current_span("import") as job:
             await db.batch_put(readings(60))
             found = await db.batch_get(Reading, [{"sensor": "s1", "at": i} for i in range(150)])
@@ -211,14 +184,15 @@ async def test_batch_writes_and_reads_are_executor_spans_over_their_chunks(
             deleted = await db.query(Reading).where(Reading.sensor == "s2").delete()
     assert len(found) == 60 and deleted == 30
 
-    spans = exporter.get_finished_spans()
+    spans = span_exporter.get_finished_spans()
     job_id = job.get_span_context().span_id
     writes, deletes = named(spans, "batch_write Reading")
     (writer_span,) = named(spans, "batch_write")
     (reads,) = named(spans, "batch_get Reading")
     for executor in (writes, reads, writer_span, deletes):
         assert executor.kind is SpanKind.INTERNAL and parent_id(executor) == job_id
-    assert dict(writes.attributes or {})["aws.dynamodb.table_names"] == (table,)
+    table_names = dict(writes.attributes or {})["aws.dynamodb.table_names"]
+    assert table_names == (tables.table_name(Reading),)
 
     def calls_under(executor: ReadableSpan, name: str) -> list[ReadableSpan]:
         return [s for s in named(spans, name) if parent_id(s) == span_id(executor)]
@@ -235,18 +209,15 @@ async def test_batch_writes_and_reads_are_executor_spans_over_their_chunks(
 
 
 async def test_a_transaction_is_one_span_naming_every_table(
-    dynamodb_endpoint: str,
-    tables: Session,
-    provider: TracerProvider,
-    exporter: InMemorySpanExporter,
+    traced: Opener, tables: Session, span_exporter: InMemorySpanExporter
 ) -> None:
-    async with traced(dynamodb_endpoint, tables, provider) as db:
+    async with traced() as db:
         async with db.transaction() as tx:
             tx.put(Reading(sensor="s1", at=1))
             tx.put(Counter(name="readings", hits=1))
         await db.transact_get([(Reading, {"sensor": "s1", "at": 1})])
 
-    write, read = exporter.get_finished_spans()
+    write, read = span_exporter.get_finished_spans()
     assert write.name == "DynamoDB.TransactWriteItems" and read.name == "DynamoDB.TransactGetItems"
     assert dict(write.attributes or {})["aws.dynamodb.table_names"] == (
         tables.table_name(Reading),
@@ -256,17 +227,14 @@ async def test_a_transaction_is_one_span_naming_every_table(
 
 
 async def test_a_failed_call_records_its_error_type_and_status(
-    dynamodb_endpoint: str,
-    tables: Session,
-    provider: TracerProvider,
-    exporter: InMemorySpanExporter,
+    traced: Opener, span_exporter: InMemorySpanExporter
 ) -> None:
-    async with traced(dynamodb_endpoint, tables, provider) as db:
+    async with traced() as db:
         await db.put(Reading(sensor="s1", at=1))
         with pytest.raises(ConditionFailed) as caught:
             await db.put(Reading(sensor="s1", at=1), condition=Reading.value > 100)
 
-    _, failed = exporter.get_finished_spans()
+    _, failed = span_exporter.get_finished_spans()
     assert failed.name == "DynamoDB.PutItem"
     assert failed.status.status_code is StatusCode.ERROR
     assert failed.status.description == f"ConditionFailed: {caught.value}"
@@ -281,17 +249,14 @@ async def test_a_failed_call_records_its_error_type_and_status(
 
 
 async def test_a_failed_fan_out_fails_its_executor_span(
-    dynamodb_endpoint: str,
-    dynamodb_session: Session,
-    provider: TracerProvider,
-    exporter: InMemorySpanExporter,
+    traced: Opener, span_exporter: InMemorySpanExporter
 ) -> None:
-    async with traced(dynamodb_endpoint, dynamodb_session, provider) as db:
+    async with traced() as db:
         with pytest.raises(TableError):
-            await db.batch_get(Reading, [{"sensor": "s1", "at": 1}])
+            await db.batch_get(Strict, [{"pk": "a"}])  # a table never created
 
-    call, executor = exporter.get_finished_spans()
-    assert executor.name == "batch_get Reading" and parent_id(call) == span_id(executor)
+    call, executor = span_exporter.get_finished_spans()
+    assert executor.name == "batch_get Strict" and parent_id(call) == span_id(executor)
     for span in (call, executor):
         assert span.status.status_code is StatusCode.ERROR
         assert dict(span.attributes or {})["error.type"] == "ResourceNotFoundException"
@@ -300,8 +265,8 @@ async def test_a_failed_fan_out_fails_its_executor_span(
 async def test_retries_of_a_call_are_on_its_span(
     dynamodb_endpoint: str,
     tables: Session,
-    provider: TracerProvider,
-    exporter: InMemorySpanExporter,
+    tracer_provider: TracerProvider,
+    span_exporter: InMemorySpanExporter,
 ) -> None:
     # A share of the PutItem calls answer HTTP 500; botocore retries them.
     config = FaultConfig(error_share=0.3, operations=frozenset({"PutItem"}), seed=7)
@@ -310,28 +275,25 @@ async def test_retries_of_a_call_are_on_its_span(
         local_session(
             proxy.endpoint_url,
             table_prefix=tables.table_prefix,
-            tracer_provider=provider,
+            tracer_provider=tracer_provider,
             max_attempts=5,
         ) as db,
     ):
         for reading in readings(10):
             await db.put(reading)
-    puts = named(exporter.get_finished_spans(), "DynamoDB.PutItem")
+    puts = named(span_exporter.get_finished_spans(), "DynamoDB.PutItem")
     retries = [number(s, "retry_attempts") for s in puts]
     assert len(puts) == 10 and sum(retries) == proxy.stats.errors > 0
 
 
 async def test_the_request_hook_and_the_spans_see_the_same_calls(
-    dynamodb_endpoint: str,
-    tables: Session,
-    provider: TracerProvider,
-    exporter: InMemorySpanExporter,
+    traced: Opener, span_exporter: InMemorySpanExporter
 ) -> None:
     events: list[RequestEvent] = []
-    async with traced(dynamodb_endpoint, tables, provider, on_request=events.append) as db:
+    async with traced(on_request=events.append) as db:
         await db.put(Reading(sensor="s1", at=1))
         await db.list_tables()
-    put, listing = exporter.get_finished_spans()
+    put, listing = span_exporter.get_finished_spans()
     assert [e.operation for e in events] == ["PutItem", "ListTables"]
     assert capacity_units(put) == events[0].consumed_capacity["CapacityUnits"]
     assert number(listing, "aws.dynamodb.table_count") >= 2

@@ -7,7 +7,6 @@ set here (it is process-wide): ``test_tracing_optional.py`` tests it in subproce
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import anyio
@@ -15,7 +14,6 @@ import anyio.lowlevel
 import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
@@ -24,27 +22,14 @@ from dynamorm_async._fanout import fan_out, worker_pool
 from dynamorm_async._read.streams import merged_pages
 from dynamorm_async._spans import NO_SPAN, FanOutSpan
 from dynamorm_async._transport.traced import Tracing, tracing_for
+from tests.spans import parent_id, span_id
 
 pytestmark = pytest.mark.timeout(30)
 
 
 @pytest.fixture
-def exporter() -> Iterator[InMemorySpanExporter]:
-    found = InMemorySpanExporter()
-    yield found
-    found.shutdown()
-
-
-@pytest.fixture
-def provider(exporter: InMemorySpanExporter) -> TracerProvider:
-    made = TracerProvider()
-    made.add_span_processor(SimpleSpanProcessor(exporter))
-    return made
-
-
-@pytest.fixture
-def tracing(provider: TracerProvider) -> Tracing:
-    found = tracing_for(provider)
+def tracing(tracer_provider: TracerProvider) -> Tracing:
+    found = tracing_for(tracer_provider)
     assert found is not None
     return found
 
@@ -53,17 +38,8 @@ def executor_span(tracing: Tracing, segments: int = 1) -> FanOutSpan:
     return tracing.fan_out_span("Scan", ["Thing"], ["p_things"], segments)
 
 
-def by_name(exporter: InMemorySpanExporter) -> dict[str, ReadableSpan]:
-    return {span.name: span for span in exporter.get_finished_spans()}
-
-
-def parent_of(span: ReadableSpan) -> int | None:
-    return None if span.parent is None else span.parent.span_id
-
-
-def id_of(span: ReadableSpan) -> int:
-    assert span.context is not None
-    return int(span.context.span_id)
+def by_name(span_exporter: InMemorySpanExporter) -> dict[str, ReadableSpan]:
+    return {span.name: span for span in span_exporter.get_finished_spans()}
 
 
 def current_id() -> int:
@@ -72,9 +48,12 @@ def current_id() -> int:
 
 @pytest.mark.parametrize("workers", [1, 4])
 async def test_fan_out_workers_run_inside_the_executor_span(
-    provider: TracerProvider, tracing: Tracing, exporter: InMemorySpanExporter, workers: int
+    tracer_provider: TracerProvider,
+    tracing: Tracing,
+    span_exporter: InMemorySpanExporter,
+    workers: int,
 ) -> None:
-    tracer = provider.get_tracer("test")
+    tracer = tracer_provider.get_tracer("test")
 
     async def work(job: int) -> None:
         await anyio.sleep(0.001 * job)
@@ -86,21 +65,21 @@ async def test_fan_out_workers_run_inside_the_executor_span(
             await fan_out(range(6), work, workers=workers, span=span)
         after = current_id()
 
-    spans = by_name(exporter)
+    spans = by_name(span_exporter)
     executor, caller = spans["Scan Thing"], spans["caller"]
-    assert after == id_of(caller)
-    assert executor.kind is SpanKind.INTERNAL and parent_of(executor) == id_of(caller)
+    assert after == span_id(caller)
+    assert executor.kind is SpanKind.INTERNAL and parent_id(executor) == span_id(caller)
     assert dict(executor.attributes or {}) == {
         "aws.dynamodb.table_names": ("p_things",),
         "aws.dynamodb.total_segments": 4,
     }
-    assert all(parent_of(spans[f"job {job}"]) == id_of(executor) for job in range(6))
+    assert all(parent_id(spans[f"job {job}"]) == span_id(executor) for job in range(6))
 
 
 async def test_a_worker_pool_runs_its_workers_not_its_block_inside_the_span(
-    provider: TracerProvider, tracing: Tracing, exporter: InMemorySpanExporter
+    tracer_provider: TracerProvider, tracing: Tracing, span_exporter: InMemorySpanExporter
 ) -> None:
-    tracer = provider.get_tracer("test")
+    tracer = tracer_provider.get_tracer("test")
     seen_in_block: list[int] = []
 
     async def work(job: int) -> None:
@@ -113,10 +92,10 @@ async def test_a_worker_pool_runs_its_workers_not_its_block_inside_the_span(
                 seen_in_block.append(current_id())
                 await jobs.send(job)
 
-    spans = by_name(exporter)
+    spans = by_name(span_exporter)
     executor = spans["Scan Thing"]
     assert seen_in_block == [caller.get_span_context().span_id] * 5
-    assert all(parent_of(spans[f"job {job}"]) == id_of(executor) for job in range(5))
+    assert all(parent_id(spans[f"job {job}"]) == span_id(executor) for job in range(5))
 
 
 class Pages:
@@ -139,9 +118,9 @@ class Pages:
 
 
 async def test_merged_pages_read_inside_the_span_and_hand_out_outside_it(
-    provider: TracerProvider, tracing: Tracing, exporter: InMemorySpanExporter
+    tracer_provider: TracerProvider, tracing: Tracing, span_exporter: InMemorySpanExporter
 ) -> None:
-    tracer = provider.get_tracer("test")
+    tracer = tracer_provider.get_tracer("test")
     sources = [Pages(name, tracer) for name in "abc"]
     consumer_ids: set[int] = set()
     found: list[str] = []
@@ -151,16 +130,16 @@ async def test_merged_pages_read_inside_the_span_and_hand_out_outside_it(
                 consumer_ids.add(current_id())
                 found.extend(page)
 
-    spans = by_name(exporter)
+    spans = by_name(span_exporter)
     executor = spans["Scan Thing"]
     assert sorted(found) == sorted(f"{n}{i}" for n in "abc" for i in (1, 2, 3))
     assert consumer_ids == {caller.get_span_context().span_id}
     reads = [s for name, s in spans.items() if " page " in name]
-    assert len(reads) == 9 and all(parent_of(s) == id_of(executor) for s in reads)
+    assert len(reads) == 9 and all(parent_id(s) == span_id(executor) for s in reads)
 
 
 async def test_an_error_fails_the_executor_span_and_a_cancellation_does_not(
-    tracing: Tracing, exporter: InMemorySpanExporter
+    tracing: Tracing, span_exporter: InMemorySpanExporter
 ) -> None:
     async def fail(job: int) -> None:
         if job == 2:
@@ -172,7 +151,7 @@ async def test_an_error_fails_the_executor_span_and_a_cancellation_does_not(
     with anyio.move_on_after(0.01), executor_span(tracing) as span:
         await fan_out(range(4), lambda job: anyio.sleep(5), workers=2, span=span)
 
-    failed, cancelled = exporter.get_finished_spans()
+    failed, cancelled = span_exporter.get_finished_spans()
     assert failed.status.status_code is StatusCode.ERROR
     assert failed.status.description == "DynamoDBError: connection reset (code=RequestTimeout)"
     assert dict(failed.attributes or {})["error.type"] == "RequestTimeout"
@@ -181,9 +160,9 @@ async def test_an_error_fails_the_executor_span_and_a_cancellation_does_not(
 
 
 async def test_a_span_not_entered_leaves_the_workers_under_the_caller(
-    provider: TracerProvider, tracing: Tracing, exporter: InMemorySpanExporter
+    tracer_provider: TracerProvider, tracing: Tracing, span_exporter: InMemorySpanExporter
 ) -> None:
-    tracer = provider.get_tracer("test")
+    tracer = tracer_provider.get_tracer("test")
     inside: list[int] = []
 
     async def work(job: int) -> None:
@@ -211,15 +190,15 @@ class Recorder:
         return {}
 
 
-@pytest.mark.parametrize("tracer_provider", [None, trace.NoOpTracerProvider()])
+@pytest.mark.parametrize("off", [None, trace.NoOpTracerProvider()])
 async def test_without_tracing_a_call_reaches_the_transport_as_it_was_made(
-    provider: TracerProvider, tracer_provider: trace.TracerProvider | None
+    tracer_provider: TracerProvider, off: trace.TracerProvider | None
 ) -> None:
     # No global provider is set in this process, so None means untraced too.
     transport = Recorder()
     payload: dict[str, Any] = {"TableName": "t", "Key": {"pk": {"S": "a"}}}
-    with provider.get_tracer("test").start_as_current_span("caller") as caller:
-        async with Session(transport=transport, tracer_provider=tracer_provider) as db:
+    with tracer_provider.get_tracer("test").start_as_current_span("caller") as caller:
+        async with Session(transport=transport, tracer_provider=off) as db:
             await db.call("GetItem", payload, table="t")
             assert db.fan_out_span("Scan", segments=4) is NO_SPAN
     # The very payload (no ReturnConsumedCapacity added), in the caller's span: no wrapper.
@@ -228,19 +207,19 @@ async def test_without_tracing_a_call_reaches_the_transport_as_it_was_made(
 
 
 async def test_with_tracing_an_item_call_asks_for_its_capacity_and_runs_in_its_span(
-    provider: TracerProvider, exporter: InMemorySpanExporter
+    tracer_provider: TracerProvider, span_exporter: InMemorySpanExporter
 ) -> None:
     transport = Recorder()
     payload: dict[str, Any] = {"TableName": "t", "Key": {"pk": {"S": "a"}}}
-    async with Session(transport=transport, tracer_provider=provider) as db:
+    async with Session(transport=transport, tracer_provider=tracer_provider) as db:
         await db.call("GetItem", payload, table="t")
         await db.call("DescribeTable", {"TableName": "t"}, table="t")
     (get, got_in), (describe, described_in) = transport.seen
     assert get == {**payload, "ReturnConsumedCapacity": "TOTAL"}
     assert describe == {"TableName": "t"}
-    first, second = exporter.get_finished_spans()
+    first, second = span_exporter.get_finished_spans()
     assert (first.name, second.name) == ("DynamoDB.GetItem", "DynamoDB.DescribeTable")
-    assert (got_in, described_in) == (id_of(first), id_of(second))
+    assert (got_in, described_in) == (span_id(first), span_id(second))
     assert dict(first.attributes or {})["retry_attempts"] == 0
 
 
