@@ -146,9 +146,10 @@ def call_attributes(operation: str, payload: Mapping[str, Any], table: str | Non
     tables = table_names(payload, table)
     if tables:
         attributes["aws.dynamodb.table_names"] = tables
-    for field, name in _REQUEST_FIELDS.items():
-        value = payload.get(field)
-        if isinstance(value, str | bool | int):
+    # A payload has a handful of fields: looking each up costs less than trying every name.
+    for field, value in payload.items():
+        name = _REQUEST_FIELDS.get(field)
+        if name is not None and isinstance(value, str | bool | int):
             attributes[name] = value
     throughput = payload.get("ProvisionedThroughput")
     if isinstance(throughput, Mapping):
