@@ -127,6 +127,8 @@ def _tracing_for(provider: TracerProvider | None) -> Tracing | None:
     try:
         from ._transport.traced import tracing_for
     except ImportError as exc:
+        if provider is None:
+            return None
         raise ValidationError(
             "tracer_provider needs OpenTelemetry's API: pip install 'dynamorm-async[otel]'"
         ) from exc
