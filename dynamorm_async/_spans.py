@@ -25,6 +25,7 @@ __all__ = [
     "FanOutSpan",
     "TracerProvider",
     "call_attributes",
+    "error_type",
     "failure_attributes",
     "fan_out_attributes",
     "fan_out_name",
