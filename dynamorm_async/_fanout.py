@@ -7,6 +7,9 @@ they wait for other work: the only token is taken by ``ExecutionContext.call`` a
 request, which makes fan-outs of any depth (a migration segment running a batch write) free of
 deadlocks by construction.
 
+Given a :class:`.._spans.FanOutSpan` (the tracing span an executor opened), a fan-out starts
+its workers with it current, so every call a worker makes is its child.
+
 A task group raises an ``ExceptionGroup``; callers of the library expect its own error types,
 so :func:`library_errors` turns a group of library errors back into one (the others become a
 note on it).
@@ -22,6 +25,7 @@ import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ._errors import DynamormError
+from ._spans import NO_SPAN, FanOutSpan
 
 __all__ = ["Tally", "collapse_group", "fan_out", "leaves", "library_errors", "worker_pool"]
 
@@ -73,14 +77,18 @@ def library_errors() -> Iterator[None]:
 
 
 async def fan_out(
-    jobs: Iterable[T], work: Callable[[T], Awaitable[None]], *, workers: int
+    jobs: Iterable[T],
+    work: Callable[[T], Awaitable[None]],
+    *,
+    workers: int,
+    span: FanOutSpan = NO_SPAN,
 ) -> None:
     """Run ``work(job)`` for every job on at most ``workers`` tasks.
 
     Jobs are taken from one shared iterator, so each runs exactly once and a lazy iterable is
     consumed only as workers free up. The first failure cancels the other workers; errors
     come out as the library's own (:func:`library_errors`). One worker (or one job) runs in
-    the caller's task.
+    the caller's task. ``span`` (opened by the caller) is current throughout.
     """
     iterator = iter(jobs)
 
@@ -88,18 +96,24 @@ async def fan_out(
         for job in iterator:
             await work(job)
 
-    if workers <= 1:
-        await worker()
-        return
-    with library_errors():
-        async with anyio.create_task_group() as tg:
-            for _ in range(workers):
-                tg.start_soon(worker)
+    # This coroutine runs the fan-out to its end in one task: the span may stay current.
+    with span.current():
+        if workers <= 1:
+            await worker()
+            return
+        with library_errors():
+            async with anyio.create_task_group() as tg:
+                for _ in range(workers):
+                    tg.start_soon(worker)
 
 
 @asynccontextmanager
 async def worker_pool(
-    work: Callable[[T], Awaitable[None]], *, workers: int, backlog: float | None = None
+    work: Callable[[T], Awaitable[None]],
+    *,
+    workers: int,
+    backlog: float | None = None,
+    span: FanOutSpan = NO_SPAN,
 ) -> AsyncIterator[MemoryObjectSendStream[T]]:
     """``async with worker_pool(work, workers=n) as jobs: await jobs.send(job)``.
 
@@ -108,7 +122,8 @@ async def worker_pool(
     are queued already, so memory stays bounded however many jobs come; a producer that cannot
     wait (synchronous code) passes ``backlog=math.inf`` and uses ``jobs.send_nowait``. Leaving
     the block normally waits until every job sent has run; an exception in the block or a
-    worker cancels the rest.
+    worker cancels the rest. ``span`` (opened by the caller) is current in the workers, not
+    in the block, which is the caller's code.
     """
     send, receive = anyio.create_memory_object_stream[T](workers if backlog is None else backlog)
 
@@ -120,8 +135,9 @@ async def worker_pool(
     with library_errors():
         async with anyio.create_task_group() as tg:
             # Clone here, not in the worker: the tasks start only after receive is closed.
-            for _ in range(workers):
-                tg.start_soon(worker, receive.clone())
+            with span.current():
+                for _ in range(workers):
+                    tg.start_soon(worker, receive.clone())
             receive.close()
             async with send:
                 yield send

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Self, TypedDict, TypeVar, Unpack, cast, overload
+from typing import TYPE_CHECKING, Any, Self, TypedDict, TypeVar, Unpack, cast, overload
 
 import anyio
 import anyio.lowlevel
@@ -28,15 +29,19 @@ from ._model.model import Model, model_info
 from ._read import item
 from ._read.builders import Query, Scan
 from ._read.cursor import CursorCodec
+from ._spans import NO_SPAN, FanOutSpan, TracerProvider
 from ._transport.client import AiobotocoreTransport
 from ._transport.observed import ObservedTransport, RequestHook
-from ._transport.protocol import ClientOptions, Key, Payload, Transport, defers_items
+from ._transport.protocol import CallOptions, ClientOptions, Payload, Transport, send
 from ._write import items, tables
 from ._write.semantics import resolve_target
 from ._write.table_diff import SyncResult, TableDiff
 from ._write.table_requests import TableOptions, read_table_options
 from ._write.transaction import Transaction, transact_get
 from ._write.update import UpdateBuilder, start_update
+
+if TYPE_CHECKING:
+    from ._transport.traced import Tracing
 
 __all__ = ["Session", "SessionOptions", "session_options_from_env"]
 
@@ -65,6 +70,7 @@ class SessionOptions(TypedDict, total=False):
     read_timeout: float | None
     on_request: RequestHook | None
     transport: Transport | None
+    tracer_provider: TracerProvider | None
 
 
 # Session keyword <- environment variables, the first one set wins.
@@ -112,6 +118,23 @@ def _chosen_transport(
     return transport
 
 
+def _tracing_for(provider: TracerProvider | None) -> Tracing | None:
+    """The Session's tracing: through ``provider``, else the global provider when one is set."""
+    # Only a program that imported opentelemetry can have set a global provider: without one
+    # given here, nothing is imported and the Session sends untraced.
+    if provider is None and "opentelemetry.trace" not in sys.modules:
+        return None
+    try:
+        from ._transport.traced import tracing_for
+    except ImportError as exc:
+        if provider is None:
+            return None
+        raise ValidationError(
+            "tracer_provider needs OpenTelemetry's API: pip install 'dynamorm-async[otel]'"
+        ) from exc
+    return tracing_for(provider)
+
+
 class Session:
     """An open connection to DynamoDB: ``async with Session(...) as db``.
 
@@ -123,6 +146,9 @@ class Session:
     botocore's count of retries after the first attempt, so 0 disables them); retries of
     unprocessed batch items use ``batch_retry``. ``cursor_secret`` signs pagination cursors;
     without one a random per-Session secret is used, so cursors work only within the process.
+    ``on_request`` is called after every DynamoDB call; ``tracer_provider`` (an OpenTelemetry
+    TracerProvider, else the global one as set when the Session opens) records a span per call
+    and per fan-out (see the observability guide).
     """
 
     def __init__(
@@ -144,6 +170,7 @@ class Session:
         read_timeout: float | None = None,
         on_request: RequestHook | None = None,
         transport: Transport | None = None,
+        tracer_provider: TracerProvider | None = None,
     ) -> None:
         whole_number("max_concurrency", max_concurrency)
         if isinstance(cursor_secret, str):
@@ -168,8 +195,11 @@ class Session:
             "read_timeout": read_timeout,
         }
         chosen = _chosen_transport(transport, max_concurrency, client_keywords)
-        self._transport = chosen if on_request is None else ObservedTransport(chosen, on_request)
-        self._defers_items = defers_items(self._transport)
+        # Untraced calls go straight to this transport; tracing wraps it when the Session opens.
+        self._untraced = chosen if on_request is None else ObservedTransport(chosen, on_request)
+        self._transport = self._untraced
+        self._tracer_provider = tracer_provider
+        self._tracing = None if tracer_provider is None else _tracing_for(tracer_provider)
 
     @property
     def table_prefix(self) -> str:
@@ -205,6 +235,10 @@ class Session:
         return cls(**session_options_from_env(overrides))
 
     async def __aenter__(self) -> Self:
+        if self._tracer_provider is None:
+            self._tracing = _tracing_for(None)
+        tracing = self._tracing
+        self._transport = self._untraced if tracing is None else tracing.transport(self._untraced)
         try:
             await self._transport.open()
         except Exception as exc:
@@ -223,19 +257,13 @@ class Session:
             await self._transport.aclose()
 
     async def call(
-        self,
-        operation: str,
-        payload: Payload,
-        *,
-        table: str | None = None,
-        key: Key | None = None,
-        raw_items: bool = False,
+        self, operation: str, payload: Payload, **options: Unpack[CallOptions]
     ) -> Payload:
         """Send one raw DynamoDB operation through the transport (item JSON in wire format).
 
         At most ``max_concurrency`` calls of this Session are in flight; the others wait here.
-        With ``raw_items``, a Query or Scan answer's ``Items`` may be the undecoded JSON array
-        (``msgspec.Raw``) when the transport offers that.
+        ``options`` are the transport's (:class:`CallOptions`): error context and, for a
+        transport that offers it, Query and Scan ``Items`` left undecoded (``raw_items``).
         """
         limiter = self._limiter
         # A free token is taken without the extra trip through the event loop that
@@ -246,13 +274,20 @@ class Session:
         except anyio.WouldBlock:
             await limiter.acquire()
         try:
-            if raw_items and self._defers_items:
-                return await self._transport.call(  # type: ignore[call-arg]
-                    operation, payload, table=table, key=key, raw_items=True
-                )
-            return await self._transport.call(operation, payload, table=table, key=key)
+            return await send(self._transport, operation, payload, options)
         finally:
             limiter.release()
+
+    def fan_out_span(
+        self, operation: str, models: Sequence[type[Model]] = (), *, segments: int = 1
+    ) -> FanOutSpan:
+        """The tracing span of a fan-out (``Scan Order``); a no-op one when tracing is off."""
+        tracing = self._tracing
+        if tracing is None:
+            return NO_SPAN
+        names = [model.__name__ for model in models]
+        tables = [self.table_name(model) for model in models]
+        return tracing.fan_out_span(operation, names, tables, segments)
 
     # --- tables --------------------------------------------------------------------------
 

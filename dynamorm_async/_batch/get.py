@@ -72,16 +72,18 @@ async def batch_get(
             errors.append(error)
 
     chunks = list(chunked(unique, max_count=MAX_GET_KEYS))
-    await fan_out(chunks, run, workers=min(session.max_concurrency, len(chunks)))
-    rejected = next((e for e in errors if not is_transient(e)), None)
-    if rejected is not None:
-        # Nothing was written, so a rejected read is raised as the error it is.
-        raise rejected
-    results = [decode(found[k.fingerprint]) for k in unique if k.fingerprint in found]
-    if failed:
-        cause = errors[0] if errors else None
-        failed.sort(key=lambda k: k.index)
-        raise _get_error(session, table, failed, len(unique), cause, results) from cause
+    workers = min(session.max_concurrency, len(chunks))
+    with session.fan_out_span("batch_get", [model]) as span:
+        await fan_out(chunks, run, workers=workers, span=span)
+        rejected = next((e for e in errors if not is_transient(e)), None)
+        if rejected is not None:
+            # Nothing was written, so a rejected read is raised as the error it is.
+            raise rejected
+        results = [decode(found[k.fingerprint]) for k in unique if k.fingerprint in found]
+        if failed:
+            cause = errors[0] if errors else None
+            failed.sort(key=lambda k: k.index)
+            raise _get_error(session, table, failed, len(unique), cause, results) from cause
     return results
 
 

@@ -33,6 +33,7 @@ async def _write_all(
     requests: list[WriteRequest],
     table_keys: Mapping[str, Sequence[str]],
     progress: BatchProgress,
+    models: Sequence[type[Model]],
 ) -> BatchResult:
     progress.submitted += len(requests)
     chunks = list(
@@ -44,9 +45,11 @@ async def _write_all(
         )
     )
     runner = WriteRunner(session, progress, table_keys)
-    await fan_out(chunks, runner.run, workers=min(session.max_concurrency, len(chunks)))
-    if progress.unprocessed:
-        raise write_error(session.batch_retry, progress) from progress.error
+    workers = min(session.max_concurrency, len(chunks))
+    with session.fan_out_span("batch_write", models) as span:
+        await fan_out(chunks, runner.run, workers=workers, span=span)
+        if progress.unprocessed:
+            raise write_error(session.batch_retry, progress) from progress.error
     return progress.result()
 
 
@@ -65,11 +68,13 @@ async def batch_put(
     progress = progress if progress is not None else BatchProgress()
     build = WriteRequests(session.table_name)
     now = datetime.now(UTC)
-    requests = [build.put(obj, index, now) for index, obj in enumerate(items)]
+    objects = list(items)
+    requests = [build.put(obj, index, now) for index, obj in enumerate(objects)]
     unique, duplicates = dedupe(requests, lambda r: r.fingerprint)
     if duplicates:
         raise duplicate_put_error(*duplicates[0])
-    return await _write_all(session, unique, build.table_keys, progress)
+    models = list(dict.fromkeys(map(type, objects)))
+    return await _write_all(session, unique, build.table_keys, progress, models)
 
 
 async def batch_delete(
@@ -93,7 +98,7 @@ async def batch_delete(
         for index, target in enumerate(keys)
     ]
     unique, _ = dedupe(requests, lambda r: r.fingerprint)
-    return await _write_all(session, unique, build.table_keys, progress)
+    return await _write_all(session, unique, build.table_keys, progress, [model])
 
 
 async def _send_key_chunks(
@@ -138,24 +143,25 @@ async def delete_keys(
     progress = BatchProgress(keep_items=False)
     runner = WriteRunner(session, progress, {table: attributes})
     source_error: Exception | None = None
-    async with worker_pool(runner.run, workers=session.max_concurrency) as jobs:
+    with session.fan_out_span("batch_write", [model]) as span:
+        async with worker_pool(runner.run, workers=session.max_concurrency, span=span) as jobs:
 
-        async def send(chunk: list[WriteRequest]) -> None:
-            progress.submitted += len(chunk)
-            await jobs.send(chunk)
+            async def send(chunk: list[WriteRequest]) -> None:
+                progress.submitted += len(chunk)
+                await jobs.send(chunk)
 
-        try:
-            await _send_key_chunks(table, attributes, keys, send)
-        except Exception as exc:
-            # Stop reading; the workers finish the chunks already handed out, then it is raised.
-            source_error = exc
-    if source_error is not None:
+            try:
+                await _send_key_chunks(table, attributes, keys, send)
+            except Exception as exc:
+                # Stop reading; the workers finish the chunks handed out, then it is raised.
+                source_error = exc
+        if source_error is not None:
+            if progress.unprocessed:
+                logger.warning(
+                    "delete of %s: %d keys left unprocessed before the key stream failed",
+                    table, len(progress.unprocessed),
+                )
+            raise source_error
         if progress.unprocessed:
-            logger.warning(
-                "delete of %s: %d keys left unprocessed before the key stream failed",
-                table, len(progress.unprocessed),
-            )
-        raise source_error
-    if progress.unprocessed:
-        raise write_error(session.batch_retry, progress) from progress.error
+            raise write_error(session.batch_retry, progress) from progress.error
     return progress.processed

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
@@ -68,6 +68,8 @@ class BatchWriter:
         self._index = 0
         self._inflight: dict[bytes, anyio.Event] = {}
         self._entered = False
+        # Holds the writer's tracing span from entry to exit.
+        self._span_scope = ExitStack()
 
     @property
     def result(self) -> BatchResult:
@@ -80,8 +82,15 @@ class BatchWriter:
         self._entered = True
         # put() is synchronous and cannot wait for a worker: the queue of full buffers is
         # unbounded, the flushes running at once are not.
-        pool = worker_pool(self._flush, workers=self._session.max_concurrency, backlog=math.inf)
-        self._flushes = await pool.__aenter__()
+        span = self._span_scope.enter_context(self._session.fan_out_span("batch_write"))
+        pool = worker_pool(
+            self._flush, workers=self._session.max_concurrency, backlog=math.inf, span=span
+        )
+        try:
+            self._flushes = await pool.__aenter__()
+        except BaseException:
+            self._span_scope.close()
+            raise
         self._pool = pool
         return self
 
@@ -97,13 +106,16 @@ class BatchWriter:
             self._dispatch()
         self._pool = self._flushes = None
         self._buffer.clear()
-        if exc is not None and not isinstance(exc, Exception):
-            # Cancellation (or an interrupt): the pool cancels the running flushes.
-            return await pool.__aexit__(exc_type, exc, tb)
-        # Let the queued flushes finish: they hold writes DynamoDB may be applying right now.
-        await pool.__aexit__(None, None, None)
-        if exc is None and self.progress.unprocessed:
-            raise write_error(self._session.batch_retry, self.progress) from self.progress.error
+        # The span ends with what the writer raises here, not with the block's exception.
+        with self._span_scope:
+            if exc is not None and not isinstance(exc, Exception):
+                # Cancellation (or an interrupt): the pool cancels the running flushes.
+                return await pool.__aexit__(exc_type, exc, tb)
+            # Let the queued flushes finish: they hold writes DynamoDB may be applying now.
+            await pool.__aexit__(None, None, None)
+            if exc is None and self.progress.unprocessed:
+                error = write_error(self._session.batch_retry, self.progress)
+                raise error from self.progress.error
         return None
 
     def put(self, obj: Model) -> None:

@@ -172,7 +172,9 @@ class _Reader(Generic[R]):
         """Stream every result, one DynamoDB page (per segment) in memory at a time."""
         sources: list[PageSource[Item]] = list(self._source.pagers(shape=self._shape()))
         decode = skipping(self._decoder(), self._spec.on_invalid)
-        return RoundStream(sources, decode, limit=self._spec.limit)
+        return RoundStream(
+            sources, decode, limit=self._spec.limit, span=self._source.fan_out_span
+        )
 
     @asynccontextmanager
     async def stream(self) -> AsyncIterator[AsyncIterator[R]]:
@@ -186,8 +188,9 @@ class _Reader(Generic[R]):
         decode = skipping(self._decoder(), self._spec.on_invalid)
         tally = Tally(self._spec.limit)
         pagers = self._source.pagers(shape=self._shape())
-        async with merged_pages(pagers, want=tally.want) as pages:
-            yield Flatten(pages, decode, tally)
+        with self._source.fan_out_span() as span:
+            async with merged_pages(pagers, want=tally.want, span=span) as pages:
+                yield Flatten(pages, decode, tally)
 
     async def all(self) -> list[R]:
         """Every result in a list (segments read ahead concurrently on a parallel scan)."""
@@ -275,9 +278,11 @@ class _Reader(Generic[R]):
         from .._batch.run import delete_keys
 
         tally = Tally(self._spec.limit)
-        async with merged_pages(self._source.pagers("keys"), want=tally.want) as pages:
-            keys = Flatten(pages, _as_is, tally)
-            return await delete_keys(self._source.context, self._spec.model, keys)
+        pagers = self._source.pagers("keys")
+        with self._source.fan_out_span() as span:
+            async with merged_pages(pagers, want=tally.want, span=span) as pages:
+                keys = Flatten(pages, _as_is, tally)
+                return await delete_keys(self._source.context, self._spec.model, keys)
 
 
 class _PageWalk(Generic[R]):

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._fanout import Tally
+from .._spans import NO_SPAN, FanOutSpan
 from .._wire.shapes import WireShape
 from .pager import CountPager, ItemPager, Pager
 from .plan import Operation, Output, ReadPlan, ReadSpec, build_plan
@@ -88,14 +89,23 @@ class ReadSource:
             for request, key in zip(requests, keys, strict=True)
         ]
 
+    def fan_out_span(self) -> FanOutSpan:
+        """The tracing span its segments run under when they are read concurrently (a parallel
+        scan); ``NO_SPAN`` for one stream of pages."""
+        segments = self.spec.segments
+        if segments == 1:
+            return NO_SPAN
+        return self.context.fan_out_span(self.operation, [self.spec.model], segments=segments)
+
     async def count(self) -> int:
         """How many items match, capped by ``limit``: Select=COUNT, so no item is transferred
         (segments counted concurrently)."""
         tally = Tally(self.spec.limit)
         pagers = self.pagers_of(self.plan("count"), CountPager)
-        async with merged_pages(pagers, want=tally.want) as pages:
-            async for page in pages:
-                tally.taken += sum(page)
-                if tally.full:
-                    break
+        with self.fan_out_span() as span:
+            async with merged_pages(pagers, want=tally.want, span=span) as pages:
+                async for page in pages:
+                    tally.taken += sum(page)
+                    if tally.full:
+                        break
         return tally.taken if tally.limit is None else min(tally.taken, tally.limit)

@@ -12,6 +12,9 @@ Two shapes, because Python gives an ``async for`` loop no way to clean up after 
   bounded memory object stream (backpressure: a full buffer blocks the producers), and the
   task group is cancelled as soon as the consumer leaves the block.
 
+Both run their segments under an executor's tracing span (:class:`.._spans.FanOutSpan`): a
+round stream opens one per round, the caller of the merged stream one for the whole block.
+
 Requests are bounded by the context's ``call`` (not by these streams), and an ``ExceptionGroup``
 holding library errors comes out as the library's error (:func:`.._fanout.library_errors`).
 """
@@ -27,6 +30,7 @@ import anyio
 from anyio.streams.memory import MemoryObjectSendStream
 
 from .._fanout import Tally, fan_out, library_errors
+from .._spans import NO_SPAN, FanOutSpan
 from .invalid import Skip
 
 __all__ = [
@@ -67,10 +71,11 @@ class RoundStream(Generic[T, Out]):
 
     ``convert`` turns each raw item into the result handed out (:data:`SKIP` leaves it out);
     ``limit`` ends the stream after that many results. ``aclose()`` ends it early (nothing is
-    running between calls, so there is nothing else to stop).
+    running between calls, so there is nothing else to stop). ``span()`` gives the tracing
+    span of each round that reads several segments at once.
     """
 
-    __slots__ = ("_buffer", "_closed", "_convert", "_sources", "_tally")
+    __slots__ = ("_buffer", "_closed", "_convert", "_sources", "_span", "_tally")
 
     def __init__(
         self,
@@ -78,9 +83,11 @@ class RoundStream(Generic[T, Out]):
         convert: Callable[[T], Out | Skip],
         *,
         limit: int | None = None,
+        span: Callable[[], FanOutSpan] = lambda: NO_SPAN,
     ) -> None:
         self._sources = list(sources)
         self._convert = convert
+        self._span = span
         self._tally = Tally(limit)
         self._buffer: deque[T] = deque()
         self._closed = False
@@ -121,7 +128,8 @@ class RoundStream(Generic[T, Out]):
             pages[slot] = await live[slot].next_page(want)
 
         # One page of every live segment per round; the context's call bounds the requests.
-        await fan_out(range(len(live)), read, workers=len(live))
+        with self._span() as span:
+            await fan_out(range(len(live)), read, workers=len(live), span=span)
         for page in pages:
             self._buffer.extend(page)
 
@@ -159,13 +167,16 @@ async def merged_pages(
     sources: Sequence[PageSource[T]],
     *,
     want: Callable[[], int | None] = want_all,
+    span: FanOutSpan = NO_SPAN,
 ) -> AsyncIterator[AsyncIterator[list[T]]]:
     """``async with merged_pages(sources) as pages``: every source's pages, in arrival order.
 
     With several sources each one is a producer task reading ahead into a memory object
     stream that holds at most one page per source; leaving the block cancels them all and
     waits for them. ``want()`` says how many results the consumer still needs (None: all);
-    a producer stops once it answers zero. One source is read in the caller's task.
+    a producer stops once it answers zero. One source is read in the caller's task. The
+    producers of several run with ``span`` (opened by the caller) current; the block does not:
+    it is the consumer's code.
     """
     if len(sources) == 1:
         source = sources[0]
@@ -175,7 +186,7 @@ async def merged_pages(
     # The receiving end closes only after the task group has stopped every producer.
     with library_errors(), receive:
         async with anyio.create_task_group() as tg:
-            with send:
+            with send, span.current():
                 for source in sources:
                     tg.start_soon(_produce, source, send.clone(), want)
             try:

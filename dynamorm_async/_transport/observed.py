@@ -10,10 +10,19 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Unpack
 
 from .._errors import DynamormError
-from .protocol import ITEM_OPERATIONS, DelegatingTransport, Key, Payload, Transport, retry_attempts
+from .protocol import (
+    CallOptions,
+    DelegatingTransport,
+    Payload,
+    Transport,
+    failure_response,
+    retry_attempts,
+    send,
+    with_consumed_capacity,
+)
 
 __all__ = ["ObservedTransport", "RequestEvent", "RequestHook"]
 
@@ -46,27 +55,16 @@ class ObservedTransport(DelegatingTransport):
         self._hook = hook
 
     async def call(
-        self,
-        operation: str,
-        payload: Payload,
-        *,
-        table: str | None = None,
-        key: Key | None = None,
-        raw_items: bool = False,
+        self, operation: str, payload: Payload, **options: Unpack[CallOptions]
     ) -> Payload:
         """Send through the wrapped transport, then hand the hook a RequestEvent."""
-        if operation in ITEM_OPERATIONS and "ReturnConsumedCapacity" not in payload:
-            payload = {**payload, "ReturnConsumedCapacity": "TOTAL"}
+        payload = with_consumed_capacity(operation, payload)
+        table = options.get("table")
         started = time.perf_counter()
         try:
-            if raw_items:
-                response = await self._inner.call(  # type: ignore[call-arg]
-                    operation, payload, table=table, key=key, raw_items=True
-                )
-            else:
-                response = await self._inner.call(operation, payload, table=table, key=key)
+            response = await send(self._inner, operation, payload, options)
         except DynamormError as error:
-            retries = retry_attempts(getattr(error.__cause__, "response", None))
+            retries = retry_attempts(failure_response(error))
             self._emit(operation, table, started, retries, None, error)
             raise
         consumed = response.get("ConsumedCapacity")

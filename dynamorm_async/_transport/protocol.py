@@ -6,9 +6,9 @@ module only; ``client.py`` holds the aiobotocore implementation.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypedDict, runtime_checkable
 from urllib.parse import urlsplit
 
 from .._checks import seconds, whole_number
@@ -22,8 +22,12 @@ __all__ = [
     "Key",
     "Payload",
     "Transport",
+    "CallOptions",
     "defers_items",
+    "failure_response",
     "retry_attempts",
+    "send",
+    "with_consumed_capacity",
 ]
 
 Payload = dict[str, Any]
@@ -52,6 +56,14 @@ and the default transport sends them on its lean path."""
 
 READ_OPERATIONS = frozenset({"Query", "Scan"})
 """The operations whose ``Items`` a transport may hand back undecoded (``raw_items``)."""
+
+
+def with_consumed_capacity(operation: str, payload: Payload) -> Payload:
+    """The payload of an item operation asking for ``ReturnConsumedCapacity=TOTAL``, unless
+    it asks for something already; other operations' payloads as they are."""
+    if operation in ITEM_OPERATIONS and "ReturnConsumedCapacity" not in payload:
+        return {**payload, "ReturnConsumedCapacity": "TOTAL"}
+    return payload
 
 
 @runtime_checkable
@@ -90,9 +102,31 @@ class Transport(Protocol):
         ...
 
 
+class CallOptions(TypedDict, total=False):
+    """What a call says besides its operation and payload (see :class:`Transport`)."""
+
+    table: str | None
+    """The full table name, context for the errors a call raises."""
+    key: Key | None
+    """The item's key as the caller gave it, context for errors."""
+    raw_items: bool
+    """Query and Scan only, for a transport that ``defers_items``: ``Items`` may come back
+    as the undecoded JSON array (``msgspec.Raw``)."""
+
+
+def send(
+    transport: Transport, operation: str, payload: Payload, options: CallOptions
+) -> Awaitable[Payload]:
+    """``transport.call`` with ``options``, ``raw_items`` only for a transport that
+    :func:`defers_items` (every other one takes ``table`` and ``key`` alone)."""
+    if options.get("raw_items") and not defers_items(transport):
+        options = {name: value for name, value in options.items() if name != "raw_items"}  # type: ignore[assignment]
+    return transport.call(operation, payload, **options)  # type: ignore[misc]
+
+
 class DelegatingTransport:
-    """Opens and closes another transport; a subclass defines ``call`` around the inner one's
-    (passing ``raw_items`` on, which the inner one takes when it ``defers_items``)."""
+    """Opens and closes another transport; a subclass defines ``call`` around the inner one's,
+    forwarding its options with :func:`send`."""
 
     def __init__(self, inner: Transport) -> None:
         self._inner = inner
@@ -172,3 +206,9 @@ def retry_attempts(response: object) -> int:
 def defers_items(transport: object) -> bool:
     """True when ``transport`` takes ``raw_items=True`` (see :class:`Transport`)."""
     return getattr(transport, "defers_items", False) is True
+
+
+def failure_response(error: BaseException) -> object:
+    """The botocore-shaped response a failure was raised from (its ``__cause__``'s), or None:
+    where a transport reports the retries and request id of a failed call."""
+    return getattr(error.__cause__, "response", None)

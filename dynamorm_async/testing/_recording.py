@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import copy
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Unpack
 
-from .._transport.protocol import DelegatingTransport, Key, Payload, Transport
+from .._transport.protocol import CallOptions, DelegatingTransport, Payload, Transport, send
 
 __all__ = ["RecordingTransport", "SentRequest"]
 
@@ -36,23 +36,13 @@ class RecordingTransport(DelegatingTransport):
         return [r.payload for r in self.requests if r.operation == operation]
 
     async def call(
-        self,
-        operation: str,
-        payload: Payload,
-        *,
-        table: str | None = None,
-        key: Key | None = None,
-        raw_items: bool = False,
+        self, operation: str, payload: Payload, **options: Unpack[CallOptions]
     ) -> Payload:
         """Record the request, then send it through the wrapped transport."""
         self.requests.append(SentRequest(operation, copy.deepcopy(payload)))
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
-            if raw_items:
-                return await self._inner.call(  # type: ignore[call-arg]
-                    operation, payload, table=table, key=key, raw_items=True
-                )
-            return await self._inner.call(operation, payload, table=table, key=key)
+            return await send(self._inner, operation, payload, options)
         finally:
             self.in_flight -= 1

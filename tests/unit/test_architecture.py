@@ -7,6 +7,8 @@ cycle even when Python never runs it. Rules:
 * no import cycle;
 * only the transport's implementation modules (``_transport``, not its ``protocol``) import
   aiobotocore, botocore or aiohttp;
+* only ``_transport.traced`` imports opentelemetry, and no module imports it at import time,
+  so the package runs without the ``otel`` extra;
 * each layer imports only the layers :data:`MAY_IMPORT` lists; the pure layers (no I/O, no
   executor) list only pure layers and import no concurrency or network library.
 
@@ -48,6 +50,7 @@ LAYER_OF: Mapping[str, str] = {
     "_aggregate": "executors",
     "_context": "context",
     "_fanout": "fanout",
+    "_spans": "spans",
     "_transport": "transport",
     "_transport.protocol": "protocol",
     "_session": "session",
@@ -88,19 +91,25 @@ _TABLE = {
     # The protocol executors receive instead of Session; it names model and plan types.
     # The transport contract (Transport, ClientOptions, the payload types): no I/O either.
     "protocol": "errors",
-    "context": "errors wire expressions model plans protocol",
-    "fanout": "errors",
-    "executors": "errors wire expressions model plans protocol context fanout",
-    "transport": "errors protocol",
-    "session": "errors wire expressions model plans protocol context fanout executors transport",
-    "migrate": "errors wire expressions model plans protocol context fanout executors session",
+    # Tracing as plain data: the conventions' attributes and the fan-out span interface.
+    "spans": "errors protocol",
+    "context": "errors wire expressions model plans protocol spans",
+    "fanout": "errors spans",
+    "executors": "errors wire expressions model plans protocol spans context fanout",
+    "transport": "errors protocol spans",
+    "session": (
+        "errors wire expressions model plans protocol spans context fanout executors transport"
+    ),
+    "migrate": (
+        "errors wire expressions model plans protocol spans context fanout executors session"
+    ),
     "testing": "errors protocol transport session",
     # Optional web-framework adapters: they translate models for a framework and run nothing.
     # No layer imports them (not even the api), so the package never imports a framework.
     "integrations": "errors wire expressions model",
     "api": (
-        "errors wire expressions model plans protocol context fanout executors transport session "
-        "migrate"
+        "errors wire expressions model plans protocol spans context fanout executors transport "
+        "session migrate"
     ),
 }
 MAY_IMPORT: Mapping[str, frozenset[str]] = {
@@ -109,7 +118,7 @@ MAY_IMPORT: Mapping[str, frozenset[str]] = {
 
 # No I/O, no executor: these layers take plain data and return plain data.
 PURE_LAYERS = frozenset(
-    {"errors", "wire", "expressions", "model", "plans", "protocol", "context"}
+    {"errors", "wire", "expressions", "model", "plans", "protocol", "spans", "context"}
 )
 
 # What a pure layer must not import: concurrency, network and the AWS client libraries.
@@ -120,6 +129,8 @@ IO_LIBRARIES = frozenset(
 AWS_LIBRARIES = frozenset({"aiobotocore", "botocore", "aiohttp"})
 TRANSPORT_CLIENT = f"{PACKAGE}._transport.client"
 TRANSPORT_LAYER = "transport"
+TRACING_LIBRARY = "opentelemetry"
+TRACED = f"{PACKAGE}._transport.traced"
 
 @dataclass(frozen=True)
 class Import:
@@ -310,6 +321,16 @@ def test_only_the_transport_implementation_imports_aws_libraries(graph: Graph) -
     assert not outside, "\n".join(map(str, outside))
     # A renamed client module would otherwise pass unnoticed.
     assert TRANSPORT_CLIENT in {i.source for i in imports}
+
+
+def test_only_the_traced_transport_imports_opentelemetry_and_only_when_asked(
+    graph: Graph,
+) -> None:
+    importers = {i.source for i in graph.external if i.target == TRACING_LIBRARY}
+    assert importers == {TRACED}
+    # Importing the package never imports it: the Session imports it when tracing is on.
+    eager = [i for i in graph.internal if i.target == TRACED and i.where == "module level"]
+    assert not eager, "\n".join(map(str, eager))
 
 
 def test_every_module_has_a_layer(graph: Graph) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from contextlib import aclosing
 from typing import Annotated, Any
 
@@ -30,6 +30,7 @@ from dynamorm_async._batch.run import batch_put, delete_keys
 from dynamorm_async._batch.writer import BatchWriter
 from dynamorm_async._context import ExecutionContext
 from dynamorm_async._read.cursor import CursorCodec
+from dynamorm_async._spans import NO_SPAN, FanOutSpan
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -88,6 +89,11 @@ class Answering:
     @property
     def cursor_codec(self) -> CursorCodec:
         return CursorCodec(b"k" * 32)
+
+    def fan_out_span(
+        self, operation: str, models: Sequence[type[Model]] = (), *, segments: int = 1
+    ) -> FanOutSpan:
+        return NO_SPAN
 
 
 def as_context(context: Answering) -> ExecutionContext:

@@ -7,6 +7,7 @@ records every request.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 import pytest
@@ -18,6 +19,7 @@ from dynamorm_async._read.builders import Scan, read_source
 from dynamorm_async._read.cursor import CursorCodec
 from dynamorm_async._read.pager import RawPage
 from dynamorm_async._read.projection import DictDecoder, parse_projection, with_keys
+from dynamorm_async._spans import NO_SPAN, FanOutSpan
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -71,6 +73,11 @@ class Scripted:
     @property
     def cursor_codec(self) -> CursorCodec:
         return CursorCodec(b"secret")
+
+    def fan_out_span(
+        self, operation: str, models: Sequence[type[Model]] = (), *, segments: int = 1
+    ) -> FanOutSpan:
+        return NO_SPAN
 
 
 async def test_pages_come_as_items_and_the_key_the_next_page_starts_after() -> None:
