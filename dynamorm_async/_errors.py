@@ -27,7 +27,9 @@ Every error raised from a botocore failure keeps that failure as ``__cause__``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Generic
+
+from typing_extensions import TypeVar
 
 __all__ = [
     "BatchGetError",
@@ -124,19 +126,25 @@ class ItemNotFound(DynamormError):
     create the item: see `UpdateBuilder.must_exist`)."""
 
 
-class ConditionFailed(DynamormError):
+#: The type of the stored item a ConditionFailed carries (``Any`` unless annotated).
+ItemT = TypeVar("ItemT", default=Any)
+
+
+class ConditionFailed(DynamormError, Generic[ItemT]):
     """A condition expression evaluated to false (ConditionalCheckFailedException).
 
     ``item`` is the item as stored when the check failed (a model instance from the item
-    executors; wire format from raw ``Session.call``), or None when no item existed.
+    executors; wire format from raw ``Session.call``), or None when no item existed. Where the
+    model is known, annotate it: ``ConditionFailed[Order]`` types ``item`` as ``Order | None``
+    (``except`` cannot take the subscript; narrow ``exc.item`` with ``isinstance`` there).
     """
 
-    def __init__(self, message: str, *, item: Any = None, **kw: Any) -> None:
+    def __init__(self, message: str, *, item: ItemT | None = None, **kw: Any) -> None:
         super().__init__(message, **kw)
-        self.item: Any = item
+        self.item: ItemT | None = item
 
 
-class ItemExists(ConditionFailed):
+class ItemExists(ConditionFailed[ItemT]):
     """create() found an item already stored under the same primary key."""
 
 

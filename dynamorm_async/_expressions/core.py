@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, ClassVar, get_args, get_origin
+from typing import Any, ClassVar, Generic, get_args, get_origin, overload
 
 import msgspec
+from typing_extensions import TypeVar
 
 from .._errors import ValidationError
 from .._wire.kinds import is_struct as _is_struct
@@ -51,6 +52,9 @@ __all__ = [
 _json = msgspec.json.Encoder(order="deterministic")
 
 _TYPE_NAMES = tuple(TYPE_NAMES)
+
+T = TypeVar("T", default=Any)
+"""The type of the value found at a path (``Any`` when unknown)."""
 
 
 class Placeholders:
@@ -164,12 +168,22 @@ def as_path(value: object) -> AttributePath:
     )
 
 
-def path(attribute: object) -> AttributePath:
+@overload
+def path(attribute: AttributePath[T]) -> AttributePath[T]: ...
+
+
+@overload
+def path(attribute: T) -> AttributePath[T]: ...
+
+
+def path(attribute: object) -> AttributePath[Any]:
     """Type a model class attribute as the attribute path it is at runtime.
 
-    Type checkers read ``Order.order_id`` as the field's value type (``str``), so path-only
-    methods need this wrapper under ``mypy --strict``:
-    ``path(Order.order_id).begins_with("2025-")``. At runtime it only checks its argument.
+    Without the mypy plugin (``dynamorm_async.mypy``) type checkers read ``Order.order_id`` as
+    the field's value type (``str``); ``path(Order.order_id)`` is an ``AttributePath[str]``,
+    with the path methods and typed updates: ``path(Order.order_id).begins_with("2025-")``.
+    With the plugin class attributes are typed paths already and this returns its argument's
+    type. At runtime it only checks its argument.
     """
     return as_path(attribute)
 
@@ -418,8 +432,8 @@ def _struct_path_class(struct: type[msgspec.Struct]) -> type[AttributePath]:
     return type(f"AttributePath[{struct.__name__}]", (AttributePath,), {"__slots__": (), **steps})
 
 
-class AttributePath(_Comparable):
-    """A path to an attribute (``Order.ship_to.city``, ``Order.lines[0]``).
+class AttributePath(_Comparable, Generic[T]):
+    """A path to an attribute (``Order.ship_to.city``, ``Order.lines[0]``) whose value is a ``T``.
 
     Attribute access on a path to a struct yields the path of that field, and a field always
     wins: a nested field named ``name``, ``size`` or ``contains`` is reachable like any other.
@@ -502,20 +516,21 @@ class AttributePath(_Comparable):
         """Human-readable form in field names: ``ship_to.city``, ``lines[0]``."""
         return dotted(self._names)
 
-    def _child(self, element: str | int, annotation: Any, name: str | int | None = None) -> Any:
-        child = object.__new__(_path_class(annotation))
+    def _child(
+        self, element: str | int, annotation: Any, name: str | int | None = None
+    ) -> AttributePath[Any]:
+        child: AttributePath[Any] = object.__new__(_path_class(annotation))
         names = (*self._names, element if name is None else name)
         child._fill((*self._elements, element), names, annotation, self._model)
         return child
 
-    def _field(self, target: type[msgspec.Struct], name: str) -> AttributePath:
+    def _field(self, target: type[msgspec.Struct], name: str) -> AttributePath[Any]:
         for info in msgspec.structs.fields(target):
             if info.name == name:
-                child: AttributePath = self._child(info.encode_name, info.type, info.name)
-                return child
+                return self._child(info.encode_name, info.type, info.name)
         raise AttributeError(f"{target.__name__} has no field {name!r}")
 
-    def __getattr__(self, name: str) -> Any:
+    def __getattr__(self, name: str) -> AttributePath[Any]:
         # Reached only for names the path class does not define: fields are class-level steps,
         # so this serves fields whose name starts with an underscore, and reports the rest.
         if name.startswith("__"):
@@ -527,7 +542,7 @@ class AttributePath(_Comparable):
             f"{self._dotted} is not a struct; use path['key'] for map keys or path[0] for lists"
         )
 
-    def __getitem__(self, key: str | int) -> Any:
+    def __getitem__(self, key: str | int) -> AttributePath[Any]:
         target = unwrap_optional(self._annotation)
         origin = get_origin(target)
         args = get_args(target)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, assert_type
 
-from typing_models import Order, OrderSummary, Stock
+from typing_models import Order, OrderSummary, Status, Stock
 
 from dynamorm_async import (
     BatchGetError,
@@ -60,5 +60,5 @@ async def transactional_reads(db: Session) -> None:
     assert_type(mixed, list[Model | None])
     first = mixed[0]
     if isinstance(first, Order):
-        assert_type(first.status, str)
+        assert_type(first.status, Status)
     await db.transact_get([(Order(customer="c", order_id="o"), {})])  # type: ignore[arg-type]

@@ -78,6 +78,6 @@ def session_with_hook(events: list[RequestEvent]) -> Session:
 
 
 def check_path_helper() -> None:
-    assert_type(path(Order.order_id), AttributePath)
+    assert_type(path(Order.order_id), AttributePath[str])
     condition = path(Order.order_id).begins_with("2025-") & path(Order.tags).contains("gift")
     assert_type(condition, Condition)
