@@ -22,6 +22,11 @@ async def batches(db: Session, orders: list[Order]) -> None:
     assert_type(await db.batch_get(Order, keys), list[Order])
     assert_type(await db.batch_put(orders), BatchResult)
     assert_type(await db.batch_delete(Order, keys), BatchResult)
+    # Instances name their own keys, in reads as in deletes.
+    assert_type(await db.batch_get(Order, orders), list[Order])
+    assert_type(await db.batch_get(Order, [orders[0], *keys]), list[Order])
+    assert_type(await db.batch_delete(Order, orders), BatchResult)
+    await db.batch_get(Order, ["c1"])  # type: ignore[list-item]
     async with db.batch_writer() as writer:
         assert_type(writer, BatchWriter)
         writer.put(orders[0])
