@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Generic, get_args, get_origin, overload
 import msgspec
 from typing_extensions import TypeVar
 
-from .._errors import ValidationError
+from .._errors import ValidationError, shorten
 from .._wire.kinds import is_struct as _is_struct
 from .._wire.taggers import (
     AttributeValue,
@@ -190,21 +190,37 @@ def path(attribute: object) -> AttributePath[Any]:
 
 @dataclass(frozen=True, slots=True)
 class Operand:
-    """A value on one side of a comparison, marshalled with the other side's field type."""
+    """A value on one side of a comparison, marshalled with the other side's field type;
+    ``subject`` is that other side, which an error names."""
 
     value: Any
     annotation: Any
+    subject: AttributePath[Any] | Size | None = None
 
     def encode(self, ph: Placeholders) -> str:
-        return ph.value(to_wire_value(self.annotation, self.value))
+        try:
+            return ph.value(to_wire_value(self.annotation, self.value))
+        except ValidationError as exc:
+            raise self._error(exc) from None
+
+    def _error(self, exc: ValidationError) -> ValidationError:
+        subject = self.subject
+        if isinstance(subject, Size):
+            return ValidationError(f"size({subject.path._qualified}): {exc.reason}")
+        if subject is None:
+            return exc
+        where = subject._qualified + "".join(exc.field_path)
+        return ValidationError(f"{where}: {exc.reason}", path=where, model=subject._model)
 
 
-def _operand(other: Any, annotation: Any) -> AttributePath | Size | Operand:
+def _operand(
+    other: Any, annotation: Any, subject: AttributePath[Any] | Size
+) -> AttributePath | Size | Operand:
     if isinstance(other, AttributePath | Size):
         return other
     if isinstance(other, Condition):
         raise ValidationError("a condition cannot be compared as a value")
-    return Operand(other, annotation)
+    return Operand(other, annotation, subject)
 
 
 def _render(node: AttributePath | Size | Operand, ph: Placeholders) -> str:
@@ -346,7 +362,8 @@ class _Comparable:
         return None
 
     def _cmp(self, op: str, other: Any) -> Compare:
-        return Compare(self, op, _operand(other, self._value_annotation()))  # type: ignore[arg-type]
+        subject: Any = self
+        return Compare(subject, op, _operand(other, self._value_annotation(), subject))
 
     def __eq__(self, other: object) -> Compare:  # type: ignore[override]
         return self._cmp("=", other)
@@ -369,14 +386,18 @@ class _Comparable:
     def between(self, low: Any, high: Any) -> Condition:
         """Inclusive range: ``low <= self <= high``."""
         annotation = self._value_annotation()
-        return Between(self, _operand(low, annotation), _operand(high, annotation))  # type: ignore[arg-type]
+        subject: Any = self
+        return Between(
+            subject, _operand(low, annotation, subject), _operand(high, annotation, subject)
+        )
 
     def is_in(self, values: Iterable[Any]) -> Condition:
         """True when the attribute equals one of ``values`` (1..100 values)."""
-        options = tuple(Operand(v, self._value_annotation()) for v in values)
+        subject: Any = self
+        options = tuple(Operand(v, self._value_annotation(), subject) for v in values)
         if not 1 <= len(options) <= 100:
             raise ValidationError(f"is_in() takes 1 to 100 values, got {len(options)}")
-        return In(self, options)  # type: ignore[arg-type]
+        return In(subject, options)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -516,6 +537,16 @@ class AttributePath(_Comparable, Generic[T]):
         """Human-readable form in field names: ``ship_to.city``, ``lines[0]``."""
         return dotted(self._names)
 
+    @property
+    def _shown(self) -> str:
+        """:attr:`_dotted` as error messages show it, long map keys shortened."""
+        return dotted(shorten(e) if isinstance(e, str) else e for e in self._names)
+
+    @property
+    def _qualified(self) -> str:
+        """The path as a message names it: ``Order.ship_to.city`` (the model's name first)."""
+        return f"{self._model.__name__}.{self._shown}" if self._model else self._shown
+
     def _child(
         self, element: str | int, annotation: Any, name: str | int | None = None
     ) -> AttributePath[Any]:
@@ -575,7 +606,7 @@ class AttributePath(_Comparable, Generic[T]):
 
     def contains(self, value: Any) -> Condition:
         """contains(path, value): substring of a string, element of a set or list."""
-        return Function("contains", self, Operand(value, self._element_annotation()))
+        return Function("contains", self, Operand(value, self._element_annotation(), self))
 
     def is_type(self, type_name: str) -> Condition:
         """attribute_type(path, T) for T in S SS N NS B BS BOOL NULL L M."""
