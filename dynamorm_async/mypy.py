@@ -9,7 +9,9 @@ in ``pyproject.toml``). Without it mypy reads ``Order.placed_at`` as the field's
   runtime; on an instance it stays the value;
 - a field of a path to a struct (``Order.ship_to.city``, also through ``Address | None``) is
   the path of that field, and a name the struct does not have is an error;
-- ``path[i]`` and ``path["key"]`` give the element's path (lists, tuples, dicts, structs).
+- ``path[i]`` and ``path["key"]`` give the element's path (lists, tuples, dicts, structs);
+- an update action's value must fit its path (``.set(Order.total, "x")``: "Argument 2 to
+  "set" ... has incompatible type "str"; expected "Decimal | int"").
 
 The library's signatures take typed paths (``update().set(Order.total, "x")`` is an error) and
 still accept plain values, so code type-checks with or without the plugin. The plugin never
@@ -25,9 +27,10 @@ from mypy.errorcodes import ATTR_DEFINED
 from mypy.expandtype import expand_type_by_instance
 from mypy.maptype import map_instance_to_supertype
 from mypy.nodes import TypeInfo, Var
-from mypy.plugin import AttributeContext, MethodContext, Plugin
+from mypy.plugin import AttributeContext, MethodContext, MethodSigContext, Plugin
 from mypy.types import (
     AnyType,
+    FunctionLike,
     Instance,
     LiteralType,
     NoneType,
@@ -43,6 +46,14 @@ __all__ = ["DynamormPlugin", "plugin"]
 _MODEL = "dynamorm_async._model.model.Model"
 _PATH = "dynamorm_async._expressions.core.AttributePath"
 _STRUCT = "msgspec.Struct"
+_DECIMAL = "decimal.Decimal"
+# Update actions whose second argument is a value of the path's type, by the builders that
+# inherit them (mypy names a method by the class of the object it is called on).
+_VALUE_ACTIONS = frozenset(
+    f"dynamorm_async._write.update.{builder}.{name}"
+    for builder in ("_UpdateChain", "UpdateBuilder", "ReturningUpdate")
+    for name in ("set", "set_if_not_exists", "add")
+)
 
 
 class DynamormPlugin(Plugin):
@@ -71,6 +82,13 @@ class DynamormPlugin(Plugin):
     def get_method_hook(self, fullname: str) -> Callable[[MethodContext], Type] | None:
         if fullname == f"{_PATH}.__getitem__":
             return partial(_element_step, self._paths())
+        return None
+
+    def get_method_signature_hook(
+        self, fullname: str
+    ) -> Callable[[MethodSigContext], FunctionLike] | None:
+        if fullname in _VALUE_ACTIONS:
+            return _value_of_path
         return None
 
     def _paths(self) -> TypeInfo:
@@ -121,8 +139,9 @@ def _field_step(paths: TypeInfo, name: str, ctx: AttributeContext) -> Type:
         return ctx.default_attr_type
     field = _struct_field(value, name) if isinstance(value, Instance) else None
     if field is None:
+        shown = value.type.name if isinstance(value, Instance) else str(value)
         ctx.api.fail(
-            f'"{value}" has no field "{name}": a path reaches the fields of a struct; use '
+            f'"{shown}" has no field "{name}": a path reaches the fields of a struct; use '
             'path["key"] for map keys and path[0] for list elements',
             ctx.context,
             code=ATTR_DEFINED,
@@ -159,6 +178,37 @@ def _element_type(value: Instance | TupleType, key: object) -> Type | None:
             args = map_instance_to_supertype(value, info).args
             return args[position] if len(args) > position else None
     return None
+
+
+def _value_of_path(ctx: MethodSigContext) -> FunctionLike:
+    """``set(path, value)`` on a typed path: the one signature ``(AttributePath[X], X)``.
+
+    mypy calls this for each overload of the action, and each becomes that signature, so a
+    wrong value is reported with the type the path expects ("Possible overload variants: def
+    set(self, path: AttributePath[Decimal], value: Decimal | int)") instead of as a type
+    parameter mypy cannot infer. A Decimal field also takes an int, as at runtime.
+    """
+    signature = ctx.default_signature
+    if len(ctx.args) < 2 or len(ctx.args[0]) != 1 or len(signature.arg_types) < 2:
+        return signature
+    path = get_proper_type(ctx.api.get_expression_type(ctx.args[0][0]))
+    if not isinstance(path, Instance) or path.type.fullname != _PATH or not path.args:
+        return signature
+    value = path.args[0]
+    if _holds_decimal(value):
+        value = UnionType.make_union([value, ctx.api.named_generic_type("builtins.int", [])])
+    return signature.copy_modified(
+        arg_types=[path, value, *signature.arg_types[2:]], variables=[]
+    )
+
+
+def _holds_decimal(value: Type) -> bool:
+    value = get_proper_type(value)
+    items = value.items if isinstance(value, UnionType) else [value]
+    return any(
+        isinstance(item, Instance) and item.type.fullname == _DECIMAL
+        for item in map(get_proper_type, items)
+    )
 
 
 def plugin(version: str) -> type[Plugin]:

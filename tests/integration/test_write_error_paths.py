@@ -73,7 +73,7 @@ async def transaction_element(db: Session) -> object:
 
 async def update_element(db: Session) -> object:
     update = db.update(Shipment, sender="s", number=1)
-    return await update.set(Shipment.lines[2].qty, "three")  # type: ignore[misc]
+    return await update.set(Shipment.lines[2].qty, "three")  # type: ignore[call-overload]
 
 
 async def update_list(db: Session) -> object:

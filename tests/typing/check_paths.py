@@ -70,4 +70,4 @@ async def in_queries(db: Session) -> None:
     await db.update(Listing, pk="p").set(Listing.product["size"], 2).condition(
         dm.exists(Listing.product.name) & (dm.size(Listing.product["contains"]) < 5)
     )
-    db.update(Listing, pk="p").set(Listing.product["size"], "2")  # type: ignore[misc]
+    db.update(Listing, pk="p").set(Listing.product["size"], "2")  # type: ignore[call-overload]

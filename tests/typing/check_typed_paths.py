@@ -2,8 +2,9 @@
 
 Class attributes are ``AttributePath[T]``: comparisons on Optional fields and on fields of
 Optional structs type-check, conditions stay conditions through ``& | ~``, and an update's value
-must fit the field. Each ``# type: ignore[code]`` line is a mistake mypy must catch: under
-``--strict`` an ignore that is not needed is itself an error.
+must fit the field (mypy then lists the one signature the path takes, e.g. ``def set(self,
+path: AttributePath[Decimal], value: Decimal | int)``). Each ``# type: ignore[code]`` line is a
+mistake mypy must catch: under ``--strict`` an ignore that is not needed is itself an error.
 """
 
 from __future__ import annotations
@@ -73,14 +74,14 @@ async def updates(db: Session, since: datetime) -> None:
     update.set_if_not_exists(Order.total, Decimal(0)).add(Order.tags, {"gift"}).add(Order.qty, 1)
     update.increment(Order.qty).append(Order.items, [Line(sku="s", qty=1)]).remove(Order.ship_to)
 
-    update.set(Order.total, "x")  # type: ignore[misc]
-    update.set(Order.status, "paid")  # type: ignore[misc]
-    update.set(Order.placed_at, "2025-01-01")  # type: ignore[misc]
-    update.set(Order.ship_to.city, 3)  # type: ignore[misc]
-    update.set(Order.items[0].qty, "3")  # type: ignore[misc]
-    update.set(Order.lines, [1])  # type: ignore[misc]
-    update.set_if_not_exists(Order.qty, "1")  # type: ignore[misc]
-    update.add(Order.tags, {1})  # type: ignore[misc]
+    update.set(Order.total, "x")  # type: ignore[call-overload]
+    update.set(Order.status, "paid")  # type: ignore[call-overload]
+    update.set(Order.placed_at, "2025-01-01")  # type: ignore[call-overload]
+    update.set(Order.ship_to.city, 3)  # type: ignore[call-overload]
+    update.set(Order.items[0].qty, "3")  # type: ignore[call-overload]
+    update.set(Order.lines, [1])  # type: ignore[list-item]
+    update.set_if_not_exists(Order.qty, "1")  # type: ignore[call-overload]
+    update.add(Order.tags, {1})  # type: ignore[arg-type]
 
 
 def stored_items(failed: ConditionFailed[Order], exists: ItemExists[Order]) -> None:
