@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Generic, Self, overload
+from typing import Any, Generic, Self
 
 from typing_extensions import TypeVar
 
@@ -55,8 +55,6 @@ __all__ = ["DEFAULT_MAX_GROUPS", "Aggregation", "GroupBy", "new_aggregation", "n
 
 M = TypeVar("M", bound=Model)
 K = TypeVar("K", default=Any)
-K1 = TypeVar("K1")
-K2 = TypeVar("K2")
 
 DEFAULT_MAX_GROUPS = 100_000
 """Groups one aggregation may hold before it raises instead of growing further."""
@@ -306,17 +304,9 @@ class Aggregation(_Builder[M]):
     def __repr__(self) -> str:
         return self._describe("")
 
-    @overload
-    def group_by(self, path: AttributePath[K1], /) -> GroupBy[M, K1 | None]: ...
-    @overload
-    def group_by(
-        self, first: AttributePath[K1], second: AttributePath[K2], /
-    ) -> GroupBy[M, tuple[K1 | None, K2 | None]]: ...
-    @overload
-    def group_by(self, *paths: object) -> GroupBy[M]: ...
-
     def group_by(self, *paths: object) -> GroupBy[M]:
-        """Group the items instead: the same aggregates, one row per group."""
+        """Group the items instead: the same aggregates, one row per group (keys typed ``Any``:
+        group the query or scan itself for typed keys)."""
         return GroupBy._of(replace(self._state, group_by=_group_paths(paths)))
 
     async def execute(self) -> Row[tuple[()]]:

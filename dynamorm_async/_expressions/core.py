@@ -2,8 +2,10 @@
 
 A model class attribute (``Order.total``) is an :class:`AttributePath`; comparing it or calling
 its methods builds :class:`Condition` nodes, combined with ``&``, ``|`` and ``~``. Nodes render
-themselves with :meth:`Condition.encode` into one :class:`Placeholders` allocator, so every name
-and value travels as ``#nX``/``:vX`` and reserved words, dots and dashes just work.
+themselves with :meth:`Condition.encode` into one :class:`Placeholders` allocator (re-exported
+from :mod:`.placeholders`), so every name and value travels as ``#nX``/``:vX`` and reserved
+words, dots and dashes just work. ``AttributePath[T]`` is generic in its value type for type
+checkers (see the mypy plugin, :mod:`dynamorm_async.mypy`).
 """
 
 from __future__ import annotations
@@ -19,13 +21,13 @@ from typing_extensions import TypeVar
 from .._errors import ValidationError, shorten
 from .._wire.kinds import is_struct as _is_struct
 from .._wire.taggers import (
-    AttributeValue,
     strip_annotated,
     to_wire_value,
     unwrap_optional,
 )
 from .._wire.values import TYPE_NAMES
 from .logic import Connectives
+from .placeholders import Placeholders
 
 __all__ = [
     "And",
@@ -49,60 +51,10 @@ __all__ = [
     "projection_expression",
 ]
 
-_json = msgspec.json.Encoder(order="deterministic")
-
 _TYPE_NAMES = tuple(TYPE_NAMES)
 
 T = TypeVar("T", default=Any)
 """The type of the value found at a path (``Any`` when unknown)."""
-
-
-class Placeholders:
-    """Allocates ``#n``/``:v`` placeholders, de-duplicated, for one request."""
-
-    __slots__ = ("_value_ids", "names", "values")
-
-    def __init__(self) -> None:
-        self.names: dict[str, str] = {}
-        self.values: dict[str, AttributeValue] = {}
-        self._value_ids: dict[bytes, str] = {}
-
-    def name(self, attribute: str) -> str:
-        """Placeholder for one attribute name (one path element)."""
-        for placeholder, existing in self.names.items():
-            if existing == attribute:
-                return placeholder
-        placeholder = f"#n{len(self.names)}"
-        self.names[placeholder] = attribute
-        return placeholder
-
-    def value(self, av: AttributeValue) -> str:
-        """Placeholder for one AttributeValue; equal values share a placeholder."""
-        fingerprint = _json.encode(av)
-        placeholder = self._value_ids.get(fingerprint)
-        if placeholder is None:
-            placeholder = f":v{len(self.values)}"
-            self._value_ids[fingerprint] = placeholder
-            self.values[placeholder] = av
-        return placeholder
-
-    def path(self, path: AttributePath) -> str:
-        """Render an attribute path with every name element behind a placeholder."""
-        out: list[str] = []
-        for element in path._elements:
-            if isinstance(element, int):
-                out.append(f"[{element}]")
-            else:
-                out.append(("." if out else "") + self.name(element))
-        return "".join(out)
-
-    def apply(self, request: dict[str, Any]) -> dict[str, Any]:
-        """Add ExpressionAttributeNames/Values to a request payload when any were allocated."""
-        if self.names:
-            request["ExpressionAttributeNames"] = dict(self.names)
-        if self.values:
-            request["ExpressionAttributeValues"] = dict(self.values)
-        return request
 
 
 class Condition(Connectives["Condition", "Condition | bool"]):

@@ -41,7 +41,8 @@ async def ungrouped(db: Session) -> None:
     row = await builder.aggregate(mean=Avg(Order.total))
     assert_type(row, Row[tuple[()]])
     assert_type(await db.scan(Order).aggregate(n=Count()).execute(), Row[tuple[()]])
-    assert_type(await builder.group_by(Order.status), list[Row[Status | None]])
+    # Grouped after the aggregates, the key is not typed: group the query itself for that.
+    assert_type(await builder.group_by(Order.status), list[Row[Any]])
 
 
 def builders(db: Session) -> None:
