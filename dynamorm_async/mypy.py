@@ -57,7 +57,8 @@ _VALUE_ACTIONS = frozenset(
 
 
 class DynamormPlugin(Plugin):
-    """Types model class attributes, struct field steps and indexes as attribute paths."""
+    """Types model class attributes, struct field steps and subscripts as attribute paths, and
+    an update action's value as its path's type."""
 
     def get_class_attribute_hook(self, fullname: str) -> Callable[[AttributeContext], Type] | None:
         owner, _, name = fullname.rpartition(".")

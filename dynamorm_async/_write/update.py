@@ -69,6 +69,7 @@ class _Value(Protocol):
 
     def __eq__(self, other: object, /) -> bool: ...
 
+
 _ASKED = "must_exist() was asked for"
 _FROM_INSTANCE = (
     "the update was built from an instance, which names a stored item; update by key to "
@@ -167,6 +168,8 @@ class _UpdateChain(ImmutableBuilder[UpdateState], Generic[M]):
 
     # --- actions ---------------------------------------------------------------------------
 
+    # A typed path takes values of its type (a Decimal field an int too, as at runtime); a
+    # class attribute typed as its value (no mypy plugin) takes any value, checked at runtime.
     @overload
     def set(self, path: AttributePath[T], value: T) -> Self: ...
     @overload
