@@ -27,7 +27,9 @@ Every error raised from a botocore failure keeps that failure as ``__cause__``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Generic
+
+from typing_extensions import TypeVar
 
 __all__ = [
     "BatchGetError",
@@ -48,7 +50,27 @@ __all__ = [
     "ValidationError",
     "map_client_error",
     "map_setup_error",
+    "short_repr",
+    "shorten",
 ]
+
+#: How many characters of one key or value an error message shows.
+SHOWN = 60
+
+
+def shorten(text: str, limit: int = SHOWN) -> str:
+    """``text`` cut to ``limit`` characters, marked with ``...``: a 2 KB key or a long value
+    would bury the message it appears in."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def short_repr(value: object, limit: int = SHOWN) -> str:
+    """``repr(value)`` as an error message shows it (see :func:`shorten`)."""
+    return shorten(repr(value), limit)
+
+
+def _short_key(key: Mapping[str, Any]) -> str:
+    return "{" + ", ".join(f"{short_repr(k)}: {short_repr(v)}" for k, v in key.items()) + "}"
 
 
 class DynamormError(Exception):
@@ -76,7 +98,7 @@ class DynamormError(Exception):
             for label, value in (
                 ("operation", self.operation),
                 ("table", self.table),
-                ("key", self.key),
+                ("key", _short_key(self.key) if self.key is not None else None),
                 ("code", self.code),
             )
             if value is not None
@@ -89,7 +111,23 @@ class ModelError(DynamormError):
 
 
 class ValidationError(DynamormError):
-    """Input rejected before any request was sent."""
+    """Input rejected before any request was sent.
+
+    For a value that does not fit its field, ``path`` names the field as you write it
+    (``Order.lines[2].qty``), the message starts with it, and ``model`` is the model; both are
+    None for other input errors. ``reason`` is the message without the path.
+    """
+
+    def __init__(
+        self, message: str, *, path: str | None = None, model: type | None = None, **kw: Any
+    ) -> None:
+        super().__init__(message, **kw)
+        self.path = path
+        self.model = model
+        self.reason = message
+        #: The steps (``[2]``, ``.qty``) from the value being encoded down to the bad one,
+        #: collected as the error travels up until a model or struct reports it.
+        self.field_path: tuple[str, ...] = ()
 
 
 class ItemDecodeError(DynamormError):
@@ -124,19 +162,25 @@ class ItemNotFound(DynamormError):
     create the item: see `UpdateBuilder.must_exist`)."""
 
 
-class ConditionFailed(DynamormError):
+#: The type of the stored item a ConditionFailed carries (``Any`` unless annotated).
+ItemT = TypeVar("ItemT", default=Any)
+
+
+class ConditionFailed(DynamormError, Generic[ItemT]):
     """A condition expression evaluated to false (ConditionalCheckFailedException).
 
     ``item`` is the item as stored when the check failed (a model instance from the item
-    executors; wire format from raw ``Session.call``), or None when no item existed.
+    executors; wire format from raw ``Session.call``), or None when no item existed. Where the
+    model is known, annotate it: ``ConditionFailed[Order]`` types ``item`` as ``Order | None``
+    (``except`` cannot take the subscript; narrow ``exc.item`` with ``isinstance`` there).
     """
 
-    def __init__(self, message: str, *, item: Any = None, **kw: Any) -> None:
+    def __init__(self, message: str, *, item: ItemT | None = None, **kw: Any) -> None:
         super().__init__(message, **kw)
-        self.item: Any = item
+        self.item: ItemT | None = item
 
 
-class ItemExists(ConditionFailed):
+class ItemExists(ConditionFailed[ItemT]):
     """create() found an item already stored under the same primary key."""
 
 

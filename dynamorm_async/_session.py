@@ -11,7 +11,7 @@ import os
 import secrets
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Self, TypedDict, TypeVar, Unpack, cast, overload
+from typing import TYPE_CHECKING, Any, Literal, Self, TypedDict, TypeVar, Unpack, cast, overload
 
 import anyio
 import anyio.lowlevel
@@ -47,8 +47,8 @@ __all__ = ["Session", "SessionOptions", "session_options_from_env"]
 
 M = TypeVar("M", bound=Model)
 S = TypeVar("S", bound=msgspec.Struct)
-Keys = Iterable[Mapping[str, object]]
-"""Keys of a batch read: mappings of key field names to values."""
+Keys = Iterable[Model | Mapping[str, object]]
+"""Keys of a batch read: instances, or mappings of key field names to values."""
 
 
 class SessionOptions(TypedDict, total=False):
@@ -373,13 +373,45 @@ class Session:
 
     @overload
     async def delete(
-        self, target: Model, /, *, condition: Condition | bool | None = None
+        self,
+        target: Model,
+        /,
+        *,
+        condition: Condition | bool | None = None,
+        returning: Literal["NONE"] = "NONE",
     ) -> None: ...
 
     @overload
     async def delete(
-        self, target: type[Model], /, *, condition: Condition | bool | None = None, **key: object
+        self,
+        target: M,
+        /,
+        *,
+        condition: Condition | bool | None = None,
+        returning: Literal["ALL_OLD"],
+    ) -> M | None: ...
+
+    @overload
+    async def delete(
+        self,
+        target: type[Model],
+        /,
+        *,
+        condition: Condition | bool | None = None,
+        returning: Literal["NONE"] = "NONE",
+        **key: object,
     ) -> None: ...
+
+    @overload
+    async def delete(
+        self,
+        target: type[M],
+        /,
+        *,
+        condition: Condition | bool | None = None,
+        returning: Literal["ALL_OLD"],
+        **key: object,
+    ) -> M | None: ...
 
     async def delete(
         self,
@@ -387,10 +419,17 @@ class Session:
         /,
         *,
         condition: Condition | bool | None = None,
+        returning: Literal["NONE", "ALL_OLD"] = "NONE",
         **key: object,
-    ) -> None:
-        """Delete an instance (with its version check) or the item under a key."""
-        await items.delete(self, resolve_target(target, key), optional_condition(condition))
+    ) -> Model | None:
+        """Delete an instance (with its version check) or the item under a key.
+
+        ``returning="ALL_OLD"`` returns the deleted item as a model instance, or None when
+        there was none (a service can answer 404 without a condition).
+        """
+        return await items.delete(
+            self, resolve_target(target, key), optional_condition(condition), returning=returning
+        )
 
     # --- executors -------------------------------------------------------------------------
 
@@ -461,7 +500,8 @@ class Session:
         consistent: bool = False,
         select: type[msgspec.Struct] | Sequence[object] | None = None,
     ) -> list[Any]:
-        """Read many items by key (chunks of 100, concurrent); input order, missing left out.
+        """Read many items by key or instance (chunks of 100, concurrent); input order,
+        missing left out.
 
         ``select`` reads only some attributes: a Struct type yields instances of it, attributes
         or field names yield dicts (see the batches guide).

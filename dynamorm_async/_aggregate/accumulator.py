@@ -14,7 +14,9 @@ stable order: by group key unless ``order_by`` names an aggregate (see
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
-from typing import Any
+from typing import Any, Generic
+
+from typing_extensions import TypeVar
 
 from .._checks import whole_number
 from .._errors import DynamormError, ValidationError
@@ -28,8 +30,11 @@ __all__ = ["GroupAccumulator", "Row", "count_only", "needed_attributes"]
 
 _RESERVED_NAMES = frozenset({"key", "values", "as_dict"})
 
+K = TypeVar("K", default=Any)
+"""The type of a row's group key: known from typed group_by() paths, else ``Any``."""
 
-class Row:
+
+class Row(Generic[K]):
     """One result row: the group key and the named aggregate results.
 
     ``row.key`` is the group's value when grouping by one path, a tuple of values when grouping
@@ -39,10 +44,10 @@ class Row:
 
     __slots__ = ("key", "values")
 
-    key: Any
+    key: K
     values: dict[str, Any]
 
-    def __init__(self, key: Any, values: Mapping[str, Any]) -> None:
+    def __init__(self, key: K, values: Mapping[str, Any]) -> None:
         self.key = key
         self.values = dict(values)
 

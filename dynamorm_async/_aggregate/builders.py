@@ -34,7 +34,9 @@ from __future__ import annotations
 
 from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Generic, Self, TypeVar
+from typing import Any, Generic, Self
+
+from typing_extensions import TypeVar
 
 from .._checks import whole_number
 from .._errors import DynamormError, ItemDecodeError, ValidationError
@@ -52,6 +54,7 @@ from .functions import Aggregate, HavingCondition
 __all__ = ["DEFAULT_MAX_GROUPS", "Aggregation", "GroupBy", "new_aggregation", "new_group_by"]
 
 M = TypeVar("M", bound=Model)
+K = TypeVar("K", default=Any)
 
 DEFAULT_MAX_GROUPS = 100_000
 """Groups one aggregation may hold before it raises instead of growing further."""
@@ -235,12 +238,13 @@ class _Builder(ImmutableBuilder[_Spec], Generic[M]):
         return tuple(p._attribute for p in paths) if paths is not None else ()
 
 
-class GroupBy(_Builder[M]):
+class GroupBy(_Builder[M], Generic[M, K]):
     """A GROUP BY over a query or scan; ``await`` it for ``list[Row]``, one row per group.
 
     Immutable: each method returns a new builder, and one builder may run any number of times.
     Nothing is read until it is awaited (or :meth:`execute` runs). Rows are ordered by group key,
-    a missing value (``None``) first, unless :meth:`order_by` names an aggregate.
+    a missing value (``None``) first, unless :meth:`order_by` names an aggregate. ``K`` is the
+    rows' key type when the paths are typed (``AttributePath[str]`` gives ``str | None``).
     """
 
     __slots__ = ()
@@ -277,13 +281,13 @@ class GroupBy(_Builder[M]):
         of letting memory grow with a key that is nearly unique per item."""
         return self._with(max_groups=whole_number("max_groups()", n))
 
-    async def execute(self) -> list[Row]:
+    async def execute(self) -> list[Row[K]]:
         """Read every matching item once and return the groups that pass HAVING, as rows."""
         spec = self._state
         accumulator = await _accumulate(spec)
         return accumulator.rows(order_by=spec.order_by, desc=spec.desc, limit=spec.limit_groups)
 
-    def __await__(self) -> Generator[Any, None, list[Row]]:
+    def __await__(self) -> Generator[Any, None, list[Row[K]]]:
         return self.execute().__await__()
 
 
@@ -301,13 +305,14 @@ class Aggregation(_Builder[M]):
         return self._describe("")
 
     def group_by(self, *paths: object) -> GroupBy[M]:
-        """Group the items instead: the same aggregates, one row per group."""
+        """Group the items instead: the same aggregates, one row per group (keys typed ``Any``:
+        group the query or scan itself for typed keys)."""
         return GroupBy._of(replace(self._state, group_by=_group_paths(paths)))
 
-    async def execute(self) -> Row:
+    async def execute(self) -> Row[tuple[()]]:
         """Read every matching item once and return the aggregates as one row."""
         (row,) = (await _accumulate(self._state)).rows()
         return row
 
-    def __await__(self) -> Generator[Any, None, Row]:
+    def __await__(self) -> Generator[Any, None, Row[tuple[()]]]:
         return self.execute().__await__()

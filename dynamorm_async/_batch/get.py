@@ -6,13 +6,14 @@ Its typed overloads live on ``Session.batch_get``, the public entry point.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from .._errors import BatchGetError, DynamormError
+from .._errors import BatchGetError, DynamormError, ValidationError
 from .._fanout import fan_out
-from .._model.model import Model, model_info
+from .._model.model import Model, ModelInfo, model_info
 from .._wire.taggers import Item
 from .chunks import retry_chunk
 from .plan import MAX_GET_KEYS, GetKey, chunked, dedupe, get_payload, split_get_answer
@@ -29,12 +30,13 @@ __all__ = ["batch_get"]
 async def batch_get(
     session: ExecutionContext,
     model: type[Model],
-    keys: Iterable[Mapping[str, object]],
+    keys: Iterable[Model | Mapping[str, object]],
     *,
     consistent: bool = False,
     select: type[msgspec.Struct] | Selection | None = None,
 ) -> list[Any]:
-    """Read many items by key (mappings of field names), 100 per call, chunks concurrent.
+    """Read many items by key (instances or mappings of field names), 100 per call, chunks
+    concurrent.
 
     Results follow the order of ``keys``; keys without an item are left out; a key passed more
     than once is read once and its item returned once, at its first position. ``select`` reads
@@ -46,7 +48,7 @@ async def batch_get(
     info = model_info(model)
     table = session.table_name(model)
     projection, names, decode = selection(info, select)
-    unique, _ = dedupe(get_keys(info, table, keys), lambda k: k.fingerprint)
+    unique, _ = dedupe(_get_keys(info, table, keys), lambda k: k.fingerprint)
     found: dict[bytes, Item] = {}
     failed: list[GetKey] = []
     errors: list[DynamormError] = []
@@ -85,6 +87,28 @@ async def batch_get(
             failed.sort(key=lambda k: k.index)
             raise _get_error(session, table, failed, len(unique), cause, results) from cause
     return results
+
+
+def _get_keys(
+    info: ModelInfo, table: str, entries: Iterable[Model | Mapping[str, object]]
+) -> list[GetKey]:
+    """The keys of a batch read; an instance names its own key, as in ``batch_delete``, and
+    stays the source a BatchGetError reports."""
+    sources = list(entries)
+    mappings: list[Mapping[str, object]] = []
+    for source in sources:
+        if isinstance(source, Mapping):
+            mappings.append(source)
+        elif isinstance(source, Model):
+            info.check_instance(source)
+            mappings.append(info.key_dict(info.key_of(source)))
+        else:
+            raise ValidationError(
+                f"batch_get of {info.cls.__name__} takes instances or key mappings (field "
+                f"names), got {type(source).__name__}",
+                table=table,
+            )
+    return [replace(k, source=sources[k.index]) for k in get_keys(info, table, mappings)]
 
 
 def _get_error(

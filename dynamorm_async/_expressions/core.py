@@ -2,8 +2,10 @@
 
 A model class attribute (``Order.total``) is an :class:`AttributePath`; comparing it or calling
 its methods builds :class:`Condition` nodes, combined with ``&``, ``|`` and ``~``. Nodes render
-themselves with :meth:`Condition.encode` into one :class:`Placeholders` allocator, so every name
-and value travels as ``#nX``/``:vX`` and reserved words, dots and dashes just work.
+themselves with :meth:`Condition.encode` into one :class:`Placeholders` allocator (re-exported
+from :mod:`.placeholders`), so every name and value travels as ``#nX``/``:vX`` and reserved
+words, dots and dashes just work. ``AttributePath[T]`` is generic in its value type for type
+checkers (see the mypy plugin, :mod:`dynamorm_async.mypy`).
 """
 
 from __future__ import annotations
@@ -11,20 +13,21 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, ClassVar, get_args, get_origin
+from typing import Any, ClassVar, Generic, get_args, get_origin, overload
 
 import msgspec
+from typing_extensions import TypeVar
 
-from .._errors import ValidationError
+from .._errors import ValidationError, shorten
 from .._wire.kinds import is_struct as _is_struct
 from .._wire.taggers import (
-    AttributeValue,
     strip_annotated,
     to_wire_value,
     unwrap_optional,
 )
 from .._wire.values import TYPE_NAMES
 from .logic import Connectives
+from .placeholders import Placeholders
 
 __all__ = [
     "And",
@@ -48,57 +51,10 @@ __all__ = [
     "projection_expression",
 ]
 
-_json = msgspec.json.Encoder(order="deterministic")
-
 _TYPE_NAMES = tuple(TYPE_NAMES)
 
-
-class Placeholders:
-    """Allocates ``#n``/``:v`` placeholders, de-duplicated, for one request."""
-
-    __slots__ = ("_value_ids", "names", "values")
-
-    def __init__(self) -> None:
-        self.names: dict[str, str] = {}
-        self.values: dict[str, AttributeValue] = {}
-        self._value_ids: dict[bytes, str] = {}
-
-    def name(self, attribute: str) -> str:
-        """Placeholder for one attribute name (one path element)."""
-        for placeholder, existing in self.names.items():
-            if existing == attribute:
-                return placeholder
-        placeholder = f"#n{len(self.names)}"
-        self.names[placeholder] = attribute
-        return placeholder
-
-    def value(self, av: AttributeValue) -> str:
-        """Placeholder for one AttributeValue; equal values share a placeholder."""
-        fingerprint = _json.encode(av)
-        placeholder = self._value_ids.get(fingerprint)
-        if placeholder is None:
-            placeholder = f":v{len(self.values)}"
-            self._value_ids[fingerprint] = placeholder
-            self.values[placeholder] = av
-        return placeholder
-
-    def path(self, path: AttributePath) -> str:
-        """Render an attribute path with every name element behind a placeholder."""
-        out: list[str] = []
-        for element in path._elements:
-            if isinstance(element, int):
-                out.append(f"[{element}]")
-            else:
-                out.append(("." if out else "") + self.name(element))
-        return "".join(out)
-
-    def apply(self, request: dict[str, Any]) -> dict[str, Any]:
-        """Add ExpressionAttributeNames/Values to a request payload when any were allocated."""
-        if self.names:
-            request["ExpressionAttributeNames"] = dict(self.names)
-        if self.values:
-            request["ExpressionAttributeValues"] = dict(self.values)
-        return request
+T = TypeVar("T", default=Any)
+"""The type of the value found at a path (``Any`` when unknown)."""
 
 
 class Condition(Connectives["Condition", "Condition | bool"]):
@@ -164,33 +120,59 @@ def as_path(value: object) -> AttributePath:
     )
 
 
-def path(attribute: object) -> AttributePath:
+@overload
+def path(attribute: AttributePath[T]) -> AttributePath[T]: ...
+
+
+@overload
+def path(attribute: T) -> AttributePath[T]: ...
+
+
+def path(attribute: object) -> AttributePath[Any]:
     """Type a model class attribute as the attribute path it is at runtime.
 
-    Type checkers read ``Order.order_id`` as the field's value type (``str``), so path-only
-    methods need this wrapper under ``mypy --strict``:
-    ``path(Order.order_id).begins_with("2025-")``. At runtime it only checks its argument.
+    Without the mypy plugin (``dynamorm_async.mypy``) type checkers read ``Order.order_id`` as
+    the field's value type (``str``); ``path(Order.order_id)`` is an ``AttributePath[str]``,
+    with the path methods and typed updates: ``path(Order.order_id).begins_with("2025-")``.
+    With the plugin class attributes are typed paths already and this returns its argument's
+    type. At runtime it only checks its argument.
     """
     return as_path(attribute)
 
 
 @dataclass(frozen=True, slots=True)
 class Operand:
-    """A value on one side of a comparison, marshalled with the other side's field type."""
+    """A value on one side of a comparison, marshalled with the other side's field type;
+    ``subject`` is that other side, which an error names."""
 
     value: Any
     annotation: Any
+    subject: AttributePath[Any] | Size | None = None
 
     def encode(self, ph: Placeholders) -> str:
-        return ph.value(to_wire_value(self.annotation, self.value))
+        try:
+            return ph.value(to_wire_value(self.annotation, self.value))
+        except ValidationError as exc:
+            raise self._error(exc) from None
+
+    def _error(self, exc: ValidationError) -> ValidationError:
+        subject = self.subject
+        if isinstance(subject, Size):
+            return ValidationError(f"size({subject.path._qualified}): {exc.reason}")
+        if subject is None:
+            return exc
+        where = subject._qualified + "".join(exc.field_path)
+        return ValidationError(f"{where}: {exc.reason}", path=where, model=subject._model)
 
 
-def _operand(other: Any, annotation: Any) -> AttributePath | Size | Operand:
+def _operand(
+    other: Any, annotation: Any, subject: AttributePath[Any] | Size
+) -> AttributePath | Size | Operand:
     if isinstance(other, AttributePath | Size):
         return other
     if isinstance(other, Condition):
         raise ValidationError("a condition cannot be compared as a value")
-    return Operand(other, annotation)
+    return Operand(other, annotation, subject)
 
 
 def _render(node: AttributePath | Size | Operand, ph: Placeholders) -> str:
@@ -332,7 +314,8 @@ class _Comparable:
         return None
 
     def _cmp(self, op: str, other: Any) -> Compare:
-        return Compare(self, op, _operand(other, self._value_annotation()))  # type: ignore[arg-type]
+        subject: Any = self
+        return Compare(subject, op, _operand(other, self._value_annotation(), subject))
 
     def __eq__(self, other: object) -> Compare:  # type: ignore[override]
         return self._cmp("=", other)
@@ -355,14 +338,18 @@ class _Comparable:
     def between(self, low: Any, high: Any) -> Condition:
         """Inclusive range: ``low <= self <= high``."""
         annotation = self._value_annotation()
-        return Between(self, _operand(low, annotation), _operand(high, annotation))  # type: ignore[arg-type]
+        subject: Any = self
+        return Between(
+            subject, _operand(low, annotation, subject), _operand(high, annotation, subject)
+        )
 
     def is_in(self, values: Iterable[Any]) -> Condition:
         """True when the attribute equals one of ``values`` (1..100 values)."""
-        options = tuple(Operand(v, self._value_annotation()) for v in values)
+        subject: Any = self
+        options = tuple(Operand(v, self._value_annotation(), subject) for v in values)
         if not 1 <= len(options) <= 100:
             raise ValidationError(f"is_in() takes 1 to 100 values, got {len(options)}")
-        return In(self, options)  # type: ignore[arg-type]
+        return In(subject, options)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -418,8 +405,8 @@ def _struct_path_class(struct: type[msgspec.Struct]) -> type[AttributePath]:
     return type(f"AttributePath[{struct.__name__}]", (AttributePath,), {"__slots__": (), **steps})
 
 
-class AttributePath(_Comparable):
-    """A path to an attribute (``Order.ship_to.city``, ``Order.lines[0]``).
+class AttributePath(_Comparable, Generic[T]):
+    """A path to an attribute (``Order.ship_to.city``, ``Order.lines[0]``) whose value is a ``T``.
 
     Attribute access on a path to a struct yields the path of that field, and a field always
     wins: a nested field named ``name``, ``size`` or ``contains`` is reachable like any other.
@@ -502,20 +489,31 @@ class AttributePath(_Comparable):
         """Human-readable form in field names: ``ship_to.city``, ``lines[0]``."""
         return dotted(self._names)
 
-    def _child(self, element: str | int, annotation: Any, name: str | int | None = None) -> Any:
-        child = object.__new__(_path_class(annotation))
+    @property
+    def _shown(self) -> str:
+        """:attr:`_dotted` as error messages show it, long map keys shortened."""
+        return dotted(shorten(e) if isinstance(e, str) else e for e in self._names)
+
+    @property
+    def _qualified(self) -> str:
+        """The path as a message names it: ``Order.ship_to.city`` (the model's name first)."""
+        return f"{self._model.__name__}.{self._shown}" if self._model else self._shown
+
+    def _child(
+        self, element: str | int, annotation: Any, name: str | int | None = None
+    ) -> AttributePath[Any]:
+        child: AttributePath[Any] = object.__new__(_path_class(annotation))
         names = (*self._names, element if name is None else name)
         child._fill((*self._elements, element), names, annotation, self._model)
         return child
 
-    def _field(self, target: type[msgspec.Struct], name: str) -> AttributePath:
+    def _field(self, target: type[msgspec.Struct], name: str) -> AttributePath[Any]:
         for info in msgspec.structs.fields(target):
             if info.name == name:
-                child: AttributePath = self._child(info.encode_name, info.type, info.name)
-                return child
+                return self._child(info.encode_name, info.type, info.name)
         raise AttributeError(f"{target.__name__} has no field {name!r}")
 
-    def __getattr__(self, name: str) -> Any:
+    def __getattr__(self, name: str) -> AttributePath[Any]:
         # Reached only for names the path class does not define: fields are class-level steps,
         # so this serves fields whose name starts with an underscore, and reports the rest.
         if name.startswith("__"):
@@ -527,7 +525,7 @@ class AttributePath(_Comparable):
             f"{self._dotted} is not a struct; use path['key'] for map keys or path[0] for lists"
         )
 
-    def __getitem__(self, key: str | int) -> Any:
+    def __getitem__(self, key: str | int) -> AttributePath[Any]:
         target = unwrap_optional(self._annotation)
         origin = get_origin(target)
         args = get_args(target)
@@ -560,7 +558,7 @@ class AttributePath(_Comparable):
 
     def contains(self, value: Any) -> Condition:
         """contains(path, value): substring of a string, element of a set or list."""
-        return Function("contains", self, Operand(value, self._element_annotation()))
+        return Function("contains", self, Operand(value, self._element_annotation(), self))
 
     def is_type(self, type_name: str) -> Condition:
         """attribute_type(path, T) for T in S SS N NS B BS BOOL NULL L M."""

@@ -53,6 +53,16 @@ class Connectives(ABC, Generic[C, O_contra]):
     def __or__(self, other: O_contra) -> C:
         return self._any_of(other)
 
+    # A type checker reads ``Order.total > 1`` as a bool (without the mypy plugin), so
+    # ``(Order.total > 1) & path(Order.tags).contains("x")`` must type-check from the right too.
+    # At runtime that left operand is a condition and these are never reached, except for a
+    # real bool, which ``_all_of``/``_any_of`` reject.
+    def __rand__(self, other: O_contra) -> C:
+        return self._all_of(other)
+
+    def __ror__(self, other: O_contra) -> C:
+        return self._any_of(other)
+
     def __invert__(self) -> C:
         return self._negated()
 

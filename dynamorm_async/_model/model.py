@@ -501,7 +501,13 @@ class ModelInfo:
                 "key values",
                 table=self.table,
             )
-        return to_wire_value(spec.annotation, value)
+        try:
+            return to_wire_value(spec.annotation, value)
+        except ValidationError as exc:
+            where = f"{self.cls.__name__}.{spec.name}"
+            raise ValidationError(
+                f"{where}: {exc.reason}", path=where, model=self.cls, table=self.table
+            ) from None
 
     def declared(self, field_name: str) -> Any:
         """A field's annotation as declared: ``Optional`` kept, ``Annotated`` markers removed

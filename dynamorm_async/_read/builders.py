@@ -24,7 +24,7 @@ import msgspec
 
 from .._checks import whole_number
 from .._errors import ValidationError
-from .._expressions.core import Condition, as_condition
+from .._expressions.core import AttributePath, Condition, as_condition
 from .._fanout import Tally
 from .._model.model import Model, ModelInfo, model_info
 from .._wire.shapes import WireShape
@@ -59,6 +59,8 @@ __all__ = [
 ]
 
 R = TypeVar("R")
+K1 = TypeVar("K1")
+K2 = TypeVar("K2")
 M = TypeVar("M", bound=Model)
 S = TypeVar("S", bound=msgspec.Struct)
 
@@ -313,8 +315,18 @@ class _Aggregating(_Reader[M]):
 
     __slots__ = ()
 
+    @overload
+    def group_by(self, path: AttributePath[K1], /) -> GroupBy[M, K1 | None]: ...
+    @overload
+    def group_by(
+        self, first: AttributePath[K1], second: AttributePath[K2], /
+    ) -> GroupBy[M, tuple[K1 | None, K2 | None]]: ...
+    @overload
+    def group_by(self, *paths: object) -> GroupBy[M]: ...
+
     def group_by(self, *paths: object) -> GroupBy[M]:
-        """Group the items read by ``paths``; chain ``.aggregate(name=Count(), ...)``."""
+        """Group the items read by ``paths``; chain ``.aggregate(name=Count(), ...)``. Typed
+        paths (see ``path()``) type the rows' keys: a missing value is None."""
         from .._aggregate.builders import new_group_by
 
         return new_group_by(self._source, paths)

@@ -221,12 +221,10 @@ def locate(
 
 
 def _report(cls: type, error: ValidationError) -> ValidationError:
-    steps: tuple[str, ...] = getattr(error, "field_path", ())
-    reason: str = getattr(error, "reason", error.message)
-    report = ValidationError(f"{cls.__name__}{''.join(steps)}: {reason}")
-    report.field_path = steps  # type: ignore[attr-defined]
-    report.reason = reason  # type: ignore[attr-defined]
-    report.model = cls  # type: ignore[attr-defined]
+    path = f"{cls.__name__}{''.join(error.field_path)}"
+    report = ValidationError(f"{path}: {error.reason}", path=path, model=cls)
+    report.field_path = error.field_path
+    report.reason = error.reason
     return report
 
 

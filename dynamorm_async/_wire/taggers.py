@@ -30,7 +30,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 
 import msgspec
 
-from .._errors import ItemDecodeError, ModelError, ValidationError
+from .._errors import ItemDecodeError, ModelError, ValidationError, short_repr
 from .kinds import (
     EPOCH_SECONDS,
     EpochSeconds,
@@ -397,18 +397,18 @@ def _tag_map_values(value: Any, value_tagger: Tagger, *, omit_empty: bool) -> di
     out: dict[str, Any] = {}
     for k, v in value.items():
         if not isinstance(k, str):
-            raise at(mismatch("a str map key", k), f"[{k!r}]")
+            raise at(mismatch("a str map key", k), f"[{short_repr(k)}]")
         if k == "":
             raise ValidationError(_EMPTY_MAP_KEY)
         try:
             tagged = value_tagger(v)
         except ValidationError as exc:
-            raise at(exc, f"[{k!r}]") from None
+            raise at(exc, f"[{short_repr(k)}]") from None
         if tagged is not None:
             out[k] = tagged
         elif not omit_empty:
             # A typed map would read back without the key.
-            raise at(ValidationError(_EMPTY_SET), f"[{k!r}]")
+            raise at(ValidationError(_EMPTY_SET), f"[{short_repr(k)}]")
     return out
 
 
@@ -469,8 +469,7 @@ def at(exc: ValidationError, step: str) -> ValidationError:
     The steps collect in ``exc.field_path`` as the error travels up; the struct or model that
     finally reports it prefixes its own name (``Order.lines[1].qty``).
     """
-    path: tuple[str, ...] = getattr(exc, "field_path", ())
-    exc.field_path = (step, *path)  # type: ignore[attr-defined]
+    exc.field_path = (step, *exc.field_path)
     return exc
 
 
@@ -544,7 +543,7 @@ def untag(av: Mapping[str, Any]) -> Any:
             return [parse_number(v) for v in value]
         if tag == "BS":
             return [_b64(v) for v in value]
-    raise ValidationError(f"unknown attribute value {dict(av)!r}")
+    raise ValidationError(f"unknown attribute value {short_repr(dict(av))}")
 
 
 def from_wire_value(tp: Any, av: Mapping[str, Any]) -> Any:
@@ -557,4 +556,6 @@ def from_wire_value(tp: Any, av: Mapping[str, Any]) -> Any:
     try:
         return msgspec.convert(value, tp)
     except msgspec.ValidationError as exc:
-        raise ItemDecodeError(f"stored value {dict(av)!r} does not fit {tp!r}: {exc}") from exc
+        raise ItemDecodeError(
+            f"stored value {short_repr(dict(av))} does not fit {tp!r}: {exc}"
+        ) from exc

@@ -26,7 +26,7 @@ from typing import Any
 
 import msgspec
 
-from .._errors import ItemDecodeError, ValidationError
+from .._errors import ItemDecodeError, ValidationError, short_repr
 
 __all__ = [
     "EPOCH",
@@ -62,10 +62,7 @@ __all__ = [
 
 def describe(value: Any) -> str:
     """``type value`` for error messages, the value's repr shortened."""
-    text = repr(value)
-    if len(text) > 60:
-        text = text[:57] + "..."
-    return f"{type(value).__name__} {text}"
+    return f"{type(value).__name__} {short_repr(value)}"
 
 
 def mismatch(expected: str, value: Any) -> ValidationError:
@@ -76,7 +73,7 @@ def mismatch(expected: str, value: Any) -> ValidationError:
 def malformed(what: str, value: object) -> ItemDecodeError:
     """The error for a value on the wire that breaks the format (``malformed number '1x'``):
     stored data, not the caller's input."""
-    return ItemDecodeError(f"malformed {what} {value!r} on the wire")
+    return ItemDecodeError(f"malformed {what} {short_repr(value)} on the wire")
 
 
 # --- type tags ----------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .._errors import ConditionFailed, ItemExists
+from .._errors import ConditionFailed, ItemExists, ValidationError
 from .._expressions.core import Condition
 from .._model.model import Model, model_info
 from . import semantics
@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 __all__ = ["delete", "put"]
 
 M = TypeVar("M", bound=Model)
+
+_DELETE_RETURNS = ("NONE", "ALL_OLD")
 
 
 async def put(
@@ -53,15 +55,29 @@ async def put(
 
 
 async def delete(
-    ctx: ExecutionContext, target: WriteTarget[Any], condition: Condition | None
-) -> None:
+    ctx: ExecutionContext,
+    target: WriteTarget[Any],
+    condition: Condition | None,
+    *,
+    returning: str = "NONE",
+) -> Model | None:
     """Delete the target's item; ConditionFailed when ``condition`` or an instance's version
-    check fails."""
+    check fails. ``returning="ALL_OLD"`` returns the deleted item decoded into the model (None
+    when there was none); ``"NONE"`` returns None."""
     info = target.info
     table = ctx.table_name(info.cls)
+    if returning not in _DELETE_RETURNS:
+        raise ValidationError(
+            f"delete(returning=...) takes 'NONE' or 'ALL_OLD', got {returning!r}", table=table
+        )
     checked = semantics.delete_condition(target, condition)
-    request = semantics.delete_request(table, target.key, checked)
+    request = semantics.delete_request(
+        table, target.key, checked, return_old=returning == "ALL_OLD"
+    )
     try:
-        await ctx.call("DeleteItem", request, table=table, key=info.key_dict(target.key))
+        response = await ctx.call("DeleteItem", request, table=table, key=info.key_dict(target.key))
     except ConditionFailed as exc:
         raise semantics.with_stored_item(info, exc) from exc.__cause__
+    old = response.get("Attributes")
+    deleted: Model | None = info.decode(old) if old else None
+    return deleted

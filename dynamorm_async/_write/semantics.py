@@ -177,9 +177,15 @@ def put_request(table: str, item: Item, condition: Condition | None) -> dict[str
     return _conditional({"TableName": table, "Item": item}, condition)
 
 
-def delete_request(table: str, key: Item, condition: Condition | None) -> dict[str, Any]:
-    """DeleteItem payload (also a transaction's ``Delete`` and ``ConditionCheck`` entry)."""
-    return _conditional({"TableName": table, "Key": key}, condition)
+def delete_request(
+    table: str, key: Item, condition: Condition | None, *, return_old: bool = False
+) -> dict[str, Any]:
+    """DeleteItem payload (also a transaction's ``Delete`` and ``ConditionCheck`` entry);
+    ``return_old`` asks for the deleted item back."""
+    request = _conditional({"TableName": table, "Key": key}, condition)
+    if return_old:
+        request["ReturnValues"] = "ALL_OLD"
+    return request
 
 
 def _conditional(request: dict[str, Any], condition: Condition | None) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Generic, Literal, Self, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, Self, TypeVar, overload
 
 from .._errors import ConditionFailed, DynamormError, ItemNotFound, ValidationError
 from .._expressions.core import AttributePath, Condition, as_condition, both
@@ -57,6 +57,18 @@ R_co = TypeVar("R_co", covariant=True)
 T = TypeVar("T")
 
 Number = int | float | Decimal
+
+
+class _Value(Protocol):
+    """Any value but an attribute path, whose ``==`` builds a condition instead of a bool.
+
+    Without the mypy plugin a class attribute is typed as its value, and the actions take it
+    as one; with the plugin it is a typed path, and this keeps it out of that lenient
+    signature, so a value of the wrong type is an error.
+    """
+
+    def __eq__(self, other: object, /) -> bool: ...
+
 
 _ASKED = "must_exist() was asked for"
 _FROM_INSTANCE = (
@@ -156,38 +168,71 @@ class _UpdateChain(ImmutableBuilder[UpdateState], Generic[M]):
 
     # --- actions ---------------------------------------------------------------------------
 
-    def set(self, path: T, value: T) -> Self:
+    # A typed path takes values of its type (a Decimal field an int too, as at runtime); a
+    # class attribute typed as its value (no mypy plugin) takes any value, checked at runtime.
+    @overload
+    def set(self, path: AttributePath[T], value: T) -> Self: ...
+    @overload
+    def set(self, path: AttributePath[Decimal], value: Decimal | int) -> Self: ...
+    @overload
+    def set(self, path: AttributePath[Decimal | None], value: Decimal | int | None) -> Self: ...
+    @overload
+    def set(self, path: _Value | None, value: object) -> Self: ...
+
+    def set(self, path: object, value: object) -> Self:
         """``SET path = value``; also list elements (``Order.lines[2]``) and nested fields.
 
         None (on an optional field) or an empty set removes the attribute, as a put would.
         """
         return self._act("set", path, value)
 
-    def set_if_not_exists(self, path: T, value: T) -> Self:
+    @overload
+    def set_if_not_exists(self, path: AttributePath[T], value: T) -> Self: ...
+    @overload
+    def set_if_not_exists(self, path: AttributePath[Decimal], value: Decimal | int) -> Self: ...
+    @overload
+    def set_if_not_exists(
+        self, path: AttributePath[Decimal | None], value: Decimal | int | None
+    ) -> Self: ...
+    @overload
+    def set_if_not_exists(self, path: _Value | None, value: object) -> Self: ...
+
+    def set_if_not_exists(self, path: object, value: object) -> Self:
         """``SET path = if_not_exists(path, value)``: write only when the attribute is absent."""
         return self._act("set_if_not_exists", path, value)
 
-    def increment(self, path: Number | None, n: Number = 1) -> Self:
+    def increment(self, path: AttributePath[Any] | Number | None, n: Number = 1) -> Self:
         """Add ``n`` atomically; a missing attribute counts from zero."""
         return self._act("increment", path, n)
 
-    def decrement(self, path: Number | None, n: Number = 1) -> Self:
+    def decrement(self, path: AttributePath[Any] | Number | None, n: Number = 1) -> Self:
         """Subtract ``n`` atomically; a missing attribute counts from zero."""
         return self._act("decrement", path, n)
 
-    def add(self, path: T, value: T) -> Self:
+    @overload
+    def add(self, path: AttributePath[T], value: T) -> Self: ...
+    @overload
+    def add(self, path: AttributePath[Decimal], value: Decimal | int) -> Self: ...
+    @overload
+    def add(self, path: AttributePath[Decimal | None], value: Decimal | int) -> Self: ...
+    @overload
+    def add(self, path: _Value | None, value: object) -> Self: ...
+
+    def add(self, path: object, value: object) -> Self:
         """``ADD``: add a number, or add elements to a set (creating it when absent)."""
         return self._act("add", path, value)
 
-    def delete(self, path: AbstractSet[T] | None, elements: AbstractSet[T]) -> Self:
+    def delete(
+        self, path: AttributePath[Any] | AbstractSet[T] | None, elements: AbstractSet[T]
+    ) -> Self:
         """``DELETE``: remove ``elements`` from a set field."""
         return self._act("delete", path, elements)
 
-    def append(self, path: Sequence[T] | None, values: Iterable[T]) -> Self:
+    def append(self, path: AttributePath[Any] | Sequence[T] | None, values: Iterable[T]) -> Self:
         """Append ``values`` to a list field (creating it when absent)."""
         return self._act("append", path, _as_list(values))
 
-    def prepend(self, path: Sequence[T] | None, values: Iterable[T]) -> Self:
+    def prepend(self, path: AttributePath[Any] | Sequence[T] | None, values: Iterable[T]) -> Self:
         """Put ``values`` in front of a list field (creating it when absent)."""
         return self._act("prepend", path, _as_list(values))
 

@@ -26,6 +26,7 @@ from .._wire.taggers import (
     AttributeValue,
     Item,
     TypeKind,
+    describe,
     kind_of,
     tagger_for,
     unwrap_optional,
@@ -219,7 +220,9 @@ def _struct_field(cls: type[msgspec.Struct], encode_name: str) -> msgspec.struct
     return next((f for f in msgspec.structs.fields(cls) if f.encode_name == encode_name), None)
 
 
-def _check_value(where: str, annotation: Any, value: object) -> None:
+def _check_value(
+    info: ModelInfo, where: str, path: AttributePath, annotation: Any, value: object
+) -> None:
     """Check the ``msgspec.Meta`` constraints inside ``annotation``, as a read would (the
     taggers check everything else)."""
     check = constraint_checker(annotation) if annotation is not None else None
@@ -228,8 +231,18 @@ def _check_value(where: str, annotation: Any, value: object) -> None:
     try:
         check(value)
     except ValidationError as exc:
-        steps = "".join(getattr(exc, "field_path", ()))
-        raise ValidationError(f"{where}: {exc.message}{' at ' + steps if steps else ''}") from None
+        raise _value_error(info, where, path, exc) from None
+
+
+def _value_error(
+    info: ModelInfo, where: str, path: AttributePath, exc: ValidationError
+) -> ValidationError:
+    """The error of a value an action cannot store, naming the field path down to the bad
+    value as a put's error does: ``Order.lines[2].qty: expected an int, got str 'x'``."""
+    full = f"{info.cls.__name__}.{path._shown}{''.join(exc.field_path)}"
+    return ValidationError(
+        f"{full}: {exc.reason} (in {where})", path=full, model=info.cls, table=info.table
+    )
 
 
 def _type_name(annotation: Any) -> str:
@@ -237,7 +250,12 @@ def _type_name(annotation: Any) -> str:
 
 
 def _marshal(
-    where: str, spec: FieldSpec, path: AttributePath, annotation: Any, value: object
+    info: ModelInfo,
+    where: str,
+    spec: FieldSpec,
+    path: AttributePath,
+    annotation: Any,
+    value: object,
 ) -> AttributeValue | None:
     """Wire form of ``value`` at ``path``; None for values DynamoDB cannot hold (empty sets)."""
     # The field's own tagger covers top-level specifics such as TTL fields stored as epoch N;
@@ -246,11 +264,15 @@ def _marshal(
         tagger = spec.tagger
     else:
         tagger = tagger_for(annotation if annotation is not None else Any)
-    return _encode_at(where, path, tagger, value)
+    return _encode_at(info, where, path, tagger, value)
 
 
 def _encode_at(
-    where: str, path: AttributePath, encode: Callable[[Any], AttributeValue | None], value: object
+    info: ModelInfo,
+    where: str,
+    path: AttributePath,
+    encode: Callable[[Any], AttributeValue | None],
+    value: object,
 ) -> AttributeValue | None:
     """``encode(value)`` for storing at ``path``: errors name the path down to the bad value,
     and the value may nest only as deep as DynamoDB allows below the path."""
@@ -259,10 +281,7 @@ def _encode_at(
         if av is not None:
             check_nesting(av, levels=MAX_NESTING - len(path._elements) + 1)
     except ValidationError as exc:
-        steps = "".join(getattr(exc, "field_path", ()))
-        reason = getattr(exc, "reason", exc.message)
-        at_path = f"{path._dotted}{steps}: " if steps else ""
-        raise ValidationError(f"{where}: {at_path}{reason}") from None
+        raise _value_error(info, where, path, exc) from None
     return av
 
 
@@ -275,7 +294,7 @@ def make_action(
     stored shape a put gives those values; inside a list it stores NULL to keep positions.
     """
     path = as_path(target)
-    where = f"{op}({info.cls.__name__}.{path._dotted})"
+    where = f"{op}({info.cls.__name__}.{path._shown})"
     spec = _root(info, path, where)
     annotation = info.declared(spec.name) if path._is_top_level else path._annotation
     kind = _kind(annotation)
@@ -286,8 +305,8 @@ def make_action(
     if op == "set":
         return _set_action(info, spec, path, where, annotation, value)
     if op == "set_if_not_exists":
-        _check_value(where, annotation, value)
-        av = _require(where, _marshal(where, spec, path, annotation, value))
+        _check_value(info, where, path, annotation, value)
+        av = _require(where, _marshal(info, where, spec, path, annotation, value))
         return UpdateAction(op, path, av)
     shape = _VALUE_SHAPES.get(op)
     if shape is not None:
@@ -298,12 +317,13 @@ def make_action(
             )
         if op in ("increment", "decrement") and annotation is not None:
             annotation = unwrap_optional(annotation)
-        _check_value(where, annotation, value)
-        marshalled = _marshal(where, spec, path, annotation, value)
+        _check_value(info, where, path, annotation, value)
+        marshalled = _marshal(info, where, spec, path, annotation, value)
         if marshalled is None and op not in ("increment", "decrement"):
             _require(where, marshalled)  # an empty set
         if marshalled is None or not any(tag in marshalled for tag in tags):
-            raise ValidationError(f"{where}: {wrong_value}, got {value!r}")
+            wrong = ValidationError(f"{wrong_value}, got {describe(value)}")
+            raise _value_error(info, where, path, wrong)
         return UpdateAction(op, path, marshalled)
     raise ValidationError(f"unknown update action {op!r}")
 
@@ -316,14 +336,14 @@ def _set_action(
     annotation: Any,
     value: object,
 ) -> UpdateAction:
-    _check_value(where, annotation, value)
+    _check_value(info, where, path, annotation, value)
     rule = _leaf_rule(info, spec, path)
     if rule is not None:
         # A struct field stores exactly what a put of the struct would (None as NULL or left
         # out, empty sets only where the default is one); left out means REMOVE.
-        av = _encode_at(where, path, rule.encode, value)
+        av = _encode_at(info, where, path, rule.encode, value)
         return _removal(info, spec, path, where) if av is None else UpdateAction("set", path, av)
-    av = _marshal(where, spec, path, annotation, value)
+    av = _marshal(info, where, spec, path, annotation, value)
     if isinstance(path._elements[-1], int):
         # Removing a list element would shift the ones after it: store the value (NULL).
         return UpdateAction("set", path, _require(where, av))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Literal, TypeVar, cast
 
 import msgspec
 
@@ -177,7 +177,7 @@ async def change_status(db: Session, customer: str, order_id: str, change: Statu
             .execute()
         )
     except ConditionFailed as exc:
-        current: Order = exc.item  # the stored order the version check saw
+        current = cast(Order, exc.item)  # what the version check saw (never None: see above)
         raise ConditionFailed(
             f"the order is at version {current.version}, not {change.version}; "
             "read it again and retry",

@@ -205,8 +205,11 @@ async def test_batch_get_rejects_bad_keys_before_any_request(
     async with counted(dynamodb_endpoint, db.table_prefix) as (probe, events):
         with pytest.raises(ValidationError, match="key needs exactly"):
             await probe.batch_get(Item, [{"pk": "p", "sk": 1}, {"pk": "p"}])
-        with pytest.raises(ValidationError, match="mappings of field names"):
-            await probe.batch_get(Item, [Item(pk="p", sk=1)])  # type: ignore[list-item]
+        # Instances name their keys (as in batch_delete), but only the model's own.
+        with pytest.raises(ValidationError, match="takes instances or key mappings"):
+            await probe.batch_get(Item, ["p"])  # type: ignore[list-item]
+        with pytest.raises(ValidationError, match="expected a Item instance, got Other"):
+            await probe.batch_get(Item, [Item(pk="p", sk=1), Other(id="o")])
     assert events == []
 
 

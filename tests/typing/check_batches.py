@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, assert_type
 
-from typing_models import Order, OrderSummary, Stock
+from typing_models import Order, OrderSummary, Status, Stock
 
 from dynamorm_async import (
     BatchGetError,
@@ -22,6 +22,11 @@ async def batches(db: Session, orders: list[Order]) -> None:
     assert_type(await db.batch_get(Order, keys), list[Order])
     assert_type(await db.batch_put(orders), BatchResult)
     assert_type(await db.batch_delete(Order, keys), BatchResult)
+    # Instances name their own keys, in reads as in deletes.
+    assert_type(await db.batch_get(Order, orders), list[Order])
+    assert_type(await db.batch_get(Order, [orders[0], *keys]), list[Order])
+    assert_type(await db.batch_delete(Order, orders), BatchResult)
+    await db.batch_get(Order, ["c1"])  # type: ignore[list-item]
     async with db.batch_writer() as writer:
         assert_type(writer, BatchWriter)
         writer.put(orders[0])
@@ -60,5 +65,5 @@ async def transactional_reads(db: Session) -> None:
     assert_type(mixed, list[Model | None])
     first = mixed[0]
     if isinstance(first, Order):
-        assert_type(first.status, str)
+        assert_type(first.status, Status)
     await db.transact_get([(Order(customer="c", order_id="o"), {})])  # type: ignore[arg-type]

@@ -29,6 +29,12 @@ async def items(db: Session, order: Order) -> None:
     assert_type(await db.get_or_none(Order, customer="c1", order_id="o1"), Order | None)
     assert_type(await db.delete(order), None)
     assert_type(await db.delete(Order, customer="c1", order_id="o1"), None)
+    # ALL_OLD: the deleted item, or None when there was none.
+    assert_type(await db.delete(order, returning="ALL_OLD"), Order | None)
+    gone = await db.delete(Order, customer="c1", order_id="o1", returning="ALL_OLD")
+    assert_type(gone, Order | None)
+    assert_type(await db.delete(order, returning="NONE"), None)
+    await db.delete(order, returning="ALL_NEW")  # type: ignore[call-overload]
 
     # A model's instance is not the model class, and get() needs a model class.
     await db.get(order, customer="c1")  # type: ignore[arg-type]
@@ -78,6 +84,6 @@ def session_with_hook(events: list[RequestEvent]) -> Session:
 
 
 def check_path_helper() -> None:
-    assert_type(path(Order.order_id), AttributePath)
+    assert_type(path(Order.order_id), AttributePath[str])
     condition = path(Order.order_id).begins_with("2025-") & path(Order.tags).contains("gift")
     assert_type(condition, Condition)

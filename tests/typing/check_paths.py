@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, assert_type
+from typing import Annotated, assert_type
 
 import msgspec
 from typing_models import Order
@@ -48,21 +48,26 @@ def free_functions() -> None:
 
 
 def shadowing_fields() -> None:
-    # Type checkers read nested class attributes as values, so they pass to the free functions
-    # unchanged; at runtime each is the path of the field, never the path method it shadows.
-    condition = (dm.size(Listing.product.contains) > 1) & (Listing.product.size == 3)
+    # The mypy plugin types a nested field as its path. A field named like a path method
+    # (``size``, ``contains``) is the method for a type checker, but the field at runtime:
+    # subscripting reaches it under both, and the free functions take it either way.
+    condition = (dm.size(Listing.product["contains"]) > 1) & (Listing.product["size"] == 3)
     assert_type(condition, Condition)
-    assert_type(dm.contains(Listing.product.contains, "red"), Condition)
-    assert_type(Listing.product.name, str)
-    # Through an optional struct, path() types the parent and field access gives Any.
-    assert_type(path(Listing.maybe).name, Any)
+    assert_type(Listing.product["size"], AttributePath[int])
+    assert_type(dm.contains(Listing.product["contains"], "red"), Condition)
+    assert_type(Listing.product.name, AttributePath[str])
+    # Through an optional struct too, with or without path().
+    assert_type(Listing.maybe.name, AttributePath[str])
+    assert_type(path(Listing.maybe).name, AttributePath[str])
     assert_type(dm.exists(path(Listing.maybe).name), Condition)
-    assert_type(path(Listing.maybe), AttributePath)
+    assert_type(path(Listing.maybe), AttributePath[Product | None])
+    dm.exists(Listing.product.colour)  # type: ignore[attr-defined]
 
 
 async def in_queries(db: Session) -> None:
-    found = await db.scan(Listing).filter(dm.contains(Listing.product.contains, "red")).all()
+    found = await db.scan(Listing).filter(dm.contains(Listing.product["contains"], "red")).all()
     assert_type(found, list[Listing])
-    await db.update(Listing, pk="p").set(Listing.product.size, 2).condition(
-        dm.exists(Listing.product.name) & (dm.size(Listing.product.contains) < 5)
+    await db.update(Listing, pk="p").set(Listing.product["size"], 2).condition(
+        dm.exists(Listing.product.name) & (dm.size(Listing.product["contains"]) < 5)
     )
+    db.update(Listing, pk="p").set(Listing.product["size"], "2")  # type: ignore[call-overload]

@@ -5,13 +5,13 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, assert_type
 
-from typing_models import Order
+from typing_models import Order, Status
 
 from dynamorm_async import ReturningUpdate, Session, UpdateBuilder
 
 
 async def updates(db: Session, order: Order) -> None:
-    builder = db.update(Order, customer="c1", order_id="o1").set(Order.status, "paid")
+    builder = db.update(Order, customer="c1", order_id="o1").set(Order.status, Status.PAID)
     assert_type(builder, UpdateBuilder[Order])
     assert_type(db.update(order), UpdateBuilder[Order])
     assert_type(db.query(Order).where(Order.customer == "c1").update(), UpdateBuilder[Order])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Annotated
 
 import msgspec
@@ -16,10 +17,21 @@ class Address(msgspec.Struct):
     zip: str | None = None
 
 
+class Status(StrEnum):
+    NEW = "new"
+    PAID = "paid"
+    VOID = "void"
+
+
+class Line(msgspec.Struct):
+    sku: str
+    qty: int
+
+
 class Order(Model, table="orders"):
     customer: Annotated[str, HashKey()]
     order_id: Annotated[str, RangeKey()]
-    status: str = "new"
+    status: Status = Status.NEW
     total: Decimal = Decimal(0)
     qty: int = 0
     tags: set[str] = msgspec.field(default_factory=set)
@@ -27,6 +39,9 @@ class Order(Model, table="orders"):
     ship_to: Address | None = None
     version: Annotated[int, Version()] = 0
     created_at: Annotated[datetime | None, CreatedAt()] = None
+    placed_at: datetime | None = None
+    items: list[Line] = msgspec.field(default_factory=list)
+    notes: dict[str, Line] = msgspec.field(default_factory=dict)
 
     __indexes__ = (GlobalIndex("by_status", hash_key="status", range_key="total"),)
 

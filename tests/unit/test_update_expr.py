@@ -4,6 +4,7 @@ fields, and every validation error raised before a request exists."""
 from __future__ import annotations
 
 import base64
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -354,10 +355,18 @@ def test_instance_values_are_not_paths() -> None:
     ],
 )
 def test_wrong_value_type_is_rejected(op: ActionOp, path: object, value: object) -> None:
-    # The error names the action and path, then what the value should have been.
-    shape = r"^\w+\(Thing\.[\w.\[\]]+\): (\S+: )?(expected|None cannot|Expected)"
-    with pytest.raises(ValidationError, match=shape):
+    # The error names the field path down to the bad value, what the value should have been,
+    # then the action, as a put's error does; .path holds the field path.
+    shape = (
+        r"^(?P<path>Thing\.[\w.\[\]']+): (expected|None cannot|Expected|needs)"
+        r".* \(in \w+\(Thing\.[\w.\[\]]+\)\)"
+    )
+    with pytest.raises(ValidationError, match=shape) as raised:
         act(op, path, value)
+    found = re.match(shape, raised.value.message)
+    assert found is not None
+    assert raised.value.path == found.group("path")
+    assert raised.value.model is Thing
 
 
 @pytest.mark.parametrize(
