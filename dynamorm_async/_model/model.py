@@ -9,11 +9,11 @@ instances stay plain structs with C-speed attribute access.
 from __future__ import annotations
 
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import Annotated, Any, ClassVar, Literal, Self, dataclass_transform
+from typing import Annotated, Any, ClassVar, Self, dataclass_transform
 
 import msgspec
 
@@ -37,6 +37,7 @@ from .._wire.taggers import (
     unwrap_optional,
 )
 from .._wire.values import KEY_KINDS, check_item_size, epoch_datetime
+from .indexes import GlobalIndex, Index, IndexSpec, LocalIndex
 
 __all__ = [
     "TTL",
@@ -53,7 +54,6 @@ __all__ = [
     "model_info",
 ]
 
-Projection = Literal["ALL", "KEYS_ONLY"] | Sequence[str]
 
 
 class _Marker:
@@ -87,59 +87,6 @@ class UpdatedAt(_Marker):
     """A datetime field set on every write."""
 
 
-@dataclass(frozen=True)
-class Index:
-    """Common shape of secondary indexes (field names, not attribute names)."""
-
-    name: str
-    hash_key: str | None = None
-    range_key: str | None = None
-    projection: Projection = "ALL"
-
-    @property
-    def is_global(self) -> bool:
-        return isinstance(self, GlobalIndex)
-
-
-@dataclass(frozen=True)
-class GlobalIndex(Index):
-    """A global secondary index: its own hash key and optional range key."""
-
-    read_capacity: int | None = None
-    write_capacity: int | None = None
-
-    def __init__(
-        self,
-        name: str,
-        hash_key: str,
-        range_key: str | None = None,
-        projection: Projection = "ALL",
-        *,
-        read_capacity: int | None = None,
-        write_capacity: int | None = None,
-    ) -> None:
-        for attr, value in (
-            ("name", name),
-            ("hash_key", hash_key),
-            ("range_key", range_key),
-            ("projection", projection),
-            ("read_capacity", read_capacity),
-            ("write_capacity", write_capacity),
-        ):
-            object.__setattr__(self, attr, value)
-
-
-@dataclass(frozen=True)
-class LocalIndex(Index):
-    """A local secondary index: the table's hash key with another range key."""
-
-    def __init__(self, name: str, range_key: str, projection: Projection = "ALL") -> None:
-        object.__setattr__(self, "name", name)
-        object.__setattr__(self, "hash_key", None)
-        object.__setattr__(self, "range_key", range_key)
-        object.__setattr__(self, "projection", projection)
-
-
 @dataclass(frozen=True, slots=True)
 class FieldSpec:
     """One model field: Python name, attribute name on the wire, annotation, tagger."""
@@ -150,19 +97,6 @@ class FieldSpec:
     kind: TypeKind
     tagger: Tagger
     has_default: bool
-
-
-@dataclass(frozen=True, slots=True)
-class IndexSpec:
-    """A resolved index: attribute names of its keys and its projection."""
-
-    name: str
-    is_global: bool
-    hash_key: str
-    range_key: str | None
-    projection: Projection
-    read_capacity: int | None
-    write_capacity: int | None
 
 
 class ModelInfo:

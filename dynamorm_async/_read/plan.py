@@ -26,7 +26,8 @@ from .._expressions.core import (
     as_condition,
     projection_expression,
 )
-from .._model.model import IndexSpec, Model, ModelInfo, model_info
+from .._model.indexes import IndexSpec
+from .._model.model import Model, ModelInfo, model_info
 from .._wire.taggers import TypeKind
 from .projection import Projection, projected_paths, with_keys
 

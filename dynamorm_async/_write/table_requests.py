@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypedDict, cast
 
 from .._errors import ValidationError
-from .._model.model import ModelInfo, Projection
+from .._model.indexes import Projection
+from .._model.model import ModelInfo
 
 __all__ = [
     "Billing",
