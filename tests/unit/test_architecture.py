@@ -48,6 +48,9 @@ LAYER_OF: Mapping[str, str] = {
     "_aggregate": "executors",
     "_context": "context",
     "_fanout": "fanout",
+    "_runner": "runner",
+    "_distribute": "distribute",
+    "distributed": "api",
     "_transport": "transport",
     "_transport.protocol": "protocol",
     "_session": "session",
@@ -89,14 +92,21 @@ _TABLE = {
     "protocol": "errors",
     "context": "errors wire expressions model plans protocol",
     "fanout": "errors",
-    "executors": "errors wire expressions model plans protocol context fanout",
+    # The Runner protocol and the in-process runner: a fan-out of segment jobs.
+    "runner": "errors context fanout",
+    "executors": "errors wire expressions model plans protocol context fanout runner",
     "transport": "errors protocol",
     "session": "errors wire expressions model plans protocol context fanout executors transport",
-    "migrate": "errors wire expressions model plans protocol context fanout executors session",
+    # Runners over other processes: they build each worker's Session.
+    "distribute": "errors context fanout runner session",
+    "migrate": (
+        "errors wire expressions model plans protocol context fanout runner executors session "
+        "distribute"
+    ),
     "testing": "errors protocol transport session",
     "api": (
-        "errors wire expressions model plans protocol context fanout executors transport session "
-        "migrate"
+        "errors wire expressions model plans protocol context fanout runner executors transport "
+        "session distribute migrate"
     ),
 }
 MAY_IMPORT: Mapping[str, frozenset[str]] = {
