@@ -29,7 +29,8 @@ import importlib.util
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
 
     from .._context import ExecutionContext
 
-__all__ = ["DaskRunner", "require_dask"]
+__all__ = ["DaskRunner", "dask_runner", "require_dask"]
 
 J = TypeVar("J")
 R = TypeVar("R")
@@ -64,6 +65,29 @@ def require_dask() -> None:
             "DaskRunner needs Dask distributed, which is not installed: install the dask "
             "extra, pip install 'dynamorm-async[dask]'"
         )
+
+
+@asynccontextmanager
+async def dask_runner(address: str) -> AsyncIterator[DaskRunner]:
+    """A runner on the scheduler at ``address`` (``tcp://host:8786``), or on a LocalCluster
+    of N worker processes started for the block (``local:N``), with an asynchronous client."""
+    require_dask()
+    from distributed import Client, LocalCluster
+
+    kind, _, count = address.partition(":")
+    if kind != "local":
+        async with Client(address, asynchronous=True) as client:
+            yield DaskRunner(client)
+        return
+    if not count.isdigit() or int(count) < 1:
+        raise ValidationError(f"local:N needs a number of worker processes N >= 1, got {address!r}")
+    async with (
+        LocalCluster(
+            n_workers=int(count), threads_per_worker=1, asynchronous=True, dashboard_address=None
+        ) as cluster,
+        Client(cluster, asynchronous=True) as client,
+    ):
+        yield DaskRunner(client)
 
 
 class DaskRunner:
@@ -130,7 +154,8 @@ class DaskRunner:
         inbox: deque[Mapping[str, int]] = deque()
         # Called on the client's event loop (another thread for a synchronous client): a
         # deque's append is atomic, and the caller's own task takes the events from there.
-        client.subscribe_topic(topic, lambda event: inbox.append(event[1]))
+        # The scheduler adds its own entries ("worker") next to the job's event.
+        client.subscribe_topic(topic, lambda event: inbox.append(event[1]["event"]))
         futures = {
             client.submit(
                 _run_task, options, work, job, topic, key=f"{topic}-{index}", pure=False
@@ -207,7 +232,7 @@ class _Emitter:
     def __call__(self, event: Mapping[str, int]) -> None:
         now = time.monotonic()
         if event.get("done") or now - self._sent >= _SEND_INTERVAL:
-            self._worker.log_event(self._topic, dict(event))
+            self._worker.log_event(self._topic, {"event": dict(event)})
             self._sent = now
         if now - self._checked >= _STOP_CHECK_INTERVAL:
             self._checked = now

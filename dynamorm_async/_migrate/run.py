@@ -49,6 +49,7 @@ import os
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -59,6 +60,7 @@ from .._errors import ValidationError
 from .._fanout import leaves
 from .._model.model import Model, ModelInfo, model_info
 from .._read.builders import read_source
+from .._read.source import ReadSource
 from .._runner import LocalRunner, Runner
 from .checkpoint import NO_CHECKPOINT, Checkpoint, CheckpointSource, identity
 from .report import (
@@ -113,6 +115,74 @@ async def migrate(
     ``progress`` is called after every page. ``runner`` runs the segments: this process
     (:class:`LocalRunner`, the default) or a cluster (``DaskRunner``).
     """
+    runner = _checked_options(
+        db, source, target, on_error=on_error, sample_size=sample_size, dry_run=dry_run,
+        checkpoint=checkpoint, allow_key_change=allow_key_change, runner=runner,
+    )
+    source_table, target_table = db.table_name(source), db.table_name(target)
+    read = read_source(db.scan(source).consistent().page_size(page_size).segments(segments))
+    file = None
+    if checkpoint is not None and not isinstance(checkpoint, TableCheckpoint):
+        ident = identity(source, source_table, target, target_table, segments)
+        file = await anyio.to_thread.run_sync(Checkpoint.open, Path(checkpoint), ident, segments)
+    report: MigrationReport[S, T] = MigrationReport(
+        source=source, target=target, source_table=source_table, target_table=target_table,
+        dry_run=dry_run, segments=segments, sample_size=sample_size,
+    )
+    work = MigrationWork(
+        source=source, target=target, transform=transform, plan=read.plan(),
+        run=uuid.uuid4().hex, checkpoint=NO_CHECKPOINT, dry_run=dry_run, on_error=on_error,
+        allow_key_change=allow_key_change, sample_size=sample_size,
+        in_place=source_table == target_table,
+    )
+    await _execute(db, runner, work, read, checkpoint, file, report, progress)
+    return report
+
+
+async def _execute(
+    db: Session,
+    runner: Runner,
+    work: MigrationWork,
+    read: ReadSource,
+    checkpoint: str | os.PathLike[str] | TableCheckpoint | None,
+    file: Checkpoint | None,
+    report: MigrationReport[Any, Any],
+    progress: Callable[[MigrationProgress], None] | None,
+) -> None:
+    """Prepare the tables and the checkpoint, then run the segments left into ``report``."""
+    started = time.monotonic()
+    try:
+        # A missing source fails here, before a target table is created for nothing.
+        await db.describe_table(work.source)
+        store, done = await _open_store(db, checkpoint, file, report)
+        if not work.dry_run and not work.in_place:
+            await db.ensure_table(work.target)
+        report.resumed_segments = len(done)
+        pagers = read.pagers(start_keys=file.start_keys() if file is not None else None)
+        jobs = [
+            SegmentJob(index, pager.request, pager.start_key)
+            for index, pager in enumerate(pagers)
+            if index not in done
+        ]
+        collector = _Collector(report, progress, started)
+        await _run(db, runner, replace(work, checkpoint=store), jobs, collector)
+    finally:
+        report.duration = time.monotonic() - started
+
+
+def _checked_options(
+    db: Session,
+    source: type[Model],
+    target: type[Model],
+    *,
+    on_error: str,
+    sample_size: int,
+    dry_run: bool,
+    checkpoint: str | os.PathLike[str] | TableCheckpoint | None,
+    allow_key_change: bool,
+    runner: Runner | None,
+) -> Runner:
+    """ValidationError for options that do not go together; the runner to use."""
     if on_error not in _ON_ERROR:
         raise ValidationError(f"on_error must be one of {_ON_ERROR}, got {on_error!r}")
     whole_number("sample_size", sample_size, minimum=0)
@@ -120,57 +190,9 @@ async def migrate(
         raise ValidationError(
             "a dry run writes nothing, not even a checkpoint: drop checkpoint= (or dry_run)"
         )
-    runner = _checked_runner(runner, checkpoint)
-    source_table, target_table = db.table_name(source), db.table_name(target)
-    in_place = source_table == target_table
-    if in_place:
-        _check_key_schema(source, target, source_table)
-        if allow_key_change and not runner.in_process:
-            raise ValidationError(
-                "an in-place migration that changes keys tracks the keys it moved in one "
-                "process: run it with the LocalRunner (drop runner=), or migrate into a new table"
-            )
-    read = read_source(db.scan(source).consistent().page_size(page_size).segments(segments))
-    ident = identity(source, source_table, target, target_table, segments)
-    file = None
-    if checkpoint is not None and not isinstance(checkpoint, TableCheckpoint):
-        file = await anyio.to_thread.run_sync(Checkpoint.open, Path(checkpoint), ident, segments)
-    report: MigrationReport[S, T] = MigrationReport(
-        source=source, target=target, source_table=source_table, target_table=target_table,
-        dry_run=dry_run, segments=segments, sample_size=sample_size,
-    )
-    started = time.monotonic()
-    try:
-        # A missing source fails here, before a target table is created for nothing.
-        await db.describe_table(source)
-        store, done = await _open_store(db, checkpoint, file, ident)
-        if not dry_run and not in_place:
-            await db.ensure_table(target)
-        pagers = read.pagers(start_keys=file.start_keys() if file is not None else None)
-        work = MigrationWork(
-            source=source, target=target, transform=transform, plan=pagers[0].plan,
-            run=uuid.uuid4().hex, checkpoint=store, dry_run=dry_run, on_error=on_error,
-            allow_key_change=allow_key_change, sample_size=sample_size, in_place=in_place,
-        )
-        jobs = [
-            SegmentJob(index, pager.request, pager.start_key)
-            for index, pager in enumerate(pagers)
-            if index not in done
-        ]
-        report.resumed_segments = len(done)
-        collector = _Collector(report, progress, started)
-        await _run(db, runner, work, jobs, collector)
-    finally:
-        report.duration = time.monotonic() - started
-    return report
-
-
-def _checked_runner(
-    runner: Runner | None, checkpoint: str | os.PathLike[str] | TableCheckpoint | None
-) -> Runner:
     if runner is None:
-        return LocalRunner()
-    if not isinstance(runner, Runner):
+        runner = LocalRunner()
+    elif not isinstance(runner, Runner):
         raise ValidationError(
             f"runner must be a Runner such as LocalRunner() or DaskRunner(client), got "
             f"{type(runner).__name__}"
@@ -180,6 +202,14 @@ def _checked_runner(
             f"checkpoint file {os.fspath(checkpoint)!r} is on this machine only, and "
             f"{runner!r} runs segments elsewhere: use checkpoint=TableCheckpoint(name)"
         )
+    table = db.table_name(source)
+    if table == db.table_name(target):
+        _check_key_schema(source, target, table)
+        if allow_key_change and not runner.in_process:
+            raise ValidationError(
+                "an in-place migration that changes keys tracks the keys it moved in one "
+                "process: run it with the LocalRunner (drop runner=), or migrate into a new table"
+            )
     return runner
 
 
@@ -201,10 +231,12 @@ async def _open_store(
     db: Session,
     checkpoint: str | os.PathLike[str] | TableCheckpoint | None,
     file: Checkpoint | None,
-    ident: dict[str, Any],
+    report: MigrationReport[Any, Any],
 ) -> tuple[CheckpointSource, set[int]]:
     """Where the run keeps its progress, and the segments finished before it started."""
     if isinstance(checkpoint, TableCheckpoint):
+        r = report
+        ident = identity(r.source, r.source_table, r.target, r.target_table, r.segments)
         return await checkpoint.open(db, ident)
     if file is not None:
         return file, {index for index, state in enumerate(file.states) if state.done}
