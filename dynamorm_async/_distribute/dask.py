@@ -83,7 +83,7 @@ async def dask_runner(address: str) -> AsyncIterator[DaskRunner]:
         raise ValidationError(f"local:N needs a number of worker processes N >= 1, got {address!r}")
     async with (
         LocalCluster(
-            n_workers=int(count), threads_per_worker=1, asynchronous=True, dashboard_address=None
+            n_workers=int(count), threads_per_worker=1, asynchronous=True, dashboard_address=":0"
         ) as cluster,
         Client(cluster, asynchronous=True) as client,
     ):
