@@ -12,12 +12,14 @@ from ._errors import (
     BatchWriteError,
     CancellationReason,
     ConditionFailed,
+    DistributedError,
     DynamoDBError,
     DynamormError,
     InvalidCursor,
     ItemDecodeError,
     ItemExists,
     ItemNotFound,
+    MissingDependency,
     ModelError,
     RequestRejected,
     TableError,
@@ -49,6 +51,7 @@ from ._migrate.converters import (
 )
 from ._migrate.report import MigrationError, MigrationProgress, MigrationReport
 from ._migrate.run import migrate
+from ._migrate.table_checkpoint import TableCheckpoint
 from ._model.model import (
     TTL,
     CreatedAt,
@@ -63,6 +66,7 @@ from ._model.model import (
 from ._read.builders import ProjectedQuery, ProjectedScan, Query, Scan
 from ._read.cursor import CursorCodec
 from ._read.pages import Page
+from ._runner import LocalRunner, Runner, SegmentWork
 from ._session import Session, SessionOptions
 from ._transport.client import AiobotocoreTransport
 from ._transport.observed import RequestEvent, RequestHook
@@ -92,6 +96,7 @@ __all__ = [
     "Count",
     "CreatedAt",
     "CursorCodec",
+    "DistributedError",
     "DynamoDBError",
     "DynamormError",
     "ExecutionContext",
@@ -105,11 +110,13 @@ __all__ = [
     "ItemExists",
     "ItemNotFound",
     "LocalIndex",
+    "LocalRunner",
     "Max",
     "MigrationError",
     "MigrationProgress",
     "MigrationReport",
     "Min",
+    "MissingDependency",
     "Model",
     "ModelError",
     "Page",
@@ -125,13 +132,16 @@ __all__ = [
     "RetryPolicy",
     "ReturningUpdate",
     "Row",
+    "Runner",
     "Scan",
+    "SegmentWork",
     "Session",
     "SessionOptions",
     "Size",
     "Sum",
     "SyncResult",
     "TTL",
+    "TableCheckpoint",
     "TableDiff",
     "TableError",
     "TableOptions",

@@ -13,6 +13,9 @@
     ├── BatchGetError           unprocessed keys left after the retry budget
     ├── TableError              a table is missing, exists already, or is in the wrong state
     ├── ThrottledError          throughput exceeded after botocore's retries
+    ├── DistributedError        work spread over processes failed there: a task the cluster
+    │                           lost too often, a segment another worker took over
+    ├── MissingDependency       an optional feature whose extra is not installed
     └── DynamoDBError           any other error DynamoDB or the transport reported
         └── RequestRejected     DynamoDB's ValidationException: a request it refused
                                 (missing index, key over 1 KB, ...) that no local check caught
@@ -37,11 +40,13 @@ __all__ = [
     "CancellationReason",
     "ConditionFailed",
     "DynamoDBError",
+    "DistributedError",
     "DynamormError",
     "InvalidCursor",
     "ItemDecodeError",
     "ItemExists",
     "ItemNotFound",
+    "MissingDependency",
     "ModelError",
     "RequestRejected",
     "TableError",
@@ -278,6 +283,18 @@ class TableError(DynamormError):
 
 class ThrottledError(DynamormError):
     """DynamoDB kept throttling the request after the configured retries."""
+
+
+class DistributedError(DynamormError):
+    """Work spread over several processes failed there: the cluster lost a segment's task more
+    often than it retries, or another worker took over a segment this one was running (a
+    re-run of its task, or the same migration started twice). Keeps the cluster's error as
+    ``__cause__``; a checkpointed migration resumes when run again."""
+
+
+class MissingDependency(DynamormError):
+    """An optional feature was used without its extra installed; the message names the extra
+    (``pip install 'dynamorm-async[dask]'``)."""
 
 
 class DynamoDBError(DynamormError):

@@ -200,6 +200,17 @@ class Session:
         self._transport = self._untraced
         self._tracer_provider = tracer_provider
         self._tracing = None if tracer_provider is None else _tracing_for(tracer_provider)
+        # What a Session in another process needs to reach the same tables the same way.
+        given = {**client_keywords, "cursor_secret": cursor_secret, "batch_retry": batch_retry}
+        self._worker_options = cast(
+            SessionOptions,
+            {
+                "table_prefix": table_prefix,
+                "max_concurrency": max_concurrency,
+                **{name: value for name, value in given.items() if value is not None},
+            },
+        )
+        self._injected_transport = transport is not None
 
     @property
     def table_prefix(self) -> str:
@@ -220,6 +231,20 @@ class Session:
     def cursor_codec(self) -> CursorCodec:
         """Signs and verifies this Session's pagination cursors."""
         return self._cursor_codec
+
+    def worker_options(self) -> SessionOptions:
+        """The options a Session in another process opens with to work like this one (a
+        worker of a distributed run): the keywords this one was given, without ``on_request``,
+        which belongs to this process. Credentials travel only when they were given here;
+        otherwise each worker finds its own. ValidationError for a Session given a
+        ``transport``, which cannot be rebuilt elsewhere."""
+        if self._injected_transport:
+            raise ValidationError(
+                "this Session was given a transport=, which cannot be rebuilt in another "
+                "process: give the runner the worker Session's options explicitly, e.g. "
+                "DaskRunner(client, options={...})"
+            )
+        return cast(SessionOptions, dict(self._worker_options))
 
     # --- lifecycle ---------------------------------------------------------------------
 

@@ -16,12 +16,16 @@ How it runs (the pure half lives in :mod:`.accumulator` and :mod:`.functions`):
   the answer is item counts alone (``Count()`` without grouping), the read uses
   ``Select=COUNT`` and no item is transferred.
 - Streaming. The query or scan's pagers (one per parallel-scan segment,
-  :class:`~.._read.source.ReadSource`) are folded page by page, each by one job of a fan-out
-  into its own :class:`~.accumulator.GroupAccumulator`; the partial states then merge exactly
-  (Avg keeps sum and count, so nothing rounds before the end). Requests are bounded by the
-  context's ``call`` alone. Memory grows with the number of groups, not items, and
-  ``max_groups`` caps it.
-- ``limit()`` on the query or scan caps the items aggregated, across all segments.
+  :class:`~.._read.source.ReadSource`) are folded page by page, each by one segment job into
+  its own :class:`~.accumulator.GroupAccumulator`; the partial states then merge exactly
+  (Avg keeps sum and count, so nothing rounds before the end). Memory grows with the number
+  of groups, not items, and ``max_groups`` caps it.
+- Runners. The jobs run on the ``runner=`` given to ``aggregate()``: by default
+  :class:`~.._runner.LocalRunner`, one fan-out in this process whose requests are bounded by
+  the context's ``call`` alone; ``DaskRunner`` folds each segment in a Dask task, on a Session
+  of the worker's own, and ships the partial state back (states pickle).
+- ``limit()`` on the query or scan caps the items aggregated, across all segments (of one
+  process: with a runner that runs segments elsewhere it is a ValidationError).
 - A stored value an aggregate or group key cannot use raises ``ItemDecodeError``; with
   ``on_invalid("skip")`` (on the builder, or inherited from the query or scan) the item is
   logged and counts nowhere: not in any aggregate, group or ``limit()``.
@@ -32,24 +36,29 @@ aggregate; see :meth:`GroupAccumulator.rows`.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Generic, Self
+from typing import TYPE_CHECKING, Any, Generic, Self
 
 from typing_extensions import TypeVar
 
 from .._checks import whole_number
 from .._errors import DynamormError, ItemDecodeError, ValidationError
 from .._expressions.core import AttributePath, as_path
-from .._fanout import Tally, fan_out
+from .._fanout import Tally
 from .._immutable import ImmutableBuilder
 from .._model.model import Model, model_info
 from .._read.invalid import OnInvalid, check_on_invalid, log_skipped
-from .._read.pager import ItemPager
+from .._read.pager import CountPager, ItemPager
+from .._read.plan import ReadPlan
 from .._read.projection import check_paths, with_keys
 from .._read.source import ReadSource
+from .._runner import Emit, LocalRunner, Runner
 from .accumulator import GroupAccumulator, Row, count_only, needed_attributes
 from .functions import Aggregate, HavingCondition
+
+if TYPE_CHECKING:
+    from .._context import ExecutionContext
 
 __all__ = ["DEFAULT_MAX_GROUPS", "Aggregation", "GroupBy", "new_aggregation", "new_group_by"]
 
@@ -73,6 +82,7 @@ class _Spec:
     limit_groups: int | None = None
     max_groups: int = DEFAULT_MAX_GROUPS
     on_invalid: OnInvalid = "raise"
+    runner: Runner | None = None
     empty: GroupAccumulator = field(init=False)
     """The accumulator of no items this spec describes; every run folds into copies of it."""
     projection: tuple[AttributePath, ...] | None = field(init=False)
@@ -101,8 +111,16 @@ class _Spec:
         object.__setattr__(self, "empty", empty)
         object.__setattr__(self, "projection", projection)
 
-    def with_aggregates(self, named: Mapping[str, Aggregate[Any, Any]]) -> _Spec:
-        """This spec with more named aggregates (checked like any new spec)."""
+    def with_aggregates(
+        self, named: Mapping[str, Aggregate[Any, Any]], runner: Runner | None = None
+    ) -> _Spec:
+        """This spec with more named aggregates (checked like any new spec), run by ``runner``
+        when one is given."""
+        if runner is not None and not isinstance(runner, Runner):
+            raise ValidationError(
+                f"runner must be a Runner such as LocalRunner() or DaskRunner(client), got "
+                f"{type(runner).__name__}"
+            )
         if not named:
             raise ValidationError(
                 "aggregate() needs at least one named aggregate, e.g. "
@@ -113,7 +131,11 @@ class _Spec:
             raise ValidationError(
                 f"aggregate() names {twice} were already given; each result needs its own name"
             )
-        return replace(self, aggregates={**self.aggregates, **named})
+        return replace(
+            self,
+            aggregates={**self.aggregates, **named},
+            runner=runner if runner is not None else self.runner,
+        )
 
 
 def _check_model(model: type[Model], paths: Sequence[AttributePath | None], what: str) -> None:
@@ -143,70 +165,120 @@ def new_group_by(source: ReadSource, paths: Sequence[object]) -> GroupBy[Any]:
 
 
 def new_aggregation(
-    source: ReadSource, named: Mapping[str, Aggregate[Any, Any]]
+    source: ReadSource, named: Mapping[str, Aggregate[Any, Any]], runner: Runner | None = None
 ) -> Aggregation[Any]:
     """``query.aggregate(**named)``: aggregates over every item of ``source``, one row."""
-    spec = _Spec(source, on_invalid=source.spec.on_invalid).with_aggregates(named)
+    spec = _Spec(source, on_invalid=source.spec.on_invalid).with_aggregates(named, runner)
     return Aggregation._of(spec)
 
 
-def _add(accumulator: GroupAccumulator, item: dict[str, Any], spec: _Spec, table: str) -> bool:
+def _add(
+    accumulator: GroupAccumulator, item: dict[str, Any], on_invalid: OnInvalid, table: str
+) -> bool:
     """Fold one item; False when ``on_invalid("skip")`` left it out."""
     try:
         accumulator.add(item)  # unchanged when it raises
     except ItemDecodeError as exc:
         if exc.table is None:
             exc.table = table
-        if spec.on_invalid == "raise":
+        if on_invalid == "raise":
             raise
         log_skipped(exc)
         return False
     return True
 
 
-def _fold_page(
-    partial: GroupAccumulator, items: list[dict[str, Any]], spec: _Spec, table: str, tally: Tally
-) -> None:
-    for item in items:
-        if tally.full:
-            return
-        if _add(partial, item, spec, table):
-            tally.taken += 1
+@dataclass(frozen=True, slots=True)
+class _FoldWork:
+    """Folding one read, segment by segment: plain values, so remote runners can ship it.
 
+    A job is one segment's request; its result is that segment's partial accumulator.
+    """
 
-async def _fold(spec: _Spec, projection: tuple[AttributePath, ...], into: GroupAccumulator) -> None:
-    """Fold every segment into its own copy of the empty accumulator, then into ``into``."""
-    source = spec.source
-    table = source.table
-    tally = Tally(source.spec.limit)
+    plan: ReadPlan
+    empty: GroupAccumulator
+    on_invalid: OnInvalid
+    limit: int | None
+    count_only: bool
+    """The plan is a ``Select=COUNT``: segments count items instead of folding them."""
 
-    async def fold(pager: ItemPager) -> None:
-        partial = spec.empty.fresh()
+    async def start(
+        self, context: ExecutionContext, emit: Emit
+    ) -> Callable[[Mapping[str, Any]], Awaitable[GroupAccumulator]]:
+        """The fold of one process; its segments share one tally of ``limit()``."""
+        tally = Tally(self.limit)
+        if self.count_only:
+            return lambda request: self._count(context, request, tally)
+        return lambda request: self._fold(context, request, tally)
+
+    async def _fold(
+        self, context: ExecutionContext, request: Mapping[str, Any], tally: Tally
+    ) -> GroupAccumulator:
+        partial = self.empty.fresh()
+        table = self.plan.table
         # Pages end once the tally is full: ``want`` answers zero then.
-        async for page in pager.pages(tally.want):
-            _fold_page(partial, page.items, spec, table, tally)
+        async for page in ItemPager(context, self.plan, request).pages(tally.want):
+            for item in page.items:
+                if tally.full:
+                    break
+                if _add(partial, item, self.on_invalid, table):
+                    tally.taken += 1
             # The loop variable would keep the folded page alive while the next one is read:
             # memory stays at one page per segment, not two.
             del page
-        into.merge(partial)
+        return partial
 
-    pagers = source.pagers(projection)
-    await fan_out(pagers, fold, workers=len(pagers))
+    async def _count(
+        self, context: ExecutionContext, request: Mapping[str, Any], tally: Tally
+    ) -> GroupAccumulator:
+        partial = self.empty.fresh()
+        pager = CountPager(context, self.plan, request)
+        while not pager.done and not tally.full:
+            counted = sum(await pager.next_page(tally.want()))
+            want = tally.want()
+            taken = counted if want is None else min(counted, want)
+            tally.taken += taken
+            partial.add_count(taken)
+        return partial
 
 
 async def _accumulate(spec: _Spec) -> GroupAccumulator:
-    """Run the read and return the accumulator of every item it folded."""
+    """Run the read, one segment job per pager, and merge what every job folded."""
+    source = spec.source
+    runner = spec.runner if spec.runner is not None else LocalRunner()
+    limit = source.spec.limit
+    if limit is not None and not runner.in_process:
+        raise ValidationError(
+            f"limit() caps the items of all segments together, in one process, and {runner!r} "
+            "folds segments elsewhere: drop limit(), or the runner"
+        )
+    count_only = spec.projection is None
+    plan = source.plan("count" if spec.projection is None else spec.projection)
+    # One job per segment: its request (the pager class does not change the request).
+    pagers = source.pagers_of(plan, ItemPager)
+    work = _FoldWork(plan, spec.empty, spec.on_invalid, limit, count_only)
     result = spec.empty.fresh()
+
+    def merge(job: Mapping[str, Any], partial: GroupAccumulator) -> None:
+        result.merge(partial)
+
     try:
-        if spec.projection is None:
-            result.add_count(await spec.source.count())
-        else:
-            await _fold(spec, spec.projection, result)
+        await runner.run(
+            source.context,
+            work,
+            [pager.request for pager in pagers],
+            on_result=merge,
+            on_event=_no_events,
+        )
     except DynamormError as exc:
         if exc.table is None:
-            exc.table = spec.source.table
+            exc.table = source.table
         raise
     return result
+
+
+def _no_events(event: Mapping[str, int]) -> None:
+    """Aggregations report no progress: their folds emit nothing."""
 
 
 class _Builder(ImmutableBuilder[_Spec], Generic[M]):
@@ -222,9 +294,10 @@ class _Builder(ImmutableBuilder[_Spec], Generic[M]):
         aggregates = ", ".join(f"{k}={v!r}" for k, v in self._state.aggregates.items())
         return f"{type(self).__name__}({model}, {grouping}{aggregates})"
 
-    def aggregate(self, **named: Aggregate[Any, Any]) -> Self:
-        """Add named results: ``aggregate(n=Count(), total=Sum(Order.total))``."""
-        return self._of(self._state.with_aggregates(named))
+    def aggregate(self, *, runner: Runner | None = None, **named: Aggregate[Any, Any]) -> Self:
+        """Add named results: ``aggregate(n=Count(), total=Sum(Order.total))``; ``runner``
+        runs the segments (default: :class:`LocalRunner`, this process)."""
+        return self._of(self._state.with_aggregates(named, runner))
 
     def on_invalid(self, mode: OnInvalid) -> Self:
         """``"raise"`` ItemDecodeError for a stored value the aggregation cannot use, or

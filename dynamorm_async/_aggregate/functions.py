@@ -78,6 +78,23 @@ _AVG_CONTEXT = Context(
 # --- aggregates ---------------------------------------------------------------------------
 
 
+def _rebuild(
+    kind: type[Aggregate[Any, Any]],
+    model: type | None,
+    names: tuple[str | int, ...],
+    elements: tuple[str | int, ...],
+    annotation: Any,
+) -> Aggregate[Any, Any]:
+    """An aggregate from its pickled form: its path walked again from the model, as written
+    (``Order.lines[0].qty``), or rebuilt from its elements when it named no model."""
+    if model is None:
+        return kind(AttributePath(elements, annotation))
+    path: Any = model
+    for name in names:
+        path = path[name] if isinstance(name, int) else getattr(path, name)
+    return kind(path)
+
+
 class Aggregate(ABC, Generic[S, R]):
     """Base of the aggregate specs (Count, Sum, Avg, Min, Max).
 
@@ -106,6 +123,14 @@ class Aggregate(ABC, Generic[S, R]):
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"{type(self).__name__} is immutable")
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # Immutability leaves pickle no attribute to restore, so the aggregate is rebuilt the
+        # way it was written: aggregate states travel to and from worker processes.
+        path = self.path
+        if path is None:
+            return type(self), ()
+        return _rebuild, (type(self), path._model, path._names, path._elements, path._annotation)
 
     @property
     def key(self) -> AggregateKey:

@@ -1,6 +1,13 @@
-"""The checkpoint file of a resumable migration: per segment, where its next page starts.
+"""Where a migration keeps its progress: the store protocol, no store, and the checkpoint file.
 
-The file is JSON, replaced atomically after every page a segment finished::
+A segment asks its :class:`SegmentStore` where to start (:meth:`~SegmentStore.claim`), names the
+keys of a page before writing it (:meth:`~SegmentStore.pending`) and records every page once
+its writes are confirmed (:meth:`~SegmentStore.advance`). :data:`NO_CHECKPOINT` keeps nothing;
+:class:`Checkpoint` is the file of a single-machine run; the table every worker can reach is
+:class:`~.table_checkpoint.TableCheckpoint`.
+
+The checkpoint file is JSON, replaced atomically after every page a segment finished::
+
 
     {"format": 1, "source": "app.models.UserV1", "source_table": "users",
      "target": "app.models.UserV2", "target_table": "users", "segments": 4,
@@ -14,17 +21,31 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
 import anyio.to_thread
 
 from .._errors import ValidationError
 from .._wire.taggers import Item
+from .report import SegmentReport
 
-__all__ = ["CHECKPOINT_FORMAT", "Checkpoint", "SegmentState", "identity"]
+if TYPE_CHECKING:
+    from .._context import ExecutionContext
+
+__all__ = [
+    "CHECKPOINT_FORMAT",
+    "NO_CHECKPOINT",
+    "Checkpoint",
+    "CheckpointSource",
+    "Claim",
+    "SegmentState",
+    "SegmentStore",
+    "identity",
+]
 
 CHECKPOINT_FORMAT = 1
 
@@ -55,8 +76,84 @@ class SegmentState:
     done: bool = False
 
 
-class Checkpoint:
-    """Per-segment progress in a JSON file, replaced atomically after every page."""
+@dataclass(slots=True)
+class Claim:
+    """Where a segment starts, as its store knows it.
+
+    ``report`` holds what the run already did in the segment (a segment taken over from a
+    worker that died) and ``failures`` its failed wire keys with reasons; ``replayed`` the key
+    digests of the page that worker was writing, whose items the new owner finds already
+    written and counts as this run's writes.
+    """
+
+    start_key: Item | None
+    report: SegmentReport
+    replayed: frozenset[bytes] = field(default_factory=frozenset)
+    failures: list[tuple[Item, str]] = field(default_factory=list)
+
+
+class SegmentStore(Protocol):
+    """Where the segments of one run keep their progress."""
+
+    async def claim(self, segment: int, start_key: Item | None) -> Claim:
+        """Take the segment; ``start_key`` is where the caller would start it."""
+        ...
+
+    async def pending(self, segment: int, keys: Sequence[bytes]) -> None:
+        """Record the key digests of the page about to be written."""
+        ...
+
+    async def advance(
+        self,
+        segment: int,
+        last_key: Item | None,
+        report: SegmentReport,
+        failures: Sequence[tuple[Item, str]],
+    ) -> None:
+        """Record a written page: everything before ``last_key`` is migrated (all when None);
+        ``report`` is the segment's state after it, ``failures`` the page's failed keys."""
+        ...
+
+
+class CheckpointSource(Protocol):
+    """What a migration's ``checkpoint`` becomes in each process: its store there."""
+
+    async def store(self, context: ExecutionContext, run: str) -> SegmentStore:
+        """The store of run ``run``, reached through ``context``."""
+        ...
+
+
+class _NoCheckpoint:
+    """Keeps nothing: every segment starts where the caller says."""
+
+    async def store(self, context: ExecutionContext, run: str) -> SegmentStore:
+        return self
+
+    async def claim(self, segment: int, start_key: Item | None) -> Claim:
+        return Claim(start_key, SegmentReport(segment))
+
+    async def pending(self, segment: int, keys: Sequence[bytes]) -> None:
+        return None
+
+    async def advance(
+        self,
+        segment: int,
+        last_key: Item | None,
+        report: SegmentReport,
+        failures: Sequence[tuple[Item, str]],
+    ) -> None:
+        return None
+
+
+NO_CHECKPOINT = _NoCheckpoint()
+
+
+class Checkpoint(_NoCheckpoint):
+    """Per-segment progress in a JSON file, replaced atomically after every page.
+
+    One machine only: the file is this process's, so a run that keeps its progress in it runs
+    its segments here (``LocalRunner``).
+    """
 
     def __init__(self, path: Path, identity: dict[str, Any], states: list[SegmentState]) -> None:
         self.path = path
@@ -95,8 +192,19 @@ class Checkpoint:
             )
         return cls(path, identity, states)
 
-    async def advance(self, segment: int, last_key: Item | None) -> None:
-        """Record that every item before ``last_key`` (all of them, when None) is migrated."""
+    def start_keys(self) -> list[Item | None]:
+        """Where each segment starts (None: at its beginning)."""
+        return [state.start_key for state in self.states]
+
+    async def advance(
+        self,
+        segment: int,
+        last_key: Item | None,
+        report: SegmentReport,
+        failures: Sequence[tuple[Item, str]],
+    ) -> None:
+        """Record that every item before ``last_key`` (all of them, when None) is migrated;
+        the counters stay in the caller's report."""
         state = self.states[segment]
         state.start_key = last_key
         state.done = last_key is None

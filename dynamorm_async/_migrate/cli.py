@@ -16,11 +16,13 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from typing import IO, TYPE_CHECKING, Any, cast
 
 import anyio
 import msgspec
 
+from .._distribute.dask import dask_runner
 from .._errors import DynamormError, TableError, ValidationError
 from .._fanout import fan_out
 from .._model.model import Model, model_info
@@ -28,6 +30,7 @@ from .._session import Session, SessionOptions, session_options_from_env
 from .._write.table_diff import SyncResult, model_shape
 from .report import MigrationError, MigrationProgress, MigrationReport
 from .run import migrate
+from .table_checkpoint import TableCheckpoint
 
 if TYPE_CHECKING:
     _Commands = argparse._SubParsersAction[argparse.ArgumentParser]
@@ -71,10 +74,15 @@ examples:
       --source shop.models:OrderV1 --target shop.models:OrderV2 --dry-run
   python -m dynamorm_async migrate shop.upgrade:to_v2 \\
       --source shop.models:OrderV1 --target shop.models:OrderV2 --checkpoint orders.ckpt.json
+  python -m dynamorm_async migrate shop.upgrade:to_v2 \\
+      --source shop.models:OrderV1 --target shop.models:OrderV2 \\
+      --dask tcp://scheduler:8786 --segments 256 --checkpoint-table migration_state
 
 Progress goes to stderr: a progress bar on a terminal, a log line every few seconds
-otherwise. The summary line goes to stdout. With --checkpoint an interrupted run (Ctrl-C,
-a crash) resumes from the last page it wrote when started again with the same arguments.
+otherwise. The summary line goes to stdout. With --checkpoint (or --checkpoint-table) an
+interrupted run (Ctrl-C, a crash) resumes from the last page it wrote when started again with
+the same arguments. With --dask every segment runs as a task on a Dask cluster (the dask
+extra), whose workers must import MOD:FN and the models and reach DynamoDB themselves.
 
 exit codes: 0 all items migrated (or skipped); 1 items failed, or the run failed;
             2 usage error; 130 interrupted.
@@ -172,6 +180,12 @@ def build_parser() -> argparse.ArgumentParser:
                           "(default: 1000)")
     run.add_argument("--checkpoint", metavar="FILE",
                      help="JSON file recording progress; an interrupted run resumes from it")
+    run.add_argument("--checkpoint-table", metavar="NAME",
+                     help="record progress in DynamoDB table NAME instead (created on demand; "
+                          "what --dask runs resume from)")
+    run.add_argument("--dask", metavar="ADDRESS",
+                     help="run the segments on the Dask scheduler at ADDRESS "
+                          "(tcp://host:8786), or on local:N, a LocalCluster of N processes")
     run.add_argument("--on-error", choices=("collect", "skip", "stop"), default="collect",
                      help="failed items: collect keys and reasons (default), skip (count "
                           "only), or stop at the first")
@@ -408,10 +422,14 @@ async def _migrate(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         raise _UsageError(f"MOD:FN {args.transform!r} is not callable")
     source = _load_model(args.source, "--source")
     target = _load_model(args.target, "--target")
-    if args.dry_run and args.checkpoint:
+    if args.dry_run and (args.checkpoint or args.checkpoint_table):
         raise _UsageError("--dry-run writes nothing, not even a checkpoint: drop --checkpoint")
+    if args.checkpoint and args.checkpoint_table:
+        raise _UsageError("give --checkpoint FILE or --checkpoint-table NAME, not both")
+    checkpoint = TableCheckpoint(args.checkpoint_table) if args.checkpoint_table else None
     tty = err.isatty()
-    async with _session(args, [source, target], err) as db:
+    runner = dask_runner(args.dask) if args.dask else nullcontext(None)
+    async with _session(args, [source, target], err) as db, runner as chosen:
         total = None
         if tty:
             description = await db.describe_table(source)
@@ -426,11 +444,12 @@ async def _migrate(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
                 dry_run=args.dry_run,
                 segments=args.segments,
                 on_error=args.on_error,
-                checkpoint=args.checkpoint,
+                checkpoint=checkpoint or args.checkpoint,
                 allow_key_change=args.allow_key_change,
                 sample_size=args.samples,
                 page_size=args.page_size,
                 progress=printer,
+                runner=chosen,
             )
         except MigrationError as exc:
             printer.close()
@@ -546,11 +565,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         err.write(f"error: {exc}\n")
         return EXIT_FAILED
     except KeyboardInterrupt:
-        hint = (
-            f"; run the same command again to resume from {args.checkpoint}"
-            if getattr(args, "checkpoint", None)
-            else ""
-        )
+        saved = getattr(args, "checkpoint", None) or getattr(args, "checkpoint_table", None)
+        hint = f"; run the same command again to resume from {saved}" if saved else ""
         err.write(f"\ninterrupted{hint}\n")
         return EXIT_INTERRUPTED
 

@@ -1,17 +1,34 @@
-"""What a migration reports: the final report, the progress snapshots and the stop error."""
+"""What a migration reports: the final report, each segment's part of it, the progress
+snapshots and the stop error."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from .._errors import DynamormError
 from .._model.model import Model
 
-__all__ = ["MigrationError", "MigrationProgress", "MigrationReport"]
+__all__ = ["COUNTS", "MigrationError", "MigrationProgress", "MigrationReport", "SegmentReport"]
 
 S = TypeVar("S", bound=Model)
 T = TypeVar("T", bound=Model)
+
+COUNTS = (
+    "scanned",
+    "completed",
+    "transformed",
+    "unchanged",
+    "changed",
+    "written",
+    "deleted",
+    "skipped",
+    "already_migrated",
+    "failed_count",
+)
+"""The counters a segment keeps; all but ``completed`` add up into :class:`MigrationReport`."""
+_REPORTED = tuple(name for name in COUNTS if name != "completed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +91,8 @@ class MigrationReport(Generic[S, T]):
     samples: list[tuple[S, T]] = field(default_factory=list)
     resumed_segments: int = 0
     duration: float = 0.0
+    sample_size: int = field(default=3, repr=False)
+    """How many samples the run keeps (``migrate(sample_size=...)``)."""
 
     @property
     def items_per_second(self) -> float:
@@ -106,6 +125,45 @@ class MigrationReport(Generic[S, T]):
             " ".join(parts)
             + f" in {self.duration:.1f}s ({self.items_per_second:,.0f} items/s{resumed})"
         )
+
+
+@dataclass(slots=True)
+class SegmentReport:
+    """What one parallel-scan segment did: the counters of :data:`COUNTS`, its failures (keys
+    and reasons) and its samples. Plain data, so it travels back from a worker process."""
+
+    segment: int
+    scanned: int = 0
+    completed: int = 0
+    transformed: int = 0
+    unchanged: int = 0
+    changed: int = 0
+    written: int = 0
+    deleted: int = 0
+    skipped: int = 0
+    already_migrated: int = 0
+    failed_count: int = 0
+    failed: list[tuple[dict[str, Any], str]] = field(default_factory=list)
+    samples: list[tuple[Any, Any]] = field(default_factory=list)
+    done: bool = False
+
+    def counts(self) -> dict[str, int]:
+        """The counters, by name (what a checkpoint stores and a progress event carries)."""
+        return {name: getattr(self, name) for name in COUNTS}
+
+    def restore(self, counts: Mapping[str, int]) -> None:
+        """Start from counters saved earlier (a resumed segment); unknown names are ignored."""
+        for name in COUNTS:
+            setattr(self, name, int(counts.get(name, 0)))
+
+    def add_to(self, report: MigrationReport[Any, Any]) -> None:
+        """Add this segment's part to ``report``: counters, failures, samples up to its size."""
+        for name in _REPORTED:
+            setattr(report, name, getattr(report, name) + getattr(self, name))
+        report.failed.extend(self.failed)
+        room = report.sample_size - len(report.samples)
+        if room > 0:
+            report.samples.extend(self.samples[:room])
 
 
 class MigrationError(DynamormError):

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from .._aggregate.builders import Aggregation, GroupBy
     from .._aggregate.functions import Aggregate
     from .._context import ExecutionContext
+    from .._runner import Runner
     from .._write.update import UpdateBuilder
 
 __all__ = [
@@ -331,11 +332,14 @@ class _Aggregating(_Reader[M]):
 
         return new_group_by(self._source, paths)
 
-    def aggregate(self, **named: Aggregate[Any, Any]) -> Aggregation[M]:
-        """Aggregates over every item read (one group): ``.aggregate(total=Sum(Order.total))``."""
+    def aggregate(
+        self, *, runner: Runner | None = None, **named: Aggregate[Any, Any]
+    ) -> Aggregation[M]:
+        """Aggregates over every item read (one group): ``.aggregate(total=Sum(Order.total))``;
+        ``runner`` runs the segments (default: this process)."""
         from .._aggregate.builders import new_aggregation
 
-        return new_aggregation(self._source, named)
+        return new_aggregation(self._source, named, runner)
 
 
 class _QueryBase(_Reader[R]):

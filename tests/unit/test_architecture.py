@@ -51,6 +51,9 @@ LAYER_OF: Mapping[str, str] = {
     "_context": "context",
     "_fanout": "fanout",
     "_spans": "spans",
+    "_runner": "runner",
+    "_distribute": "distribute",
+    "distributed": "api",
     "_transport": "transport",
     "_transport.protocol": "protocol",
     "_session": "session",
@@ -98,21 +101,26 @@ _TABLE = {
     "spans": "errors protocol",
     "context": "errors wire expressions model plans protocol spans",
     "fanout": "errors spans",
-    "executors": "errors wire expressions model plans protocol spans context fanout",
+    # The Runner protocol and the in-process runner: a fan-out of segment jobs.
+    "runner": "errors spans context fanout",
+    "executors": "errors wire expressions model plans protocol spans context fanout runner",
     "transport": "errors protocol spans",
     "session": (
         "errors wire expressions model plans protocol spans context fanout executors transport"
     ),
+    # Runners over other processes: they build each worker's Session.
+    "distribute": "errors spans context fanout runner session",
     "migrate": (
-        "errors wire expressions model plans protocol spans context fanout executors session"
+        "errors wire expressions model plans protocol spans context fanout runner executors "
+        "session distribute"
     ),
     "testing": "errors protocol transport session",
     # Optional web-framework adapters: they translate models for a framework and run nothing.
     # No layer imports them (not even the api), so the package never imports a framework.
     "integrations": "errors wire expressions model",
     "api": (
-        "errors wire expressions model plans protocol spans context fanout executors transport "
-        "session migrate"
+        "errors wire expressions model plans protocol spans context fanout runner executors "
+        "transport session distribute migrate"
     ),
 }
 MAY_IMPORT: Mapping[str, frozenset[str]] = {

@@ -1,0 +1,1 @@
+"""Runners that spread segment jobs over other processes (see :mod:`.._runner`)."""
