@@ -70,7 +70,7 @@ from ._runner import LocalRunner, Runner, SegmentWork
 from ._session import Session, SessionOptions
 from ._transport.client import AiobotocoreTransport
 from ._transport.observed import RequestEvent, RequestHook
-from ._transport.protocol import ClientOptions, Transport
+from ._transport.protocol import CallOptions, ClientOptions, Transport
 from ._write.table_diff import IndexDiff, SyncResult, TableDiff, TtlDiff
 from ._write.table_requests import BillingMode, TableOptions
 from ._write.transaction import Transaction
@@ -88,6 +88,7 @@ __all__ = [
     "BatchWriteError",
     "BatchWriter",
     "BillingMode",
+    "CallOptions",
     "CancellationReason",
     "ClientOptions",
     "Condition",

@@ -262,14 +262,11 @@ async def _accumulate(spec: _Spec) -> GroupAccumulator:
     def merge(job: Mapping[str, Any], partial: GroupAccumulator) -> None:
         result.merge(partial)
 
+    context, jobs = source.context, [pager.request for pager in pagers]
+    span = context.fan_out_span("aggregate", [source.spec.model], segments=len(jobs))
     try:
-        await runner.run(
-            source.context,
-            work,
-            [pager.request for pager in pagers],
-            on_result=merge,
-            on_event=_no_events,
-        )
+        with span, span.current():
+            await runner.run(context, work, jobs, on_result=merge, on_event=_no_events)
     except DynamormError as exc:
         if exc.table is None:
             exc.table = source.table

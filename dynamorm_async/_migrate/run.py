@@ -251,8 +251,11 @@ async def _run(
     collector: _Collector,
 ) -> None:
     """Run the jobs; a stop at the first failure becomes MigrationError with the report."""
+    models = [work.source] if work.in_place else [work.source, work.target]
     try:
-        await runner.run(db, work, jobs, on_result=collector.result, on_event=collector.event)
+        # One span over every segment's calls, as over any other fan-out's.
+        with db.fan_out_span("migrate", models, segments=len(jobs)) as span, span.current():
+            await runner.run(db, work, jobs, on_result=collector.result, on_event=collector.event)
     except (Stop, BaseExceptionGroup) as exc:
         found = leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc]
         stop = next((e for e in found if isinstance(e, Stop)), None)

@@ -21,7 +21,9 @@ ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = ROOT / "docs" / "reference"
 DIRECTIVE = re.compile(r"^::: (?P<identifier>\S+)\s*$", re.MULTILINE)
 # Public modules documented as a whole, beside the names of the package's __all__.
-MODULES = frozenset({"dynamorm_async.fastapi", "dynamorm_async.testing"})
+MODULES = frozenset(
+    {"dynamorm_async.distributed", "dynamorm_async.fastapi", "dynamorm_async.testing"}
+)
 
 
 def documented() -> list[str]:

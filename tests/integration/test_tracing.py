@@ -20,7 +20,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
-from dynamorm_async import ConditionFailed, RequestEvent, Session, TableError
+from dynamorm_async import ConditionFailed, Count, RequestEvent, Session, TableError, migrate
 from dynamorm_async.testing import local_session
 from tests.faultproxy import FaultConfig, FaultProxy
 from tests.models import Counter, Reading, Strict
@@ -298,3 +298,35 @@ async def test_the_request_hook_and_the_spans_see_the_same_calls(
     assert capacity_units(put) == events[0].consumed_capacity["CapacityUnits"]
     assert number(listing, "aws.dynamodb.table_count") >= 2
     assert "aws.dynamodb.table_names" not in dict(listing.attributes or {})
+
+
+async def test_aggregations_and_migrations_are_executor_spans_over_their_segments(
+    traced: Opener, tables: Session, span_exporter: InMemorySpanExporter
+) -> None:
+    await tables.batch_put(spread(30))
+    async with traced() as db:
+        rows = await db.scan(Reading).segments(3).group_by(Reading.at).aggregate(n=Count())
+        assert [row["n"] for row in rows] == [30]
+        report = await migrate(
+            db,
+            source=Reading,
+            target=Reading,
+            transform=lambda r: Reading(sensor=r.sensor, at=r.at, value=Decimal(1)),
+            segments=2,
+        )
+        assert report.written == 30
+
+    spans = span_exporter.get_finished_spans()
+    (aggregate,) = named(spans, "aggregate Reading")
+    (migration,) = named(spans, "migrate Reading")
+    for executor, segments in ((aggregate, 3), (migration, 2)):
+        assert executor.kind is SpanKind.INTERNAL and executor.parent is None
+        assert dict(executor.attributes or {})["aws.dynamodb.total_segments"] == segments
+        scans = [s for s in named(spans, "DynamoDB.Scan") if parent_id(s) == span_id(executor)]
+        found = {dict(scan.attributes or {})["aws.dynamodb.segment"] for scan in scans}
+        assert found == set(range(segments)), "every segment's reads are the executor's children"
+    # The pages are written by the batch executor, whose spans are the migration's children.
+    batches = {span_id(b): b for b in named(spans, "batch_write Reading")}
+    assert batches and all(parent_id(b) == span_id(migration) for b in batches.values())
+    writes = named(spans, "DynamoDB.BatchWriteItem")
+    assert writes and all(parent_id(write) in batches for write in writes)
