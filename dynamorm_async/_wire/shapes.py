@@ -134,7 +134,9 @@ def _generate(cls: type[msgspec.Struct], epoch_fields: frozenset[str]) -> WireSh
             fields.append((f"f{i}", wire_type | None, None))
             arguments.append(field_argument(src, f, annotation, f"a{i}", expr(f"a{i}")))
         rename[f"f{i}"] = f.encode_name
-    struct = msgspec.defstruct(f"{cls.__name__}Wire", fields, rename=rename, omit_defaults=True)
+    struct = msgspec.defstruct(
+        f"{cls.__name__}Wire", fields, rename=rename, omit_defaults=True, gc=False
+    )
     src.lines.append("def decode(w):")
     if arguments:
         names = ", ".join(f"a{i}" for i in range(len(arguments)))
@@ -163,7 +165,7 @@ def _wrapper(tag: str, value_type: Any, optional: bool) -> type[msgspec.Struct]:
         else:
             fields = [(tag, value_type)]
         _wrappers[key] = msgspec.defstruct(
-            f"AV_{tag}", fields, omit_defaults=True, forbid_unknown_fields=True
+            f"AV_{tag}", fields, omit_defaults=True, forbid_unknown_fields=True, gc=False
         )
     return _wrappers[key]
 
