@@ -7,17 +7,15 @@ handle must reach the dict path exactly as it was sent (same result, same error)
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
 import pytest
 from hypothesis import given, settings
 
-from dynamorm_async import HashKey, ItemDecodeError, Model
-from dynamorm_async._batch.retry import RetryPolicy
+from dynamorm_async import ItemDecodeError
 from dynamorm_async._model.model import model_info
 from dynamorm_async._read.builders import Scan
-from dynamorm_async._read.cursor import CursorCodec
 from dynamorm_async._wire.shapes import WireShape, wire_shape
 from tests.unit.test_marshal import (
     INFO,
@@ -29,6 +27,7 @@ from tests.unit.test_marshal import (
     Tree,
     everything,
 )
+from tests.unit.test_read_source import Scripted, Thing
 
 EVERYTHING = INFO.wire_shape
 
@@ -123,44 +122,28 @@ def test_a_page_with_a_wrong_type_tag_is_read_as_dicts() -> None:
         INFO.decode(page[1])
 
 
-class Thing(Model, table="things"):
-    id: Annotated[str, HashKey()]
-    size: int = 0
+class Deferring(Scripted):
+    """The scripted context, its Scan answers keeping Items as JSON when asked to."""
 
-
-class Deferring:
-    """An execution context whose Scan answers keep Items as JSON when asked to."""
-
-    def __init__(self) -> None:
+    def __init__(self, count: int) -> None:
+        super().__init__(count)
         self.raw_items: list[bool] = []
-        self.body = msgspec.json.encode([Thing(id=f"t{n}", size=n).to_dynamodb() for n in range(3)])
 
     async def call(self, operation: str, payload: dict[str, Any], **where: Any) -> dict[str, Any]:
-        self.raw_items.append(where.get("raw_items", False))
-        if where.get("raw_items"):
-            return {"Items": msgspec.Raw(self.body), "Count": 3}
-        return {"Items": msgspec.json.decode(self.body), "Count": 3}
-
-    def table_name(self, model: type[Model]) -> str:
-        return "things"
-
-    @property
-    def max_concurrency(self) -> int:
-        return 4
-
-    @property
-    def batch_retry(self) -> RetryPolicy:
-        return RetryPolicy()
-
-    @property
-    def cursor_codec(self) -> CursorCodec:
-        return CursorCodec(b"secret")
+        raw_items = where.pop("raw_items", False)
+        self.raw_items.append(raw_items)
+        response = await super().call(operation, payload, **where)
+        if raw_items:
+            response["Items"] = msgspec.Raw(msgspec.json.encode(response["Items"]))
+        return response
 
 
 async def test_whole_model_reads_ask_for_raw_items_and_projections_do_not() -> None:
-    db = Deferring()
-    expected = [Thing(id=f"t{n}", size=n) for n in range(3)]
+    db = Deferring(3)
+    expected = [Thing(id=f"t{n:03d}", size=n) for n in range(3)]
     assert await Scan(db, Thing).all() == expected
     assert [thing async for thing in Scan(db, Thing)] == expected
+    assert db.raw_items and all(db.raw_items), "whole models are read from typed wire items"
+    db.raw_items.clear()
     assert await Scan(db, Thing).select(Thing.size).all() == [{"size": n} for n in range(3)]
-    assert db.raw_items == [True, True, False]
+    assert db.raw_items and not any(db.raw_items), "projections read wire dicts"
