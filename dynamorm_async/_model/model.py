@@ -12,7 +12,7 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
+from functools import cache, cached_property
 from typing import Annotated, Any, ClassVar, Self, dataclass_transform
 
 import msgspec
@@ -340,7 +340,7 @@ class ModelInfo:
                     table=self.table,
                 )
 
-    @property
+    @cached_property
     def wire_shape(self) -> WireShape | None:
         """The model's typed wire shape (generated on first use), or None when its items are
         read as dicts only (see :func:`.._wire.shapes.wire_shape`)."""
