@@ -36,10 +36,10 @@ __all__ = [
     "chunked",
     "dedupe",
     "delete_entry",
-    "entry_size",
+    "entry_body",
     "get_payload",
+    "put_body",
     "put_entry",
-    "put_entry_size",
     "split_get_answer",
     "split_write_answer",
     "write_payload",
@@ -56,6 +56,8 @@ T = TypeVar("T")
 K = TypeVar("K", bound=Hashable)
 
 _json_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.decode
+_decode_entries = msgspec.json.Decoder(list[dict[str, Any]]).decode
 
 
 # --- requests ---------------------------------------------------------------------------------
@@ -65,17 +67,31 @@ _json_encode = msgspec.json.Encoder().encode
 class WriteRequest:
     """One PutRequest/DeleteRequest of a batch, ready to send as often as needed.
 
-    ``source`` is what the caller passed (an instance, or a key mapping) and is what failure
-    reports hold; ``updates`` are field values to apply to a put instance once confirmed.
+    ``body`` is the entry's JSON text. A batch keeps every entry from validation until it is
+    confirmed, and bytes are not tracked by the garbage collector: as dicts, the entries of a
+    few thousand items set off full collections of the caller's whole heap, which cost more
+    than preparing the items. ``source`` is what the caller passed (an instance, or a key
+    mapping) and is what failure reports hold; ``updates`` are field values to apply to a put
+    instance once confirmed.
     """
 
     table: str
-    entry: dict[str, Any]
+    body: bytes
     fingerprint: bytes
     index: int
     source: object
-    size: int
     updates: Mapping[str, Any] | None = None
+
+    @property
+    def entry(self) -> dict[str, Any]:
+        """The entry, as sent."""
+        entry: dict[str, Any] = _decode(self.body)
+        return entry
+
+    @property
+    def size(self) -> int:
+        """Bytes the entry adds to a request body (its JSON text and a separator)."""
+        return len(self.body) + 1
 
 
 @dataclass(slots=True, eq=False)
@@ -98,28 +114,35 @@ def delete_entry(key: Item) -> dict[str, Any]:
     return {"DeleteRequest": {"Key": key}}
 
 
-def entry_size(entry: Mapping[str, Any]) -> int:
-    """Bytes an entry adds to the request body (its JSON text and a separator)."""
-    return len(_json_encode(entry)) + 1
+def entry_body(entry: Mapping[str, Any]) -> bytes:
+    """An entry's JSON text (:attr:`WriteRequest.body`)."""
+    return _json_encode(entry)
 
 
-_PUT_ENTRY_WRAPPER = len(_json_encode(put_entry({})))  # '{"PutRequest":{"Item":{}}}'
-
-
-def put_entry_size(item_json_size: int) -> int:
-    """:func:`entry_size` of a put entry, from the length of its item's JSON text."""
-    return item_json_size - 2 + _PUT_ENTRY_WRAPPER + 1
+def put_body(item_json: bytes) -> bytes:
+    """The JSON text of :func:`put_entry` around an item's JSON text, without encoding the
+    item again."""
+    return b'{"PutRequest":{"Item":' + item_json + b"}}"
 
 
 def write_payload(requests: Iterable[WriteRequest]) -> dict[str, Any]:
-    """BatchWriteItem payload for one chunk (requests grouped by table)."""
-    by_table: dict[str, list[dict[str, Any]]] = {}
+    """BatchWriteItem payload for one chunk (requests grouped by table).
+
+    Payloads are dicts, as every transport takes them: each table's entries are decoded from
+    their JSON texts in one call, and live only as long as the request.
+    """
+    by_table: dict[str, list[bytes]] = {}
     for request in requests:
-        entries = by_table.get(request.table)
-        if entries is None:
-            entries = by_table[request.table] = []
-        entries.append(request.entry)
-    return {"RequestItems": by_table}
+        bodies = by_table.get(request.table)
+        if bodies is None:
+            bodies = by_table[request.table] = []
+        bodies.append(request.body)
+    return {
+        "RequestItems": {
+            table: _decode_entries(b"[" + b",".join(bodies) + b"]")
+            for table, bodies in by_table.items()
+        }
+    }
 
 
 def get_payload(

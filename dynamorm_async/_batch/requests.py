@@ -29,7 +29,7 @@ from .._read.projection import (
 from .._wire.taggers import Item
 from .._wire.values import key_fingerprint
 from .._write.semantics import WriteTarget, prepare_write, resolve_target
-from .plan import GetKey, WriteRequest, delete_entry, entry_size, put_entry, put_entry_size
+from .plan import GetKey, WriteRequest, delete_entry, entry_body, put_body
 
 __all__ = [
     "Selection",
@@ -93,11 +93,10 @@ class WriteRequests:
         prepared = prepare_write(info, obj, now=now)
         return WriteRequest(
             table=table,
-            entry=put_entry(prepared.item),
+            body=put_body(prepared.json),
             fingerprint=key_fingerprint(table, info.key_attributes, prepared.key),
             index=index,
             source=obj,
-            size=put_entry_size(prepared.json_size),
             updates=prepared.updates or None,
         )
 
@@ -105,14 +104,12 @@ class WriteRequests:
         """A delete of the item ``target`` names; ``source`` is what the caller passed for it
         (reported back when the delete is not processed)."""
         table = self._table(target.info.cls)
-        entry = delete_entry(target.key)
         return WriteRequest(
             table=table,
-            entry=entry,
+            body=entry_body(delete_entry(target.key)),
             fingerprint=key_fingerprint(table, target.info.key_attributes, target.key),
             index=index,
             source=source,
-            size=entry_size(entry),
         )
 
 
@@ -151,14 +148,12 @@ def key_request(
 ) -> WriteRequest:
     """A delete of the item under a wire-format key; attributes beyond the key are ignored."""
     key = {a: wire[a] for a in attributes if a in wire}
-    entry = delete_entry(key)
     return WriteRequest(
         table=table,
-        entry=entry,
+        body=entry_body(delete_entry(key)),
         fingerprint=key_fingerprint(table, attributes, key),
         index=index,
         source=wire,
-        size=entry_size(entry),
     )
 
 

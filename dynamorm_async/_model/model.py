@@ -298,8 +298,8 @@ class ModelInfo:
         """Encode and enforce key presence and DynamoDB's item size before a write."""
         return self.encode_sized(obj)[0]
 
-    def encode_sized(self, obj: msgspec.Struct) -> tuple[Item, int]:
-        """Like :meth:`encode_checked`, also returning the length of the item's JSON text."""
+    def encode_sized(self, obj: msgspec.Struct) -> tuple[Item, bytes]:
+        """Like :meth:`encode_checked`, also returning the item's JSON text."""
         self.check_instance(obj)
         try:
             item = self.encode(obj)

@@ -431,24 +431,24 @@ def item_size(item: Mapping[str, Mapping[str, Any]]) -> int:
 _json_encode = msgspec.json.Encoder().encode
 
 
-def check_item_size(item: Mapping[str, Mapping[str, Any]], *, table: str | None = None) -> int:
+def check_item_size(item: Mapping[str, Mapping[str, Any]], *, table: str | None = None) -> bytes:
     """Reject an item above DynamoDB's 400 KB limit before it is sent.
 
-    Returns the length of the item's JSON text, which batch chunking reuses for the request
-    size limit instead of encoding the item again.
+    Returns the item's JSON text, which batch writes keep (and size their requests by) instead
+    of encoding the item again.
     """
     # The JSON text is never smaller than DynamoDB's accounting, so most items pass on one
     # C-speed encode and only large ones pay for the exact walk.
     try:
-        json_size = len(_json_encode(item))
+        text = _json_encode(item)
     except UnicodeEncodeError as exc:  # a lone surrogate: not valid UTF-8, DynamoDB refuses it
         raise ValidationError(f"a string is not valid UTF-8: {exc.reason}", table=table) from None
-    if json_size <= MAX_ITEM_BYTES:
-        return json_size
+    if len(text) <= MAX_ITEM_BYTES:
+        return text
     size = item_size(item)
     if size > MAX_ITEM_BYTES:
         raise ValidationError(
             f"item is {size} bytes, over DynamoDB's 400 KB limit; store large data in S3",
             table=table,
         )
-    return json_size
+    return text

@@ -99,7 +99,8 @@ class PreparedWrite:
     key: Item
     condition: Condition | None
     updates: Mapping[str, Any]
-    json_size: int
+    json: bytes
+    """The item's JSON text (what a batch write sends)."""
 
 
 def prepare_write(
@@ -129,9 +130,9 @@ def prepare_write(
         condition = both(condition, version_condition(info, current))
         updates[info.version] = current + 1
     staged = msgspec.structs.replace(obj, **updates) if updates else obj
-    item, json_size = info.encode_sized(staged)
+    item, json = info.encode_sized(staged)
     key = {attribute: item[attribute] for attribute in info.key_attributes}
-    return PreparedWrite(item, key, condition, updates, json_size)
+    return PreparedWrite(item, key, condition, updates, json)
 
 
 def _truncate_epoch(value: Any, field: str, updates: dict[str, Any]) -> None:

@@ -19,10 +19,10 @@ from dynamorm_async._batch.plan import (
     chunked,
     dedupe,
     delete_entry,
-    entry_size,
+    entry_body,
     get_payload,
+    put_body,
     put_entry,
-    put_entry_size,
     split_get_answer,
     split_write_answer,
     write_payload,
@@ -36,14 +36,12 @@ KEYS = ("pk", "sk")
 
 def put(table: str, pk: str, sk: int, index: int = 0, **extra: Any) -> WriteRequest:
     item = {"pk": {"S": pk}, "sk": {"N": str(sk)}, **extra}
-    entry = put_entry(item)
     return WriteRequest(
         table=table,
-        entry=entry,
+        body=entry_body(put_entry(item)),
         fingerprint=key_fingerprint(table, KEYS, item),
         index=index,
         source=(pk, sk),
-        size=entry_size(entry),
     )
 
 
@@ -262,8 +260,11 @@ def test_split_get_answer_finds_items_and_unprocessed_keys() -> None:
     assert split_get_answer(pending, {}, "t", KEYS) == ([], {})
 
 
-def test_put_entry_size_from_the_item_json_length_matches_encoding_the_entry() -> None:
+def test_put_body_around_the_item_json_is_the_json_of_the_put_entry() -> None:
     wide = {"pk": {"S": "é" * 50}, "n": {"N": "1.5"}, "l": {"L": []}}
     for item in ({}, {"pk": {"S": "a"}}, wide):
-        json_size = len(msgspec.json.encode(item))
-        assert put_entry_size(json_size) == entry_size(put_entry(item))
+        body = put_body(msgspec.json.encode(item))
+        assert body == entry_body(put_entry(item))
+        request = WriteRequest("t", body, b"", 0, None)
+        assert request.entry == put_entry(item)
+        assert request.size == len(msgspec.json.encode(put_entry(item))) + 1
