@@ -119,8 +119,8 @@ def send(
 ) -> Awaitable[Payload]:
     """``transport.call`` with ``options``, ``raw_items`` only for a transport that
     :func:`defers_items` (every other one takes ``table`` and ``key`` alone)."""
-    if options.get("raw_items") and not defers_items(transport):
-        options = {name: value for name, value in options.items() if name != "raw_items"}  # type: ignore[assignment]
+    if "raw_items" in options and not defers_items(transport):
+        options = CallOptions(table=options.get("table"), key=options.get("key"))
     return transport.call(operation, payload, **options)  # type: ignore[misc]
 
 

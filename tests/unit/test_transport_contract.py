@@ -174,6 +174,18 @@ async def test_a_session_opens_sends_through_and_closes_its_transport() -> None:
     }
 
 
+async def test_a_transport_without_defers_items_never_receives_raw_items() -> None:
+    wire = [{"owner": {"S": "ada"}, "n": {"N": str(n)}} for n in range(3)]
+    fake = FakeTransport({"Query": {"Items": wire, "Count": 3}, "Scan": {"Items": wire}})
+    async with Session(transport=fake, table_prefix="t_") as db:
+        found = await db.query(Note).where(Note.owner == "ada").all()
+        assert [note.n for note in found] == [0, 1, 2]
+        await db.call("Scan", {"TableName": "t_notes"}, raw_items=True)
+        await db.call("Scan", {"TableName": "t_notes"}, raw_items=False)
+    # FakeTransport.call takes table and key only: a raw_items keyword would have raised.
+    assert [operation for operation, _, _ in fake.sent] == ["Query", "Scan", "Scan"]
+
+
 async def test_executors_reach_dynamodb_only_through_the_transport() -> None:
     fake = FakeTransport(
         {
