@@ -33,6 +33,7 @@ from dynamorm_async import (
 from dynamorm_async._migrate.cli import main
 from dynamorm_async.distributed import DaskRunner
 from dynamorm_async.testing import local_session
+from tests.wire_items import canonical_dump, raw_scan
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -111,21 +112,6 @@ async def dask(cluster: Any) -> AsyncIterator[Any]:
 async def load(db: Session, count: int) -> None:
     await db.ensure_table(OrderV1)
     await db.batch_put([v1(i) for i in range(count)])
-
-
-async def raw_scan(db: Session, table: str, **extra: Any) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    payload: dict[str, Any] = {"TableName": table, "ConsistentRead": True, **extra}
-    while True:
-        response = await db.call("Scan", payload, table=table)
-        items.extend(response["Items"])
-        if "LastEvaluatedKey" not in response:
-            return items
-        payload["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-
-
-def canonical(items: list[dict[str, Any]]) -> str:
-    return json.dumps(sorted(items, key=lambda i: i["id"]["S"]), sort_keys=True)
 
 
 def outcome(report: MigrationReport[Any, Any]) -> dict[str, Any]:
@@ -217,7 +203,7 @@ async def test_20000_items_through_dask_give_the_table_and_report_of_the_local_r
     assert local.written == count - skips - len(expected_failures(count))
     here = await raw_scan(db, db.table_name(CopyHere))
     there = await raw_scan(db, db.table_name(CopyThere))
-    assert len(there) == local.written and canonical(there) == canonical(here)
+    assert len(there) == local.written and canonical_dump(there) == canonical_dump(here)
     # Progress from every worker reached the caller, at least once a second.
     assert seen[-1].segments_done == 4 and seen[-1].scanned == count
     assert max(b - a for a, b in itertools.pairwise(calls)) < 1.0

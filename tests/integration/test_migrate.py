@@ -28,6 +28,7 @@ from dynamorm_async._migrate.converters import (
 from dynamorm_async._migrate.report import MigrationProgress
 from dynamorm_async._migrate.run import migrate
 from dynamorm_async.testing import local_session
+from tests.wire_items import canonical_dump, raw_scan
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -125,23 +126,6 @@ async def to_profile(user: UserV1) -> Profile | None:
 async def load(db: Session, count: int) -> None:
     await db.ensure_table(UserV1)
     await db.batch_put([v1(i) for i in range(count)])
-
-
-async def raw_scan(db: Session, table: str, **extra: Any) -> list[dict[str, Any]]:
-    """Every item of a table (or segment) in wire format."""
-    items: list[dict[str, Any]] = []
-    payload: dict[str, Any] = {"TableName": table, "ConsistentRead": True, **extra}
-    while True:
-        response = await db.call("Scan", payload, table=table)
-        items.extend(response["Items"])
-        last = response.get("LastEvaluatedKey")
-        if last is None:
-            return items
-        payload["ExclusiveStartKey"] = last
-
-
-def canonical_dump(items: list[dict[str, Any]]) -> str:
-    return json.dumps(sorted(items, key=lambda i: i["id"]["S"]), sort_keys=True)
 
 
 async def test_10000_items_copied_to_another_table_then_upgraded_in_place(

@@ -50,15 +50,8 @@ class TaskV1WithoutTtl(Model, table="drift_tasks"):
     __indexes__ = (LocalIndex("by_due", range_key="due", projection="KEYS_ONLY"),)
 
 
-class TaskV2(Model, table="drift_tasks"):
+class TaskV2(TaskV1, table="drift_tasks"):
     """TaskV1 plus two global indexes."""
-
-    project: Annotated[str, HashKey()]
-    task_id: Annotated[str, RangeKey()]
-    owner: str = ""
-    state: str = "open"
-    due: int = 0
-    expires_at: Annotated[datetime | None, TTL()] = None
 
     __indexes__ = (
         LocalIndex("by_due", range_key="due", projection="KEYS_ONLY"),
@@ -67,15 +60,8 @@ class TaskV2(Model, table="drift_tasks"):
     )
 
 
-class TaskV3(Model, table="drift_tasks"):
+class TaskV3(TaskV1, table="drift_tasks"):
     """TaskV2 with ``by_owner`` renamed and ``by_state`` projecting everything."""
-
-    project: Annotated[str, HashKey()]
-    task_id: Annotated[str, RangeKey()]
-    owner: str = ""
-    state: str = "open"
-    due: int = 0
-    expires_at: Annotated[datetime | None, TTL()] = None
 
     __indexes__ = (
         LocalIndex("by_due", range_key="due", projection="KEYS_ONLY"),

@@ -419,13 +419,7 @@ def test_extra_indexes_stay_unless_asked() -> None:
 
 
 def test_drop_extra_indexes_drops_global_ones_after_creating() -> None:
-    class Renamed(Model, table="orders"):
-        customer: Annotated[str, HashKey()]
-        order_id: Annotated[str, RangeKey()]
-        status: str = ""
-        placed: int = 0
-        note: str = ""
-        expires: Annotated[datetime | None, TTL()] = None
+    class Renamed(Order, table="orders"):
         __indexes__ = (
             GlobalIndex("by_status_v2", hash_key="status", range_key="placed"),
             LocalIndex("by_placed", range_key="placed", projection="KEYS_ONLY"),
