@@ -30,6 +30,10 @@ from dataclasses import dataclass
 
 from .._checks import seconds, whole_number
 from .._errors import DynamoDBError, DynamormError, ThrottledError, ValidationError
+from .._random import process_random
+
+# One generator jitters every budget: seeding one per chunk cost a system call per request.
+_JITTER = process_random()
 
 __all__ = [
     "RETRYABLE_ERROR_CODES",
@@ -120,7 +124,7 @@ class RetryBudget:
         """Begin one operation's budget; the deadline counts from now on ``clock``."""
         self.policy = policy
         self._clock = clock
-        self._rng = rng if rng is not None else random.Random()
+        self._rng = rng if rng is not None else _JITTER
         self._started = clock()
         self._attempts = 0
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +39,7 @@ from botocore.httpsession import ProxyConfiguration
 from botocore.utils import get_environ_proxies
 from yarl import URL
 
+from .._random import process_random
 from .answers import RawResponse, read_answer, settled, success_metadata
 from .http import HttpPool
 from .protocol import Payload
@@ -54,7 +54,7 @@ _encode = msgspec.json.encode
 _decode = msgspec.json.decode
 # botocore's add_recursion_detection_header: inside Lambda, the trace id goes along.
 _TRACE_SAFE = "-=;:+&[]{}\"',"
-_ids = random.Random()
+_ids = process_random()
 
 
 def _invocation_id() -> str:

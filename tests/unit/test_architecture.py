@@ -41,6 +41,7 @@ LAYER_OF: Mapping[str, str] = {
     "_errors": "errors",
     "_checks": "errors",
     "_immutable": "errors",
+    "_random": "errors",
     "_wire": "wire",
     "_expressions": "expressions",
     "_model": "model",
