@@ -1,4 +1,5 @@
-"""What more than one benchmark script needs: a loopback HTTP server in a process of its own.
+"""What more than one benchmark script needs: a loopback HTTP server in a process of its own,
+and the CPU time of a DynamoDB Local running on this machine.
 
 The scripts run as ``python benchmarks/bench_x.py``, which puts ``benchmarks/`` first on
 ``sys.path``, so they import this module as ``_common``. ``make bench`` runs only the
@@ -9,9 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -55,3 +59,30 @@ async def helper_server(*argv: str) -> AsyncIterator[str]:
         except TimeoutError:
             server.kill()
             await server.wait()
+
+
+def server_cpu(url: str) -> Callable[[], float] | None:
+    """A clock of the CPU seconds (user and system, every thread) used so far by the DynamoDB
+    Local process serving ``url`` on this machine, or None when there is none to read: another
+    host, a container's port mapping, or no ``/proc``."""
+    port = urlsplit(url).port
+    if port is None or not Path("/proc").is_dir():
+        return None
+    wanted = ["-port", str(port)]
+    pids = []
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError):
+            argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
+            found = any(wanted == argv[i : i + 2] for i in range(len(argv) - 1))
+            if found and any("DynamoDBLocal" in arg for arg in argv):
+                pids.append(entry.name)
+    if len(pids) != 1:
+        return None
+    stat, tick = Path("/proc", pids[0], "stat"), os.sysconf("SC_CLK_TCK")
+
+    def seconds() -> float:
+        # Fields 14 and 15 (utime, stime) come after the parenthesised command name.
+        fields = stat.read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / tick
+
+    return seconds

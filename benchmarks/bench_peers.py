@@ -70,7 +70,7 @@ import uuid
 import zlib
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from decimal import Decimal
 from typing import Any
 
@@ -81,7 +81,7 @@ from aiohttp import web
 from dynamorm_async import DynamormError
 from dynamorm_async.testing import dynamodb_endpoint_context
 
-from _common import helper_server, serve_until_stdin_closes
+from _common import helper_server, serve_until_stdin_closes, server_cpu
 from _peers import (
     LIBRARIES,
     OURS,
@@ -278,15 +278,32 @@ def own_decode_rate(body: bytes, items: int, repeats: int) -> float:
     return rate
 
 
+@dataclass
+class Samples:
+    """One figure per round, keyed by (workload title, library name); reference rates under
+    (their name, "")."""
+
+    rates: dict[tuple[str, str], list[float]] = field(default_factory=lambda: defaultdict(list))
+    client_cpu: dict[tuple[str, str], list[float]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+    """This process's CPU microseconds per result (every thread: pydynox's runtime too)."""
+    server_cpu: dict[tuple[str, str], list[float]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+    """DynamoDB Local's CPU microseconds per result, when its process can be read."""
+
+
 async def measure(
     contestants: list[Contestant],
     work: list[Workload],
     rounds: int,
     references: Mapping[str, Callable[[], float]],
-) -> dict[tuple[str, str], list[float]]:
-    """Rates by (workload title, library name), one per round; reference rates under
-    (their name, ""). Round 0 warms up and is not kept."""
-    rates: dict[tuple[str, str], list[float]] = defaultdict(list)
+    server: Callable[[], float] | None,
+) -> Samples:
+    """Rates and CPU per result of every workload and library, one per round. Round 0 warms
+    up and is not kept."""
+    samples = Samples()
     for round_no in range(rounds + 1):
         started = time.perf_counter()
         for index, workload in enumerate(work):
@@ -294,22 +311,30 @@ async def measure(
             for contestant in contestants[shift:] + contestants[:shift]:
                 action = workload.start(contestant, round_no)
                 gc.collect()
-                began = time.perf_counter()
+                # The decode workload talks to the canned-body server, not DynamoDB Local.
+                clock = server if workload.key != "decode" else None
+                server_began = clock() if clock else 0.0
+                began, cpu_began = time.perf_counter(), time.process_time()
                 count = await action()
                 seconds = time.perf_counter() - began
+                cpu = time.process_time() - cpu_began
                 if count != workload.expected:
                     raise SystemExit(
                         f"{contestant.name}, {workload.title}: {count} results, "
                         f"expected {workload.expected}"
                     )
                 if round_no:
-                    rates[workload.title, contestant.name].append(count / seconds)
+                    key = (workload.title, contestant.name)
+                    samples.rates[key].append(count / seconds)
+                    samples.client_cpu[key].append(cpu / count * 1e6)
+                    if clock:
+                        samples.server_cpu[key].append((clock() - server_began) / count * 1e6)
         if round_no:
             for name, reference in references.items():
-                rates[name, ""].append(reference())
+                samples.rates[name, ""].append(reference())
         label = f"round {round_no}/{rounds}" if round_no else "warm-up round"
         print(f"{label} took {time.perf_counter() - started:.1f} s", flush=True)
-    return rates
+    return samples
 
 
 # --- reporting --------------------------------------------------------------------------------
@@ -344,11 +369,13 @@ def standings(
     return out
 
 
-def report(
-    work: list[Workload], names: list[str], rates: dict[tuple[str, str], list[float]]
-) -> None:
-    """Print the table (Markdown) and the performance goals, met or missed."""
-    median = {key: statistics.median(runs) for key, runs in rates.items()}
+def medians(figures: dict[tuple[str, str], list[float]]) -> dict[tuple[str, str], float]:
+    return {key: statistics.median(runs) for key, runs in figures.items() if runs}
+
+
+def report(work: list[Workload], names: list[str], samples: Samples) -> None:
+    """Print the tables (Markdown) and the performance goals, met or missed."""
+    median = medians(samples.rates)
     ranks = standings(work, names, median)
     columns = [name for name, _, _ in LIBRARIES]
     print(f"\n| workload | {' | '.join(columns)} | vs best peer | vs {RAW} |")
@@ -368,7 +395,40 @@ def report(
         f"dynamorm-async's decoding of it into models, without HTTP: {rate_text(own)} items/s "
         f"({loads / median[work[0].title, OURS]:.2f}x json.loads' time with the round trip)"
     )
+    report_cpu(work, names, samples)
     report_goals(ranks, loads / own)
+
+
+def report_cpu(work: list[Workload], names: list[str], samples: Samples) -> None:
+    """CPU per result: what each client spends (the part a library controls), and what
+    DynamoDB Local spends answering it (the same work whoever asks)."""
+    client, server, rates = (
+        medians(samples.client_cpu),
+        medians(samples.server_cpu),
+        medians(samples.rates),
+    )
+    columns = [name for name, _, _ in LIBRARIES]
+    print("\nclient CPU per result (microseconds, this process, every thread; lower is better)")
+    print(f"| workload | {' | '.join(columns)} | best peer's over ours |")
+    print("|---" * (len(columns) + 2) + "|")
+    for workload in work:
+        cells = [f"{client[workload.title, n]:.1f}" if n in names else "n/a" for n in columns]
+        peers = [client[workload.title, n] for n in names if n != OURS]
+        print(
+            f"| {workload.title} | {' | '.join(cells)} "
+            f"| {min(peers) / client[workload.title, OURS]:.2f} |"
+        )
+    if not server:
+        print("(DynamoDB Local's CPU is not readable here: another host or no /proc)")
+        return
+    print("\nDynamoDB Local's CPU per result (microseconds), and its cores busy in our runs")
+    print(f"| workload | {' | '.join(columns)} | cores busy |")
+    print("|---" * (len(columns) + 2) + "|")
+    for workload in work[1:]:  # the decode workload is answered by the canned-body server
+        key = (workload.title, OURS)
+        cells = [f"{server[workload.title, n]:.0f}" if n in names else "n/a" for n in columns]
+        busy = server[key] * rates[key] / 1e6
+        print(f"| {workload.title} | {' | '.join(cells)} | {busy:.2f} of {os.cpu_count()} |")
 
 
 def report_goals(ranks: dict[str, Standing], decode_cost: float) -> None:
@@ -448,11 +508,11 @@ async def bench(url: str, cfg: Config) -> None:
                 local = await stack.enter_async_context(opener(url, tables, cfg.concurrency))
                 stub = await stack.enter_async_context(opener(canned, tables, cfg.concurrency))
                 contestants.append(Contestant(name, local, stub))
-            rates = await measure(contestants, work, cfg.rounds, references)
+            samples = await measure(contestants, work, cfg.rounds, references, server_cpu(url))
     finally:
         await drop(url, tables)
     print(f"\nmedian of {cfg.rounds} round(s); ratios: dynamorm-async's rate over the other's")
-    report(work, [c.name for c in contestants], rates)
+    report(work, [c.name for c in contestants], samples)
 
 
 FULL = Config(
