@@ -137,7 +137,10 @@ class WriteRunner:
 
     async def _attempt(self, pending: dict[bytes, WriteRequest]) -> dict[bytes, WriteRequest]:
         response = await self.session.call(
-            "BatchWriteItem", write_payload(pending.values()), table=_single_table(pending.values())
+            "BatchWriteItem",
+            write_payload(pending.values()),
+            table=_single_table(pending.values()),
+            raw_json=True,
         )
         confirmed, remaining = split_write_answer(pending, response, self.table_keys)
         for request in confirmed:

@@ -57,7 +57,6 @@ K = TypeVar("K", bound=Hashable)
 
 _json_encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.decode
-_decode_entries = msgspec.json.Decoder(list[dict[str, Any]]).decode
 
 
 # --- requests ---------------------------------------------------------------------------------
@@ -128,8 +127,8 @@ def put_body(item_json: bytes) -> bytes:
 def write_payload(requests: Iterable[WriteRequest]) -> dict[str, Any]:
     """BatchWriteItem payload for one chunk (requests grouped by table).
 
-    Payloads are dicts, as every transport takes them: each table's entries are decoded from
-    their JSON texts in one call, and live only as long as the request.
+    Each table's entries are one JSON text (``msgspec.Raw``) joined from the entries' own, so
+    no item is encoded twice: send it with ``raw_json=True`` (:class:`.CallOptions`).
     """
     by_table: dict[str, list[bytes]] = {}
     for request in requests:
@@ -137,12 +136,10 @@ def write_payload(requests: Iterable[WriteRequest]) -> dict[str, Any]:
         if bodies is None:
             bodies = by_table[request.table] = []
         bodies.append(request.body)
-    return {
-        "RequestItems": {
-            table: _decode_entries(b"[" + b",".join(bodies) + b"]")
-            for table, bodies in by_table.items()
-        }
+    entries = {
+        table: msgspec.Raw(b"[" + b",".join(bodies) + b"]") for table, bodies in by_table.items()
     }
+    return {"RequestItems": entries}
 
 
 def get_payload(

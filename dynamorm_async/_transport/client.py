@@ -38,6 +38,7 @@ from .protocol import (
     ClientOptions,
     Key,
     Payload,
+    plain_payload,
     retry_attempts,
 )
 
@@ -208,6 +209,12 @@ class AiobotocoreTransport:
         asked (``raw_items``; see :class:`~.protocol.Transport`)."""
         return True
 
+    @property
+    def takes_raw_json(self) -> bool:
+        """True: payloads may hold encoded JSON texts (``raw_json``; see
+        :class:`~.protocol.Transport`), sent as they are on the lean path."""
+        return True
+
     async def call(
         self,
         operation: str,
@@ -216,10 +223,11 @@ class AiobotocoreTransport:
         table: str | None = None,
         key: Key | None = None,
         raw_items: bool = False,
+        raw_json: bool = False,
     ) -> Payload:
         """Send one DynamoDB operation (``"GetItem"``...) and map any failure to our errors."""
         try:
-            response = await self._send(operation, payload, table, raw_items)
+            response = await self._send(operation, payload, table, raw_items, raw_json)
         except (ClientError, BotoCoreError, aiohttp.ClientError, OSError) as exc:
             error = map_client_error(exc, operation=operation, table=table, key=key)
             if isinstance(error, ThrottledError):
@@ -235,7 +243,7 @@ class AiobotocoreTransport:
         return response
 
     async def _send(
-        self, operation: str, payload: Payload, table: str | None, raw_items: bool
+        self, operation: str, payload: Payload, table: str | None, raw_items: bool, raw_json: bool
     ) -> Payload:
         plane = self._data_plane
         if plane is not None and operation in ITEM_OPERATIONS:
@@ -243,6 +251,9 @@ class AiobotocoreTransport:
             if route is not None:
                 raw_items = raw_items and operation in READ_OPERATIONS
                 return await plane.call(route, payload, raw_items=raw_items)
+        if raw_json:
+            # botocore serializes from plain values.
+            payload = plain_payload(payload)
         method = self._methods.get(operation)
         if method is None:
             method = getattr(self.client, xform_name(operation))

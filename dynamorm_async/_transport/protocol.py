@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TypedDict, runtime_checkable
 from urllib.parse import urlsplit
 
+import msgspec
+
 from .._checks import seconds, whole_number
 from .._errors import ValidationError
 
@@ -25,8 +27,10 @@ __all__ = [
     "CallOptions",
     "defers_items",
     "failure_response",
+    "plain_payload",
     "retry_attempts",
     "send",
+    "takes_raw_json",
     "with_consumed_capacity",
 ]
 
@@ -85,6 +89,11 @@ class Transport(Protocol):
     Query and Scan calls: it may then answer ``Items`` as the JSON array it received
     (``msgspec.Raw``), for the reader to decode straight into its model's types; a list
     stays a valid answer. The Session passes ``raw_items`` to no other transport.
+
+    A transport whose ``takes_raw_json`` attribute is true also takes ``raw_json=True``: the
+    payload then holds JSON texts already encoded (``msgspec.Raw``, such as a batch's entries)
+    in place of some values, to be sent as they are. Every other transport gets plain values
+    (:func:`plain_payload`) and no ``raw_json``.
     """
 
     async def open(self) -> None:
@@ -112,16 +121,40 @@ class CallOptions(TypedDict, total=False):
     raw_items: bool
     """Query and Scan only, for a transport that ``defers_items``: ``Items`` may come back
     as the undecoded JSON array (``msgspec.Raw``)."""
+    raw_json: bool
+    """The payload holds JSON texts already encoded (``msgspec.Raw``) in place of some
+    values; only a transport that ``takes_raw_json`` gets them as they are."""
 
 
 def send(
     transport: Transport, operation: str, payload: Payload, options: CallOptions
 ) -> Awaitable[Payload]:
-    """``transport.call`` with ``options``, ``raw_items`` only for a transport that
-    :func:`defers_items` (every other one takes ``table`` and ``key`` alone)."""
-    if "raw_items" in options and not defers_items(transport):
-        options = CallOptions(table=options.get("table"), key=options.get("key"))
+    """``transport.call`` with ``options``: ``raw_items`` only for a transport that
+    :func:`defers_items`, ``raw_json`` only for one that :func:`takes_raw_json` (any other
+    gets the payload's plain values); every transport takes ``table`` and ``key``."""
+    if "raw_items" in options or "raw_json" in options:
+        payload, options = _fitted(transport, payload, options)
     return transport.call(operation, payload, **options)  # type: ignore[misc]
+
+
+def _fitted(
+    transport: Transport, payload: Payload, options: CallOptions
+) -> tuple[Payload, CallOptions]:
+    fitted = CallOptions(table=options.get("table"), key=options.get("key"))
+    if options.get("raw_items") and defers_items(transport):
+        fitted["raw_items"] = True
+    if options.get("raw_json"):
+        if takes_raw_json(transport):
+            fitted["raw_json"] = True
+        else:
+            payload = plain_payload(payload)
+    return payload, fitted
+
+
+def plain_payload(payload: Payload) -> Payload:
+    """``payload`` with every JSON text it holds (``msgspec.Raw``) decoded into plain values."""
+    decoded: Payload = msgspec.json.decode(msgspec.json.encode(payload))
+    return decoded
 
 
 class DelegatingTransport:
@@ -135,6 +168,11 @@ class DelegatingTransport:
     def defers_items(self) -> bool:
         """Whether the wrapped transport takes ``raw_items`` (see :class:`Transport`)."""
         return defers_items(self._inner)
+
+    @property
+    def takes_raw_json(self) -> bool:
+        """Whether the wrapped transport takes ``raw_json`` (see :class:`Transport`)."""
+        return takes_raw_json(self._inner)
 
     async def open(self) -> None:
         """Open the wrapped transport."""
@@ -206,6 +244,11 @@ def retry_attempts(response: object) -> int:
 def defers_items(transport: object) -> bool:
     """True when ``transport`` takes ``raw_items=True`` (see :class:`Transport`)."""
     return getattr(transport, "defers_items", False) is True
+
+
+def takes_raw_json(transport: object) -> bool:
+    """True when ``transport`` takes ``raw_json=True`` (see :class:`Transport`)."""
+    return getattr(transport, "takes_raw_json", False) is True
 
 
 def failure_response(error: BaseException) -> object:

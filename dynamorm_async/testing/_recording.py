@@ -31,6 +31,11 @@ class RecordingTransport(DelegatingTransport):
         self.in_flight = 0
         self.max_in_flight = 0
 
+    @property
+    def takes_raw_json(self) -> bool:
+        """False: payloads are recorded, and sent on, with plain values only."""
+        return False
+
     def payloads(self, operation: str) -> list[dict[str, Any]]:
         """The payloads of the recorded calls of one operation, in order."""
         return [r.payload for r in self.requests if r.operation == operation]

@@ -21,6 +21,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from botocore import xform_name
 from botocore.credentials import Credentials
@@ -387,3 +388,36 @@ async def test_item_operations_behind_a_proxy_go_through_the_client_and_the_prox
             answer = await transport.call("GetItem", get_item(table), table=table)
     assert answer["Item"]["value"] == {"N": "2.5"}
     assert proxy.stats.operations["GetItem"] == 1
+
+
+def raw_batch(table: str, at: int) -> dict[str, Any]:
+    """A BatchWriteItem payload whose entries are one JSON text, as batch executors send."""
+    entry = {"PutRequest": {"Item": {"sensor": {"S": "raw"}, "at": {"N": str(at)}}}}
+    return {"RequestItems": {table: msgspec.Raw(msgspec.json.encode([entry]))}}
+
+
+async def test_encoded_entries_are_sent_on_the_lean_path_and_through_the_client(
+    dynamodb_endpoint: str, table: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "http_proxy", "HTTP_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    given = ClientOptions(
+        endpoint_url=dynamodb_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    async with AiobotocoreTransport(given) as transport:
+        await transport.call("BatchWriteItem", raw_batch(table, 1), table=table, raw_json=True)
+    # Behind a proxy the operation goes through the botocore client, which takes plain values.
+    async with FaultProxy(upstream=dynamodb_endpoint) as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.endpoint_url)
+        async with AiobotocoreTransport(given) as transport:
+            await transport.call("BatchWriteItem", raw_batch(table, 2), table=table, raw_json=True)
+        monkeypatch.delenv("HTTP_PROXY")
+    assert proxy.stats.operations["BatchWriteItem"] == 1
+    async with AiobotocoreTransport(given) as transport:
+        for at in (1, 2):
+            key = {"sensor": {"S": "raw"}, "at": {"N": str(at)}}
+            answer = await transport.call("GetItem", {"TableName": table, "Key": key})
+            assert answer["Item"] == key

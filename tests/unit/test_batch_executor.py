@@ -31,6 +31,7 @@ from dynamorm_async._batch.writer import BatchWriter
 from dynamorm_async._context import ExecutionContext
 from dynamorm_async._read.cursor import CursorCodec
 from dynamorm_async._spans import NO_SPAN, FanOutSpan
+from dynamorm_async._transport.protocol import plain_payload
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -58,7 +59,10 @@ class Answering:
         *,
         table: str | None = None,
         key: Mapping[str, Any] | None = None,
+        raw_json: bool = False,
     ) -> dict[str, Any]:
+        if raw_json:  # a batch's entries come as JSON texts
+            payload = plain_payload(payload)
         bodies = tuple(
             entry["PutRequest"]["Item"].get("body", {}).get("S", "")
             for entries in payload["RequestItems"].values()

@@ -27,6 +27,7 @@ from dynamorm_async._batch.plan import (
     split_write_answer,
     write_payload,
 )
+from dynamorm_async._transport.protocol import plain_payload
 from dynamorm_async._wire.values import key_fingerprint
 
 pytestmark = pytest.mark.timeout(30)
@@ -191,9 +192,17 @@ def test_dedupe_of_requests_by_fingerprint() -> None:
 
 
 def test_write_payload_groups_requests_by_table() -> None:
-    payload = write_payload([put("a", "p", 1), put("b", "p", 1), put("a", "p", 2)])
+    requests = [put("a", "p", 1), put("b", "p", 1), put("a", "p", 2)]
+    payload = write_payload(requests)
     assert list(payload["RequestItems"]) == ["a", "b"]
-    assert len(payload["RequestItems"]["a"]) == 2
+    # Each table's entries are one JSON text joined from the entries' own, not encoded again.
+    assert all(isinstance(v, msgspec.Raw) for v in payload["RequestItems"].values())
+    assert plain_payload(payload) == {
+        "RequestItems": {
+            "a": [requests[0].entry, requests[2].entry],
+            "b": [requests[1].entry],
+        }
+    }
     assert delete_entry({"pk": {"S": "p"}}) == {"DeleteRequest": {"Key": {"pk": {"S": "p"}}}}
 
 

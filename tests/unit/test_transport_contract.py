@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Annotated, Any
 
 import anyio
+import msgspec
 import pytest
 
 from dynamorm_async import (
@@ -27,6 +28,9 @@ from dynamorm_async import (
     Transport,
     ValidationError,
 )
+from dynamorm_async._model.model import model_info
+from dynamorm_async._transport.observed import ObservedTransport
+from dynamorm_async._transport.protocol import defers_items, takes_raw_json
 from dynamorm_async.testing import RecordingTransport
 
 pytestmark = pytest.mark.timeout(30)
@@ -184,6 +188,48 @@ async def test_a_transport_without_defers_items_never_receives_raw_items() -> No
         await db.call("Scan", {"TableName": "t_notes"}, raw_items=False)
     # FakeTransport.call takes table and key only: a raw_items keyword would have raised.
     assert [operation for operation, _, _ in fake.sent] == ["Query", "Scan", "Scan"]
+
+
+class RawJsonTransport(FakeTransport):
+    """A FakeTransport that takes payloads holding encoded JSON texts (``takes_raw_json``)."""
+
+    takes_raw_json = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.raw_json: list[bool] = []
+
+    async def call(
+        self, operation: str, payload: dict[str, Any], *, raw_json: bool = False, **where: Any
+    ) -> dict[str, Any]:
+        self.raw_json.append(raw_json)
+        return await super().call(operation, payload, **where)
+
+
+async def test_a_batch_sends_its_entries_as_json_texts_where_the_transport_takes_them() -> None:
+    notes = [Note(owner="ada", n=n, text=f"t{n}") for n in range(3)]
+    entries = [{"PutRequest": {"Item": model_info(Note).encode(note)}} for note in notes]
+    taking, plain = RawJsonTransport(), FakeTransport()
+    recording = RecordingTransport(RawJsonTransport())
+    for transport in (taking, plain, recording):
+        async with Session(transport=transport, table_prefix="t_") as db:
+            await db.batch_put(notes)
+    ((_, sent, _),) = taking.sent
+    assert taking.raw_json == [True]
+    assert isinstance(sent["RequestItems"]["t_notes"], msgspec.Raw)
+    assert msgspec.json.decode(sent["RequestItems"]["t_notes"]) == entries
+    # FakeTransport.call takes table and key only: a raw_json keyword would have raised.
+    ((_, sent, _),) = plain.sent
+    assert sent["RequestItems"] == {"t_notes": entries}
+    # A recording records plain values, and sends them on as such.
+    assert recording.payloads("BatchWriteItem") == [{"RequestItems": {"t_notes": entries}}]
+    assert recording.takes_raw_json is False
+
+
+async def test_delegating_transports_pass_on_what_the_inner_one_takes() -> None:
+    observed = ObservedTransport(RawJsonTransport(), lambda event: None)
+    assert takes_raw_json(observed) and not defers_items(observed)
+    assert not takes_raw_json(ObservedTransport(FakeTransport(), lambda event: None))
 
 
 async def test_executors_reach_dynamodb_only_through_the_transport() -> None:
