@@ -43,6 +43,12 @@ performance goals (>= 1.1x the best peer everywhere, get_item >= 3x raw aiobotoc
 within 1.2x of ``json.loads``) are reported as met or missed, never asserted: the exit code is 0
 when every library returned every result.
 
+Two more tables give the CPU time per result of each library's runs: this process's (every
+thread, so pydynox's runtime counts too), which is what a client library controls, and
+DynamoDB Local's (read from ``/proc`` when it runs on this machine), with the cores it kept
+busy during dynamorm-async's runs. Where the server's share is large the server sets the pace,
+and the rates of clients that send it the same requests converge, whatever their own CPU.
+
     PYTHONPATH=. python benchmarks/bench_peers.py [--quick] [--rounds R] [--items N]
         [--writes N] [--gets N] [--pages N] [--page-size N] [--segments S] [--concurrency C]
         [--decode-kib K] [--decode-repeats N]
@@ -516,7 +522,7 @@ async def bench(url: str, cfg: Config) -> None:
 
 
 FULL = Config(
-    rounds=3,
+    rounds=5,
     items=10_000,
     writes=5_000,
     gets=1_000,
