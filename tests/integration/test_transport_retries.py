@@ -392,7 +392,8 @@ async def test_item_operations_behind_a_proxy_go_through_the_client_and_the_prox
 
 def raw_batch(table: str, at: int) -> dict[str, Any]:
     """A BatchWriteItem payload whose entries are one JSON text, as batch executors send."""
-    entry = {"PutRequest": {"Item": {"sensor": {"S": "raw"}, "at": {"N": str(at)}}}}
+    item = {"sensor": {"S": "raw"}, "at": {"N": str(at)}, "blob": {"B": "AAEC"}}
+    entry = {"PutRequest": {"Item": item}}
     return {"RequestItems": {table: msgspec.Raw(msgspec.json.encode([entry]))}}
 
 
@@ -420,4 +421,4 @@ async def test_encoded_entries_are_sent_on_the_lean_path_and_through_the_client(
         for at in (1, 2):
             key = {"sensor": {"S": "raw"}, "at": {"N": str(at)}}
             answer = await transport.call("GetItem", {"TableName": table, "Key": key})
-            assert answer["Item"] == key
+            assert answer["Item"] == {**key, "blob": {"B": "AAEC"}}
