@@ -181,12 +181,13 @@ class _Reader(Generic[R]):
 
     @asynccontextmanager
     async def stream(self) -> AsyncIterator[AsyncIterator[R]]:
-        """``async with q.stream() as items``: results read ahead while you consume them.
+        """``async with q.stream() as items``: results, segments read ahead while you consume.
 
         On a parallel scan every segment keeps reading into a bounded buffer (one page per
         segment) while the block runs; leaving the block, normally or by an exception or
-        cancellation, stops and awaits every segment. Plain ``async for`` reads only when
-        asked, so it needs no block; use this for throughput.
+        cancellation, stops and awaits every segment. Plain ``async for`` reads a round of
+        pages only when asked, so it needs no block; use this for throughput. A query or a
+        sequential scan reads its next page when the consumer reaches it, either way.
         """
         decode = skipping(self._decoder(), self._spec.on_invalid)
         tally = Tally(self._spec.limit)
