@@ -368,22 +368,27 @@ async def test_errors_carry_the_response_the_raw_client_gets(
     assert str(cause) == str(botocores.value)
 
 
+def direct_options(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> ClientOptions:
+    """Options for ``endpoint`` itself, with no HTTP proxy left in the environment."""
+    for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    return ClientOptions(
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+
+
 async def test_item_operations_behind_a_proxy_go_through_the_client_and_the_proxy(
     dynamodb_endpoint: str, table: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The fault proxy forwards whatever it receives to DynamoDB Local, so it also serves as the
     # HTTP proxy of the environment: the lean path does not speak to proxies and leaves the
     # operation to the client, which honours HTTP_PROXY as botocore does.
-    for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "http_proxy"):
-        monkeypatch.delenv(name, raising=False)
+    given = direct_options(dynamodb_endpoint, monkeypatch)
     async with FaultProxy(upstream=dynamodb_endpoint) as proxy:
         monkeypatch.setenv("HTTP_PROXY", proxy.endpoint_url)
-        given = ClientOptions(
-            endpoint_url=dynamodb_endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
-        )
         async with AiobotocoreTransport(given) as transport:
             answer = await transport.call("GetItem", get_item(table), table=table)
     assert answer["Item"]["value"] == {"N": "2.5"}
@@ -400,14 +405,7 @@ def raw_batch(table: str, at: int) -> dict[str, Any]:
 async def test_encoded_entries_are_sent_on_the_lean_path_and_through_the_client(
     dynamodb_endpoint: str, table: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "http_proxy", "HTTP_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-    given = ClientOptions(
-        endpoint_url=dynamodb_endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
+    given = direct_options(dynamodb_endpoint, monkeypatch)
     async with AiobotocoreTransport(given) as transport:
         await transport.call("BatchWriteItem", raw_batch(table, 1), table=table, raw_json=True)
     # Behind a proxy the operation goes through the botocore client, which takes plain values.
